@@ -24,19 +24,30 @@ type Gap struct {
 	Devices []string  // which devices lost readings
 }
 
-// Batch is what a gateway sends to the centre in one MQTT message. Readings
-// have spool indexes First, First+1, ... First+len(Readings)+len(Gaps)-1 in
-// that order (readings first, then gaps); the collector acknowledges the
-// range, and the gateway deletes it from its spool only then.
+// Batch is what a gateway sends to the centre in one MQTT message. It covers
+// the gateway's spool indexes [First, First+Span): its readings and gaps are
+// the entries stored under those indexes (Span can exceed their number where
+// the spool dropped entries, which a Gap then reports). The collector
+// acknowledges the range, and the gateway deletes it from its spool only then.
 type Batch struct {
 	Gateway  string
 	Facility string
 	Region   Region
 	First    uint64 // spool index of the first entry: the batch's sequence number
+	Span     uint64 // number of spool indexes covered; 0 when encoding means Count()
 	Sent     time.Time
 	Readings []Reading
 	Gaps     []Gap
 }
 
-// Count is the number of spool entries the batch covers.
+// Count is the number of entries (readings and gaps) the batch carries.
 func (b *Batch) Count() uint64 { return uint64(len(b.Readings) + len(b.Gaps)) }
+
+// Covers is the number of spool indexes the batch acknowledges: Span, or
+// Count when Span is not set.
+func (b *Batch) Covers() uint64 {
+	if b.Span > 0 {
+		return b.Span
+	}
+	return b.Count()
+}

@@ -24,14 +24,14 @@ type Status struct {
 	Facility     string       `json:"facility"`
 	Region       Region       `json:"region,omitempty"`
 	State        GatewayState `json:"state"`
-	Clean        bool         `json:"clean,omitempty"`        // offline on purpose (shutdown), not a lost link
-	Version      string       `json:"version,omitempty"`      // gateway software version
-	TimeMs       int64        `json:"time_ms,omitempty"`      // when the status was made (gateway clock)
-	SpoolDepth   uint64       `json:"spool_depth"`            // readings not yet acknowledged by the centre
-	SpoolBytes   int64        `json:"spool_bytes"`            // bytes on disk
+	Clean        bool         `json:"clean,omitempty"`            // offline on purpose (shutdown), not a lost link
+	Version      string       `json:"version,omitempty"`          // gateway software version
+	TimeMs       int64        `json:"time_ms,omitempty"`          // when the status was made (gateway clock)
+	SpoolDepth   uint64       `json:"spool_depth"`                // readings not yet acknowledged by the centre
+	SpoolBytes   int64        `json:"spool_bytes"`                // bytes on disk
 	OldestMs     int64        `json:"oldest_unsent_ms,omitempty"` // measurement time of the oldest unacknowledged reading
-	Dropped      uint64       `json:"dropped"`                // readings dropped by the spool's policy since install
-	Unregistered []string     `json:"unregistered,omitempty"` // devices seen on the local broker but not in the facility file
+	Dropped      uint64       `json:"dropped"`                    // readings dropped by the spool's policy since install
+	Unregistered []string     `json:"unregistered,omitempty"`     // devices seen on the local broker but not in the facility file
 }
 
 // EncodeStatus renders a Status.

@@ -78,7 +78,7 @@ func ReadValue(p []byte) (v float64, n int) {
 //
 //	"CW" version=1 type=1
 //	gateway facility region              (length-prefixed strings)
-//	first sent_ms
+//	first span sent_ms
 //	n_strings string*                    (device and room IDs, each once)
 //	n_readings (device_idx room_idx kind:byte dt_ms value)*
 //	n_gaps (from_ms to_ms count n_dev dev_idx*)*
@@ -93,6 +93,7 @@ func EncodeBatch(dst []byte, b *Batch) []byte {
 	dst = appendString(dst, b.Facility)
 	dst = appendString(dst, string(b.Region))
 	dst = binary.AppendUvarint(dst, b.First)
+	dst = binary.AppendUvarint(dst, b.Covers())
 	sent := b.Sent.UnixMilli()
 	dst = binary.AppendVarint(dst, sent)
 
@@ -253,6 +254,7 @@ func DecodeBatch(p []byte, b *Batch) error {
 	b.Facility = r.string("facility")
 	b.Region = Region(r.string("region"))
 	b.First = r.uvarint("first")
+	b.Span = r.uvarint("span")
 	sent := r.varint("sent")
 	b.Sent = time.UnixMilli(sent)
 

@@ -1,0 +1,82 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Rejection reasons, the values of the reason label.
+const (
+	reasonCorrupt          = "corrupt"           // batch could not be decoded
+	reasonFacilityMismatch = "facility_mismatch" // batch names another facility than its topic
+	reasonGatewayMismatch  = "gateway_mismatch"  // batch names another gateway than its topic
+	reasonBadRegion        = "bad_region"        // region code is not 9 digits
+	reasonBadID            = "bad_id"            // device or room ID breaks model.ValidateID
+	reasonBadKind          = "bad_kind"          // unknown kind
+	reasonOutOfRange       = "out_of_range"      // value not finite or physically impossible
+	reasonFuture           = "future"            // measured further in the future than max_future_skew
+	reasonTooOld           = "too_old"           // older than max_age
+	reasonDatabase         = "database"          // InfluxDB refused the single point
+)
+
+type metrics struct {
+	batches         *prometheus.CounterVec
+	readings        prometheus.Counter
+	rejected        *prometheus.CounterVec
+	writes          *prometheus.CounterVec
+	writeSeconds    prometheus.Histogram
+	writeRetries    prometheus.Counter
+	lag             prometheus.Histogram
+	outstanding     prometheus.Gauge
+	statuses        prometheus.Counter
+	gaps            prometheus.Counter
+	gapReadings     prometheus.Counter
+	acksFailed      prometheus.Counter
+	inflightBlocked prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_collector_batches_total", Help: "Batches received from gateways, by result (stored, rejected, corrupt).",
+		}, []string{"result"}),
+		readings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_readings_total", Help: "Readings written to InfluxDB.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_collector_readings_rejected_total", Help: "Readings refused, by reason.",
+		}, []string{"reason"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_collector_writes_total", Help: "InfluxDB write requests, by result (ok, retry, bad_data, too_large).",
+		}, []string{"result"}),
+		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cw_collector_write_seconds", Help: "Duration of InfluxDB write requests.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}),
+		writeRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_write_retries_total", Help: "InfluxDB writes retried after a transient failure.",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cw_collector_lag_seconds", Help: "Time from a reading's measurement to its write in InfluxDB.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 12),
+		}),
+		outstanding: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cw_collector_acks_outstanding", Help: "Batches received and not yet acknowledged.",
+		}),
+		statuses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_status_messages_total", Help: "Gateway status messages written.",
+		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_gaps_total", Help: "Gaps reported by gateways whose spool dropped readings.",
+		}),
+		gapReadings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_gap_readings_total", Help: "Readings gateways report they dropped.",
+		}),
+		acksFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_acks_failed_total", Help: "Acknowledgements that could not be published (the gateway resends the batch).",
+		}),
+		inflightBlocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_inflight_full_total", Help: "Messages that waited because max_inflight batches were pending.",
+		}),
+	}
+	reg.MustRegister(m.batches, m.readings, m.rejected, m.writes, m.writeSeconds, m.writeRetries, m.lag,
+		m.outstanding, m.statuses, m.gaps, m.gapReadings, m.acksFailed, m.inflightBlocked)
+	return m
+}
