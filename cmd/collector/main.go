@@ -1,0 +1,38 @@
+// Command collector runs the central ingest service. See collector's
+// package documentation and configs/collector.example.yaml.
+package main
+
+import (
+	"flag"
+	"os"
+
+	"github.com/cradlewatch/cradlewatch/collector"
+	"github.com/cradlewatch/cradlewatch/internal/cli"
+	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/obs"
+)
+
+func main() {
+	path := flag.String("config", "configs/collector.example.yaml", "configuration file")
+	check := flag.Bool("check-config", false, "validate the configuration and exit")
+	flag.Parse()
+	cfg := collector.DefaultConfig()
+	if err := config.Load(*path, &cfg); err != nil {
+		cli.Exit("collector", err, true)
+	}
+	if *check {
+		cli.Exit("collector", nil, false)
+	}
+	log, err := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		cli.Exit("collector", err, true)
+	}
+	reg := obs.NewRegistry()
+	c, err := collector.New(collector.Options{Config: cfg, Logger: log, Registerer: reg, Gatherer: reg})
+	if err != nil {
+		cli.Exit("collector", err, true)
+	}
+	ctx, stop := cli.SignalContext()
+	defer stop()
+	cli.Exit("collector", c.Run(ctx), false)
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/mqttx"
+)
+
+// Config is the gateway's YAML (configs/gateway.example.yaml documents
+// every key).
+type Config struct {
+	Gateway      string        `mapstructure:"gateway_id"`    // this gateway's ID; also its MQTT client ID at the centre
+	FacilityFile string        `mapstructure:"facility_file"` // path of the facility file (rooms, devices)
+	Local        LocalConfig   `mapstructure:"local"`
+	Uplink       UplinkConfig  `mapstructure:"uplink"`
+	Spool        SpoolConfig   `mapstructure:"spool"`
+	Sources      []map[string]any `mapstructure:"sources"`
+	HTTP         struct {
+		Listen string `mapstructure:"listen"`
+	} `mapstructure:"http"`
+	Log struct {
+		Format string `mapstructure:"format"`
+		Level  string `mapstructure:"level"`
+	} `mapstructure:"log"`
+	StatusInterval time.Duration `mapstructure:"status_interval"`
+}
+
+// LocalConfig is the facility's own broker the sensors publish to.
+type LocalConfig struct {
+	MQTT mqttx.Config `mapstructure:"mqtt"`
+}
+
+// UplinkConfig is the connection to the centre.
+type UplinkConfig struct {
+	MQTT            mqttx.Config  `mapstructure:"mqtt"`
+	MaxBatch        int           `mapstructure:"max_batch"`         // readings per batch
+	MaxBatchBytes   int           `mapstructure:"max_batch_bytes"`   // spool bytes read per batch
+	Window          int           `mapstructure:"window"`            // batches sent and not yet acknowledged
+	AckTimeout      time.Duration `mapstructure:"ack_timeout"`       // resend a batch not acknowledged within this
+	MaxAckTimeout   time.Duration `mapstructure:"max_ack_timeout"`   // the resend back-off stops growing here
+}
+
+// SpoolConfig is the durable queue on disk.
+type SpoolConfig struct {
+	Dir            string        `mapstructure:"dir"`
+	MaxBytes       int64         `mapstructure:"max_bytes"`
+	SegmentBytes   int64         `mapstructure:"segment_bytes"`
+	CommitInterval time.Duration `mapstructure:"commit_interval"`
+}
+
+// DefaultConfig holds the documented defaults.
+func DefaultConfig() Config {
+	c := Config{
+		Gateway:      "gw-1",
+		FacilityFile: "configs/facility.example.yaml",
+		Local:        LocalConfig{MQTT: mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-gateway"}},
+		Uplink: UplinkConfig{
+			MQTT:     mqttx.Config{Broker: "tcp://127.0.0.1:1883"},
+			MaxBatch: 1000, MaxBatchBytes: 256 << 10, Window: 8,
+			AckTimeout: 15 * time.Second, MaxAckTimeout: 5 * time.Minute,
+		},
+		Spool:          SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: 200 * time.Millisecond},
+		StatusInterval: time.Minute,
+	}
+	c.HTTP.Listen = "127.0.0.1:9100"
+	c.Log.Format, c.Log.Level = "text", "info"
+	return c
+}
+
+// Validate implements config.Validator. The uplink's client ID is the
+// gateway ID (the broker ACL binds it), so it is not configured separately.
+func (c *Config) Validate() error {
+	if c.Uplink.MQTT.ClientID == "" {
+		c.Uplink.MQTT.ClientID = c.Gateway
+	}
+	if c.Uplink.MQTT.ClientID != c.Gateway {
+		return config.Errorf("uplink.mqtt.client_id", "must be empty or equal gateway_id %q (the broker ACL binds the client ID to the gateway)", c.Gateway)
+	}
+	if c.FacilityFile == "" {
+		return config.Errorf("facility_file", "empty")
+	}
+	if k, err := c.Local.MQTT.Validate(); err != nil {
+		return config.Errorf("local.mqtt."+k, "%v", err)
+	}
+	if k, err := c.Uplink.MQTT.Validate(); err != nil {
+		return config.Errorf("uplink.mqtt."+k, "%v", err)
+	}
+	checks := []struct {
+		key string
+		ok  bool
+		why string
+	}{
+		{"uplink.max_batch", c.Uplink.MaxBatch > 0 && c.Uplink.MaxBatch <= 20000, "must be 1..20000"},
+		{"uplink.max_batch_bytes", c.Uplink.MaxBatchBytes >= 4096 && c.Uplink.MaxBatchBytes <= 1<<20, "must be 4096..1048576"},
+		{"uplink.window", c.Uplink.Window > 0, "must be positive"},
+		{"uplink.ack_timeout", c.Uplink.AckTimeout > 0, "must be positive"},
+		{"uplink.max_ack_timeout", c.Uplink.MaxAckTimeout >= c.Uplink.AckTimeout, "must be at least ack_timeout"},
+		{"spool.dir", c.Spool.Dir != "", "empty"},
+		{"spool.max_bytes", c.Spool.MaxBytes >= 1<<20, "must be at least 1 MiB"},
+		{"spool.segment_bytes", c.Spool.SegmentBytes >= 64<<10 && c.Spool.SegmentBytes <= c.Spool.MaxBytes/4, "must be at least 64 KiB and at most a quarter of max_bytes"},
+		{"spool.commit_interval", c.Spool.CommitInterval >= 0, "must not be negative"},
+		{"status_interval", c.StatusInterval > 0, "must be positive"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return config.Errorf(ch.key, "%s", ch.why)
+		}
+	}
+	if len(c.Sources) == 0 {
+		return config.Errorf("sources", "no device sources configured")
+	}
+	for i, s := range c.Sources {
+		if _, ok := s["family"]; !ok {
+			return config.Errorf(fmt.Sprintf("sources[%d].family", i), "missing")
+		}
+	}
+	return nil
+}

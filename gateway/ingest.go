@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/gateway/spool"
+	"github.com/cradlewatch/cradlewatch/model"
+)
+
+// maxUnregistered bounds the list of unregistered devices kept for the
+// status message; the metric counts all of them.
+const maxUnregistered = 64
+
+type ingestMetrics struct {
+	accepted     prometheus.Counter
+	spoolFailed  prometheus.Counter
+	unregistered *prometheus.CounterVec
+	gaps         prometheus.Counter
+}
+
+func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
+	m := &ingestMetrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_gateway_readings_accepted_total", Help: "Readings of registered devices handed to the spool.",
+		}),
+		spoolFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_gateway_spool_append_failures_total", Help: "Messages left unacknowledged because the spool could not store them.",
+		}),
+		unregistered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_gateway_unregistered_observations_total", Help: "Values from devices not in the facility file (not forwarded), by source.",
+		}, []string{"source"}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_gateway_gaps_total", Help: "Gap entries written after the spool's drop policy removed readings.",
+		}),
+	}
+	reg.MustRegister(m.accepted, m.spoolFailed, m.unregistered, m.gaps)
+	return m
+}
+
+// unregistered remembers devices that publish but are not in the facility
+// file, so the status message can name them (the installer then adds them).
+type unregistered struct {
+	m    *ingestMetrics
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newUnregistered(m *ingestMetrics) *unregistered {
+	return &unregistered{m: m, seen: map[string]bool{}}
+}
+
+func (u *unregistered) saw(source, address string) {
+	u.m.unregistered.WithLabelValues(source).Inc()
+	key := source + ":" + address
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.seen[key] && len(u.seen) < maxUnregistered {
+		u.seen[key] = true
+	}
+}
+
+func (u *unregistered) list() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]string, 0, len(u.seen))
+	for k := range u.seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// gapCollector turns what the spool's drop policy removed into a gap entry
+// for the centre. The spool calls add from its own goroutine, so the entry
+// is appended from another one (run), never from inside the callback.
+type gapCollector struct {
+	mu      sync.Mutex
+	pending *model.Gap
+	devices map[string]bool
+	wake    chan struct{}
+}
+
+func newGapCollector() *gapCollector {
+	return &gapCollector{wake: make(chan struct{}, 1)}
+}
+
+func (c *gapCollector) add(dropped []spool.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var r model.Reading
+	for _, rec := range dropped {
+		if model.EntryType(rec.Data) != model.EntryReading || model.DecodeReadingEntry(rec.Data, &r) != nil {
+			continue
+		}
+		if c.pending == nil {
+			c.pending = &model.Gap{From: r.Time, To: r.Time}
+			c.devices = map[string]bool{}
+		}
+		g := c.pending
+		if r.Time.Before(g.From) {
+			g.From = r.Time
+		}
+		if r.Time.After(g.To) {
+			g.To = r.Time
+		}
+		g.Count++
+		c.devices[r.Device] = true
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *gapCollector) take() *model.Gap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.pending
+	if g == nil {
+		return nil
+	}
+	for d := range c.devices {
+		g.Devices = append(g.Devices, d)
+	}
+	sort.Strings(g.Devices)
+	c.pending, c.devices = nil, nil
+	return g
+}
+
+type appender interface {
+	AppendSync(ctx context.Context, recs [][]byte) (uint64, error)
+}
+
+func (c *gapCollector) run(ctx context.Context, sp appender, log *slog.Logger) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.wake:
+		}
+		g := c.take()
+		if g == nil {
+			continue
+		}
+		if _, err := sp.AppendSync(ctx, [][]byte{model.AppendGapEntry(nil, g)}); err != nil {
+			log.Error("could not record a gap", "from", g.From.Format(time.RFC3339), "to", g.To.Format(time.RFC3339), "count", g.Count, "err", err)
+			continue
+		}
+		log.Warn("spool full: readings dropped, gap recorded for the centre", "count", g.Count, "from", g.From, "to", g.To, "devices", len(g.Devices))
+	}
+}
