@@ -40,13 +40,13 @@ type InfluxConfig struct {
 
 // IngestConfig tunes batching, validation and back-pressure.
 type IngestConfig struct {
-	MaxLines       int           `mapstructure:"max_lines"`        // lines per InfluxDB write
-	FlushInterval  time.Duration `mapstructure:"flush_interval"`   // longest a reading waits for a write
-	MaxInflight    int           `mapstructure:"max_inflight"`     // batches received and not yet acknowledged; keep ≥ the broker's max_inflight_messages
-	MaxFutureSkew  time.Duration `mapstructure:"max_future_skew"`  // readings measured further in the future are rejected
-	MaxAge         time.Duration `mapstructure:"max_age"`          // readings older than this (the retention) are rejected; 0: no limit
-	RetryInitial   time.Duration `mapstructure:"retry_initial"`    // first back-off after a failed write
-	RetryMax       time.Duration `mapstructure:"retry_max"`        // longest back-off
+	MaxLines      int           `mapstructure:"max_lines"`       // lines per InfluxDB write
+	FlushInterval time.Duration `mapstructure:"flush_interval"`  // longest a reading waits for a write
+	MaxInflight   int           `mapstructure:"max_inflight"`    // batches received and not yet acknowledged; keep ≥ the broker's max_inflight_messages
+	MaxFutureSkew time.Duration `mapstructure:"max_future_skew"` // readings measured further in the future are rejected
+	MaxAge        time.Duration `mapstructure:"max_age"`         // readings older than this (the retention) are rejected; 0: no limit
+	RetryInitial  time.Duration `mapstructure:"retry_initial"`   // first back-off after a failed write
+	RetryMax      time.Duration `mapstructure:"retry_max"`       // longest back-off
 }
 
 // HTTPConfig is the operational endpoint.

@@ -11,11 +11,11 @@ import (
 // Config is the gateway's YAML (configs/gateway.example.yaml documents
 // every key).
 type Config struct {
-	Gateway      string        `mapstructure:"gateway_id"`    // this gateway's ID; also its MQTT client ID at the centre
-	FacilityFile string        `mapstructure:"facility_file"` // path of the facility file (rooms, devices)
-	Local        LocalConfig   `mapstructure:"local"`
-	Uplink       UplinkConfig  `mapstructure:"uplink"`
-	Spool        SpoolConfig   `mapstructure:"spool"`
+	Gateway      string           `mapstructure:"gateway_id"`    // this gateway's ID; also its MQTT client ID at the centre
+	FacilityFile string           `mapstructure:"facility_file"` // path of the facility file (rooms, devices)
+	Local        LocalConfig      `mapstructure:"local"`
+	Uplink       UplinkConfig     `mapstructure:"uplink"`
+	Spool        SpoolConfig      `mapstructure:"spool"`
 	Sources      []map[string]any `mapstructure:"sources"`
 	HTTP         struct {
 		Listen string `mapstructure:"listen"`
@@ -34,12 +34,12 @@ type LocalConfig struct {
 
 // UplinkConfig is the connection to the centre.
 type UplinkConfig struct {
-	MQTT            mqttx.Config  `mapstructure:"mqtt"`
-	MaxBatch        int           `mapstructure:"max_batch"`         // readings per batch
-	MaxBatchBytes   int           `mapstructure:"max_batch_bytes"`   // spool bytes read per batch
-	Window          int           `mapstructure:"window"`            // batches sent and not yet acknowledged
-	AckTimeout      time.Duration `mapstructure:"ack_timeout"`       // resend a batch not acknowledged within this
-	MaxAckTimeout   time.Duration `mapstructure:"max_ack_timeout"`   // the resend back-off stops growing here
+	MQTT          mqttx.Config  `mapstructure:"mqtt"`
+	MaxBatch      int           `mapstructure:"max_batch"`       // readings per batch
+	MaxBatchBytes int           `mapstructure:"max_batch_bytes"` // spool bytes read per batch
+	Window        int           `mapstructure:"window"`          // batches sent and not yet acknowledged
+	AckTimeout    time.Duration `mapstructure:"ack_timeout"`     // resend a batch not acknowledged within this
+	MaxAckTimeout time.Duration `mapstructure:"max_ack_timeout"` // the resend back-off stops growing here
 }
 
 // SpoolConfig is the durable queue on disk.

@@ -63,15 +63,15 @@ type uplink struct {
 }
 
 type uplinkMetrics struct {
-	batches     prometheus.Counter
-	readings    prometheus.Counter
-	bytes       prometheus.Counter
-	resends     prometheus.Counter
-	acks        *prometheus.CounterVec
-	rejected    prometheus.Counter
-	unreadable  prometheus.Counter
-	inflight    prometheus.Gauge
-	ackSeconds  prometheus.Histogram
+	batches    prometheus.Counter
+	readings   prometheus.Counter
+	bytes      prometheus.Counter
+	resends    prometheus.Counter
+	acks       *prometheus.CounterVec
+	rejected   prometheus.Counter
+	unreadable prometheus.Counter
+	inflight   prometheus.Gauge
+	ackSeconds prometheus.Histogram
 }
 
 func newUplinkMetrics(reg prometheus.Registerer) *uplinkMetrics {
