@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/collector"
+	"github.com/cradlewatch/cradlewatch/gateway"
+	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/influxd"
+	"github.com/cradlewatch/cradlewatch/internal/mqttx"
+)
+
+// envGatewayConfig makes the test binary run a gateway instead of tests
+// (see TestMain), so a test can SIGKILL a real gateway process.
+const envGatewayConfig = "CW_E2E_GATEWAY_CONFIG"
+
+const db = "cradlewatch"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(envGatewayConfig); path != "" {
+		os.Exit(runGatewayProcess(path))
+	}
+	os.Exit(m.Run())
+}
+
+func runGatewayProcess(path string) int {
+	cfg := gateway.DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if err := g.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// facilityYAML is a facility with n generic-JSON devices test-0..test-n-1.
+func facilityYAML(id, region string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "facility: {id: %q, name: 测试园, region: %q, timezone: Asia/Shanghai, opening_hours: [\"mon-fri 07:30-18:00\"]}\n", id, region)
+	b.WriteString("rooms:\n  - {id: room-1, name: 乳儿班, type: infant}\ndevices:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - {id: dev-%d, room: room-1, source: load, address: \"d%d\", kinds: [temperature], interval: 10s}\n", i, i)
+	}
+	return b.String()
+}
+
+// gatewayYAML configures a gateway whose only source is a generic JSON
+// mapping with a millisecond timestamp, so every test message is a
+// distinct point in InfluxDB.
+func gatewayYAML(gatewayID, facilityFile, broker, spoolDir string) string {
+	return fmt.Sprintf(`gateway_id: %s
+facility_file: %s
+local:
+  mqtt: {broker: %s, client_id: %s-local}
+uplink:
+  mqtt: {broker: %s, username: ignored}
+  ack_timeout: 2s
+  max_ack_timeout: 4s
+spool: {dir: %s, max_bytes: 67108864, segment_bytes: 1048576, commit_interval: 50ms}
+sources:
+  - family: json
+    name: load
+    topic: test/+device/state
+    time_path: ts
+    time_format: unix_ms
+    fields: [{path: v, kind: temperature}]
+status_interval: 2s
+http: {listen: ""}
+`, gatewayID, facilityFile, broker, gatewayID, broker, spoolDir)
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// gatewayProcess runs the gateway as a child process.
+type gatewayProcess struct {
+	t    *testing.T
+	conf string
+	cmd  *exec.Cmd
+	log  *os.File
+}
+
+func startGatewayProcess(t *testing.T, conf string) *gatewayProcess {
+	g := &gatewayProcess{t: t, conf: conf}
+	f, err := os.Create(conf + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.log = f
+	t.Cleanup(func() { g.kill(); f.Close() })
+	g.start()
+	return g
+}
+
+func (g *gatewayProcess) start() {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envGatewayConfig+"="+g.conf)
+	cmd.Stdout, cmd.Stderr = g.log, g.log
+	if err := cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.cmd = cmd
+}
+
+func (g *gatewayProcess) kill() {
+	if g.cmd == nil {
+		return
+	}
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	g.cmd.Wait()
+	g.cmd = nil
+}
+
+func (g *gatewayProcess) stop() {
+	if g.cmd == nil {
+		return
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	g.cmd.Wait()
+	g.cmd = nil
+}
+
+func (g *gatewayProcess) output() string {
+	b, _ := os.ReadFile(g.conf + ".log")
+	return string(b)
+}
+
+// startCollector runs a collector in this process until the test ends.
+func startCollector(t *testing.T, broker string, inf *influxd.Server, id string) {
+	cfg := collector.DefaultConfig()
+	cfg.MQTT = mqttx.Config{Broker: broker, ClientID: id}
+	cfg.Influx.URL = inf.URL()
+	cfg.Influx.CreateDatabase = true
+	cfg.Ingest.RetryMax = 2 * time.Second
+	cfg.HTTP.Listen = ""
+	c, err := collector.New(collector.Options{Config: cfg, Logger: testLogger(t), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// waitCount polls an InfluxQL count until it reaches want or the deadline
+// passes, and returns the last count. The deadline bounds the test; the
+// assertion is on the count, not on the time.
+func waitCount(t *testing.T, inf *influxd.Server, q string, want int64, deadline time.Duration) int64 {
+	t.Helper()
+	ctx := context.Background()
+	end := time.Now().Add(deadline)
+	var n int64
+	for {
+		got, err := inf.Count(ctx, db, q)
+		if err == nil {
+			n = got
+		}
+		if n >= want || time.Now().After(end) {
+			return n
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
