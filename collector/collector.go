@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
@@ -26,7 +27,7 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer // served on /metrics; nil disables the HTTP server
-	Sink       Sink                // nil: InfluxDB as configured
+	Sink       influxwrite.Sink    // nil: InfluxDB as configured
 	Clock      func() time.Time
 }
 
@@ -92,11 +93,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	cfg := c.o.Config
 	sink := c.o.Sink
 	if sink == nil {
-		is := NewInfluxSink(cfg.Influx)
+		is := influxwrite.NewInfluxSink(cfg.Influx)
 		defer is.Close()
 		sink = is
 		if cfg.Influx.Version == 1 && cfg.Influx.CreateDatabase {
-			if err := c.retry(ctx, "create database", func() error { return createDatabase(ctx, cfg.Influx) }); err != nil {
+			if err := c.retry(ctx, "create database", func() error { return influxwrite.CreateDatabase(ctx, cfg.Influx) }); err != nil {
 				return err
 			}
 		}

@@ -1,41 +1,22 @@
 package collector
 
 import (
-	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 )
 
 // Config is the collector's YAML (configs/collector.example.yaml documents
 // every key).
 type Config struct {
-	MQTT       mqttx.Config `mapstructure:"mqtt"`
-	ShareGroup string       `mapstructure:"share_group"` // MQTT shared-subscription group all collector instances join
-	Influx     InfluxConfig `mapstructure:"influx"`
-	Ingest     IngestConfig `mapstructure:"ingest"`
-	HTTP       HTTPConfig   `mapstructure:"http"`
-	Log        LogConfig    `mapstructure:"log"`
-}
-
-// InfluxConfig selects and addresses the database. Version 1 uses database,
-// retention policy and username/password; version 2 (also InfluxDB 3) uses
-// org, bucket and token. Both go through the /api/v2/write endpoint.
-type InfluxConfig struct {
-	URL             string        `mapstructure:"url"`
-	Version         int           `mapstructure:"version"`
-	Database        string        `mapstructure:"database"`
-	RetentionPolicy string        `mapstructure:"retention_policy"`
-	Username        string        `mapstructure:"username"`
-	Password        string        `mapstructure:"password"`
-	Org             string        `mapstructure:"org"`
-	Bucket          string        `mapstructure:"bucket"`
-	Token           string        `mapstructure:"token"`
-	Gzip            bool          `mapstructure:"gzip"`
-	Timeout         time.Duration `mapstructure:"timeout"`
-	CreateDatabase  bool          `mapstructure:"create_database"`
+	MQTT       mqttx.Config       `mapstructure:"mqtt"`
+	ShareGroup string             `mapstructure:"share_group"` // MQTT shared-subscription group all collector instances join
+	Influx     influxwrite.Config `mapstructure:"influx"`
+	Ingest     IngestConfig       `mapstructure:"ingest"`
+	HTTP       HTTPConfig         `mapstructure:"http"`
+	Log        LogConfig          `mapstructure:"log"`
 }
 
 // IngestConfig tunes batching, validation and back-pressure.
@@ -65,10 +46,7 @@ func DefaultConfig() Config {
 	return Config{
 		MQTT:       mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-collector-1"},
 		ShareGroup: "cw-collector",
-		Influx: InfluxConfig{
-			URL: "http://127.0.0.1:8086", Version: 1, Database: "cradlewatch", RetentionPolicy: "autogen",
-			Timeout: 10 * time.Second,
-		},
+		Influx:     influxwrite.DefaultConfig(),
 		Ingest: IngestConfig{
 			MaxLines: 5000, FlushInterval: 200 * time.Millisecond, MaxInflight: 1024,
 			MaxFutureSkew: 5 * time.Minute, MaxAge: 0,
@@ -87,28 +65,14 @@ func (c *Config) Validate() error {
 	if c.ShareGroup == "" {
 		return config.Errorf("share_group", "empty")
 	}
-	u, err := url.Parse(c.Influx.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return config.Errorf("influx.url", "%q is not an http(s) URL", c.Influx.URL)
-	}
-	switch c.Influx.Version {
-	case 1:
-		if c.Influx.Database == "" {
-			return config.Errorf("influx.database", "empty (required with version 1)")
-		}
-	case 2:
-		if c.Influx.Bucket == "" {
-			return config.Errorf("influx.bucket", "empty (required with version 2)")
-		}
-	default:
-		return config.Errorf("influx.version", "%d: want 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x/3.x)", c.Influx.Version)
+	if k, err := c.Influx.Validate(); err != nil {
+		return config.Errorf("influx."+k, "%v", err)
 	}
 	checks := []struct {
 		key string
 		ok  bool
 		why string
 	}{
-		{"influx.timeout", c.Influx.Timeout > 0, "must be positive"},
 		{"ingest.max_lines", c.Ingest.MaxLines > 0 && c.Ingest.MaxLines <= 100000, "must be 1..100000"},
 		{"ingest.flush_interval", c.Ingest.FlushInterval > 0, "must be positive"},
 		{"ingest.max_inflight", c.Ingest.MaxInflight > 0, "must be positive"},
@@ -123,26 +87,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// bucket is what the v2 write API calls the destination.
-func (c InfluxConfig) bucket() string {
-	if c.Version == 1 {
-		if c.RetentionPolicy == "" {
-			return c.Database
-		}
-		return c.Database + "/" + c.RetentionPolicy
-	}
-	return c.Bucket
-}
-
-// token is the v2 Authorization token; InfluxDB 1.x takes "user:password".
-func (c InfluxConfig) token() string {
-	if c.Version == 1 {
-		if c.Username == "" {
-			return ""
-		}
-		return fmt.Sprintf("%s:%s", c.Username, c.Password)
-	}
-	return c.Token
 }

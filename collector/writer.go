@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
@@ -14,7 +15,7 @@ import (
 // waiting loses nothing) and bisecting refused writes to reject only the
 // points the database refuses.
 type writer struct {
-	sink    Sink
+	sink    influxwrite.Sink
 	cfg     IngestConfig
 	m       *metrics
 	log     *slog.Logger
@@ -43,14 +44,14 @@ func (wr *writer) storeRange(ctx context.Context, w *work, from, to int, refused
 			wr.m.writes.WithLabelValues("ok").Inc()
 			wr.healthy.Store(true)
 			return refused, nil
-		case errors.Is(err, ErrBadData) || errors.Is(err, errTooLarge):
+		case errors.Is(err, influxwrite.ErrBadData) || errors.Is(err, influxwrite.ErrTooLarge):
 			label := "bad_data"
-			if errors.Is(err, errTooLarge) {
+			if errors.Is(err, influxwrite.ErrTooLarge) {
 				label = "too_large"
 			}
 			wr.m.writes.WithLabelValues(label).Inc()
 			if to-from == 1 {
-				if errors.Is(err, errTooLarge) {
+				if errors.Is(err, influxwrite.ErrTooLarge) {
 					// A single line cannot be too large for any sane limit;
 					// treat it like refused data rather than loop.
 					wr.log.Error("single line too large for the database", "bytes", len(body))

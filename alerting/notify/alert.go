@@ -1,0 +1,122 @@
+package notify
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cradlewatch/cradlewatch/model"
+)
+
+// Severity ranks an alert. It decides the escalation policy that applies.
+type Severity int
+
+const (
+	// SeverityInfo is recorded and shown, and only notified if a policy says so.
+	SeverityInfo Severity = iota
+	// SeverityWarning reaches the operator and, slowly, the street office.
+	SeverityWarning
+	// SeverityCritical climbs to the county and repeats until acknowledged.
+	SeverityCritical
+)
+
+var severityNames = [...]string{"info", "warning", "critical"}
+
+// String returns the configuration spelling of s.
+func (s Severity) String() string {
+	if int(s) < len(severityNames) && s >= 0 {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// MarshalText makes Severity readable in JSON state files.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses "info", "warning" or "critical".
+func (s *Severity) UnmarshalText(b []byte) error {
+	for i, n := range severityNames {
+		if n == string(b) {
+			*s = Severity(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q (want info, warning or critical)", b)
+}
+
+// State is where an alert is in its life.
+type State int
+
+const (
+	// StateFiring: the condition holds and nobody has acknowledged it.
+	StateFiring State = iota
+	// StateAcknowledged: someone took responsibility; escalation stops.
+	StateAcknowledged
+	// StateResolved: the condition no longer holds.
+	StateResolved
+)
+
+var stateNames = [...]string{"firing", "acknowledged", "resolved"}
+
+// String returns the wire spelling of s.
+func (s State) String() string {
+	if int(s) < len(stateNames) && s >= 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// MarshalText makes State readable in JSON state files.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses "firing", "acknowledged" or "resolved".
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown alert state %q (want firing, acknowledged or resolved)", b)
+}
+
+// Alert is one transition of one alert, as the rule engine reports it.
+// It is self-contained on purpose: the notification path needs nothing
+// else from the engine.
+type Alert struct {
+	Fingerprint  string       `json:"fingerprint"`
+	Rule         string       `json:"rule"`
+	Facility     string       `json:"facility"`
+	FacilityName string       `json:"facility_name"`
+	Room         string       `json:"room"`
+	Device       string       `json:"device"`
+	Region       model.Region `json:"region"`
+	Severity     Severity     `json:"severity"`
+	State        State        `json:"state"`
+	What         string       `json:"what"`  // Chinese description, e.g. "二氧化碳浓度过高"
+	Value        string       `json:"value"` // observed value with unit, e.g. "1650ppm"
+	Limit        string       `json:"limit"` // the limit it broke, e.g. "1000ppm"
+	StartsAt     time.Time    `json:"starts_at"`
+	At           time.Time    `json:"at"` // time of this transition (event time)
+	AckCode      string       `json:"ack_code,omitempty"`
+}
+
+// Validate reports what is missing for the alert to be routed.
+func (a Alert) Validate() error {
+	switch {
+	case a.Fingerprint == "":
+		return fmt.Errorf("alert: fingerprint is empty")
+	case a.Facility == "":
+		return fmt.Errorf("alert %s: facility is empty", a.Fingerprint)
+	case a.StartsAt.IsZero():
+		return fmt.Errorf("alert %s: starts_at is zero", a.Fingerprint)
+	case a.State < StateFiring || a.State > StateResolved:
+		return fmt.Errorf("alert %s: invalid state %d", a.Fingerprint, int(a.State))
+	}
+	return nil
+}
+
+// episode names one firing of one alert: the same fingerprint that
+// resolves and fires again is a new episode and is notified again.
+func (a Alert) episode() string {
+	return fmt.Sprintf("%s@%d", a.Fingerprint, a.StartsAt.Unix())
+}

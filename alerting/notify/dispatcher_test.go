@@ -1,0 +1,460 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.advance(d)
+	return nil
+}
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// recorder is a fake channel: it records messages and answers from a script.
+type recorder struct {
+	mu     sync.Mutex
+	sent   []Message
+	script []error // consumed per call; nil = success
+}
+
+func (r *recorder) Notify(_ context.Context, m Message) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.script) > 0 {
+		err := r.script[0]
+		r.script = r.script[1:]
+		if err != nil {
+			var pe *ProviderError
+			return errors.As(err, &pe) && pe.Kind == Transient, err
+		}
+	}
+	r.sent = append(r.sent, m)
+	return false, nil
+}
+
+func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.sent) }
+
+var t0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+func seeded(n uint64) *rand.Rand {
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], n)
+	return rand.New(rand.NewChaCha8(seed))
+}
+
+type rig struct {
+	d        *Dispatcher
+	clock    *fakeClock
+	sms, dt  *recorder
+	reg      *prometheus.Registry
+	logs     *bytes.Buffer
+	cfg      Config
+	notifier map[Channel]Notifier
+}
+
+func testConfig(dir string) Config {
+	return Config{
+		StateDir:  dir,
+		GroupWait: 30 * time.Second,
+		Templates: map[string]LangSet{"zh": {SMS: map[Kind]string{KindFiring: "SMS_1", KindEscalation: "SMS_2", KindReminder: "SMS_3", KindResolved: "SMS_4"}}},
+		Directory: Directory{
+			Operators: map[string][]Contact{"fac-1": {{ID: "op1", Phone: "13812341234", DingTalk: "http://robot.invalid/op1"}}},
+			Regions: map[string][]Contact{
+				"110105001": {{ID: "street", Phone: "13900001111"}},
+				"110105":    {{ID: "county", Phone: "13700002222", Webhook: "http://hook.invalid"}},
+			},
+		},
+	}
+}
+
+func newRig(t *testing.T, cfg Config, clock *fakeClock, sms, dt *recorder) *rig {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	reg := prometheus.NewRegistry()
+	notifiers := map[Channel]Notifier{ChannelSMS: sms, ChannelDingTalk: dt, ChannelWebhook: dt}
+	d, err := New(Options{Config: cfg, Notifiers: notifiers, Clock: clock, Registerer: reg, Rand: seeded(1),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return &rig{d: d, clock: clock, sms: sms, dt: dt, reg: reg, logs: logs, cfg: cfg, notifier: notifiers}
+}
+
+func co2(state State) Alert {
+	return Alert{Fingerprint: "fp-co2", Rule: "co2_1h", Facility: "fac-1", FacilityName: "阳光托育", Room: "乳儿班",
+		Region: "110105001", Severity: SeverityCritical, State: state, What: "二氧化碳浓度过高", Value: "1650ppm",
+		Limit: "1000ppm", StartsAt: t0, At: t0}
+}
+
+// step advances the fake clock and ticks.
+func (r *rig) step(t *testing.T, d time.Duration) {
+	t.Helper()
+	r.clock.advance(d)
+	if err := r.d.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recipients(ms []Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.To.ID+"/"+string(m.Channel))
+	}
+	return out
+}
+
+func TestEscalationScheduleAckAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(dir), clock, sms, dt)
+	ctx := context.Background()
+	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if sms.count() != 0 {
+		t.Fatalf("sent before group_wait: %v", recipients(sms.sent))
+	}
+	r.step(t, 30*time.Second) // group_wait over: operator
+	if got := recipients(sms.sent); strings.Join(got, ",") != "op1/sms" {
+		t.Fatalf("after group_wait: %v", got)
+	}
+	m := sms.sent[0]
+	if m.Template != "SMS_1" || m.Params[ParamFacility] != "阳光托育" || m.Params[ParamValue] != "1650ppm" || len(m.Params[ParamCode]) != AckCodeDigits {
+		t.Fatalf("message: %+v", m)
+	}
+	code := m.Params[ParamCode]
+
+	// Restart in the middle: reopen the state files.
+	r.d.Close()
+	r = newRig(t, testConfig(dir), clock, sms, dt)
+	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil { // engine re-emits after its own restart
+		t.Fatal(err)
+	}
+	r.step(t, 9*time.Minute)  // 09:09:30: nothing new
+	r.step(t, 31*time.Second) // 09:10:01: street due, grouped 30 s
+	r.step(t, 30*time.Second)
+	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
+		t.Fatalf("after 10 min: %v", got)
+	}
+	if sms.sent[1].Template != "SMS_2" {
+		t.Fatalf("escalation template %q", sms.sent[1].Template)
+	}
+
+	// Acknowledge by HTTP with the code from the SMS.
+	srv := httptest.NewServer(r.d.AckHandler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"code":"`+code+`","actor":"园长张"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ack status %d", resp.StatusCode)
+	}
+	resp, _ = http.Post(srv.URL, "application/json", strings.NewReader(`{"code":"000000x","actor":"x"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown code status %d", resp.StatusCode)
+	}
+
+	// Restart again: ack survives; county step and reminders never come.
+	r.d.Close()
+	r = newRig(t, testConfig(dir), clock, sms, dt)
+	for range 6 {
+		r.step(t, 10*time.Minute)
+	}
+	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
+		t.Fatalf("after ack: %v", got)
+	}
+	// Resolution tells everyone reached.
+	res := co2(StateResolved)
+	res.At = clock.Now()
+	if err := r.d.Handle(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, 30*time.Second)
+	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms,op1/sms,street/sms" {
+		t.Fatalf("after resolve: %v", got)
+	}
+}
+
+func TestRemindersUntilAckAndCountyStep(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	cfg := testConfig(t.TempDir())
+	cfg.Budget = BudgetConfig{PerDay: 50, PerWindow: 5}
+	r := newRig(t, cfg, clock, sms, dt)
+	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
+		t.Fatal(err)
+	}
+	for range 31 * 2 { // 31 minutes in 30 s steps
+		r.step(t, 30*time.Second)
+	}
+	var kinds []string
+	for _, m := range sms.sent {
+		kinds = append(kinds, m.To.ID+":"+m.Template)
+	}
+	// op1 firing; street at 10m; reminder at 25m (15 min after the 10 min step) to op1+street; county at 30m.
+	want := "op1:SMS_1,street:SMS_2,op1:SMS_3,street:SMS_3,county:SMS_2"
+	if got := strings.Join(kinds, ","); got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	if got := testutil.ToFloat64(r.d.metrics.escalations.WithLabelValues("county")); got != 1 {
+		t.Fatalf("county escalations %v", got)
+	}
+}
+
+func TestSilencedAlertRecordedNotSent(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(dir), clock, sms, dt)
+	if err := r.d.AddSilence(Silence{Facility: "fac-1", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), CreatedBy: "李工", Reason: "新风系统检修"}); err != nil {
+		t.Fatal(err)
+	}
+	r.d.Close()
+	r = newRig(t, testConfig(dir), clock, sms, dt) // the silence survives a restart
+	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, time.Minute)
+	if sms.count()+dt.count() != 0 {
+		t.Fatalf("silenced alert sent: %v", recipients(sms.sent))
+	}
+	if got := testutil.ToFloat64(r.d.metrics.notifications.WithLabelValues("none", resultSilenced)); got != 1 {
+		t.Fatalf("silenced count %v", got)
+	}
+	var found bool
+	r.d.mu.Lock()
+	_ = r.d.log // entries are checked through a reopen below
+	r.d.mu.Unlock()
+	r.d.Close()
+	_, err := openNflog(dir+"/"+LogFile, func(e LogEntry) {
+		if e.Outcome == OutcomeSilenced && strings.Contains(e.Detail, "李工") && strings.Contains(e.Detail, "检修") {
+			found = true
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		t.Fatal("silenced alert not recorded with author and reason")
+	}
+}
+
+func TestBudgetFallbackRetryAndMasking(t *testing.T) {
+	tests := []struct {
+		name      string
+		script    []error
+		wantSMS   int
+		wantDT    int
+		exhausted float64
+		retries   float64
+	}{
+		{"provider budget answer goes to fallback", []error{&ProviderError{Channel: ChannelSMS, Kind: Budget, Code: "isv.BUSINESS_LIMIT_CONTROL"}}, 0, 1, 1, 0},
+		{"5xx twice then ok", []error{&ProviderError{Kind: Transient, Status: 503}, &ProviderError{Kind: Transient, Status: 502}}, 1, 0, 0, 2},
+		{"permanent: no retry, fallback", []error{&ProviderError{Kind: Permanent, Code: "isv.SMS_TEMPLATE_ILLEGAL"}}, 0, 1, 0, 0},
+		{"transient until attempts run out: fallback", []error{&ProviderError{Kind: Transient}, &ProviderError{Kind: Transient}, &ProviderError{Kind: Transient}, &ProviderError{Kind: Transient}}, 0, 1, 0, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: t0}
+			sms, dt := &recorder{script: tc.script}, &recorder{}
+			r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+			if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
+				t.Fatal(err)
+			}
+			r.step(t, 30*time.Second)
+			if sms.count() != tc.wantSMS || dt.count() != tc.wantDT {
+				t.Fatalf("sms %d dingtalk %d", sms.count(), dt.count())
+			}
+			if got := testutil.ToFloat64(r.d.metrics.budgetExhausted); got != tc.exhausted {
+				t.Fatalf("exhausted %v", got)
+			}
+			if got := testutil.ToFloat64(r.d.metrics.retries.WithLabelValues("sms")); got != tc.retries {
+				t.Fatalf("retries %v", got)
+			}
+			if strings.Contains(r.logs.String(), "13812341234") {
+				t.Fatalf("full phone number in logs:\n%s", r.logs.String())
+			}
+			if tc.exhausted > 0 && !strings.Contains(r.logs.String(), "138****1234") {
+				t.Fatalf("masked number missing from logs:\n%s", r.logs.String())
+			}
+		})
+	}
+}
+
+func TestLocalBudgetAndDedupAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	cfg := testConfig(dir)
+	cfg.Budget = BudgetConfig{PerDay: 2, PerWindow: 1}
+	cfg.Policies = map[string]Policy{"critical": {Steps: []Step{{Name: "operator", Targets: []Target{TargetOperator}}}}}
+	r := newRig(t, cfg, clock, sms, dt)
+	for i := range 4 { // four distinct alerts, minutes apart
+		a := co2(StateFiring)
+		a.Fingerprint = "fp-" + string(rune('a'+i))
+		a.StartsAt = clock.Now()
+		if err := r.d.Handle(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+		r.step(t, time.Minute)
+		if i == 1 { // restart: the budget is rebuilt from the log
+			r.d.Close()
+			r = newRig(t, cfg, clock, sms, dt)
+		}
+	}
+	if sms.count() != 2 || dt.count() != 2 {
+		t.Fatalf("sms %d (want 2 = per_day), dingtalk %d (want 2)", sms.count(), dt.count())
+	}
+	// Replaying an alert already delivered sends nothing.
+	a := co2(StateFiring)
+	a.Fingerprint = "fp-a"
+	a.StartsAt = t0
+	r.d.mu.Lock()
+	r.d.enqueue([]Due{{Alert: a, Kind: KindFiring, Step: "operator", Recipients: cfg.Directory.Operators["fac-1"]}}, clock.Now())
+	r.d.mu.Unlock()
+	r.step(t, time.Minute)
+	if sms.count()+dt.count() != 4 {
+		t.Fatalf("duplicate sent: sms %d dingtalk %d", sms.count(), dt.count())
+	}
+}
+
+func TestGroupingOneMessagePerFacility(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+	for i, what := range []string{"二氧化碳浓度过高", "温度过高", "甲醛超标"} {
+		a := co2(StateFiring)
+		a.Fingerprint, a.What = "fp-"+what, what
+		if err := r.d.Handle(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Duration(i) * 5 * time.Second)
+	}
+	r.step(t, 30*time.Second)
+	if sms.count() != 1 {
+		t.Fatalf("want one grouped SMS, got %d", sms.count())
+	}
+	if got := sms.sent[0].Params[ParamWhat]; !strings.HasSuffix(got, "等3项") {
+		t.Fatalf("what = %q", got)
+	}
+}
+
+func TestReplyHandlers(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, 30*time.Second)
+	code := sms.sent[0].Params[ParamCode]
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		body string
+		want string
+	}{
+		{"aliyun", r.d.AliyunReplyHandler(), `[{"phone_number":"13812341234","content":"确认` + code + `","send_time":"2025-03-03 09:01:00","dest_code":"1234","sequence_id":1234567890}]`, `"code":0`},
+		{"tencent", r.d.TencentReplyHandler(), `{"extend":"","mobile":"13812341234","nationcode":"86","sign":"托育","text":"` + code + `","time":1741000000}`, `"result":0`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			tc.h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
+			if w.Code != 200 || !strings.Contains(w.Body.String(), tc.want) {
+				t.Fatalf("%d %s", w.Code, w.Body.String())
+			}
+		})
+	}
+	if got := testutil.ToFloat64(r.d.metrics.acks.WithLabelValues("aliyun_reply", "ok")); got != 1 {
+		t.Fatalf("aliyun acks %v", got)
+	}
+	r.step(t, time.Hour)
+	if sms.count() != 1 {
+		t.Fatalf("escalated after ack: %v", recipients(sms.sent))
+	}
+	if strings.Contains(r.logs.String(), "13812341234") {
+		t.Fatal("full number logged")
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{"13812341234": "138****1234", "+8613812341234": "+86138****1234", "12345": "****", "": ""} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNflogTornTail(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openNflog(dir+"/log", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := l.append(LogEntry{At: t0, Outcome: OutcomeSent, Key: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.f.Write([]byte(`0000abcd {"outcome":"sent","key":"c"`)) // torn write
+	l.close()
+	l, err = openNflog(dir+"/log", nil)
+	if !errors.Is(err, ErrCorruptLog) {
+		t.Fatalf("want ErrCorruptLog, got %v", err)
+	}
+	if !l.done("a") || !l.done("b") || l.done("c") {
+		t.Fatal("wrong entries after truncation")
+	}
+	if err := l.append(LogEntry{At: t0, Outcome: OutcomeSent, Key: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	l.close()
+	l, err = openNflog(dir+"/log", nil)
+	if err != nil || !l.done("d") {
+		t.Fatalf("after repair: %v", err)
+	}
+	l.close()
+}
+
+func FuzzExtractAckCode(f *testing.F) {
+	f.Add("确认 123456")
+	f.Add("1234567")
+	f.Fuzz(func(t *testing.T, s string) {
+		if c, ok := ExtractAckCode(s); ok && len(c) != AckCodeDigits {
+			t.Fatalf("code %q", c)
+		}
+	})
+}
+
+func FuzzParseAliyunReplies(f *testing.F) {
+	f.Add([]byte(`[{"phone_number":"1","content":"123456","sequence_id":"1"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = ParseAliyunReplies(b) })
+}

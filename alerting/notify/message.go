@@ -1,0 +1,98 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Channel names a way to reach a person.
+type Channel string
+
+// Channels the path knows. The SMS channel is served by whichever provider
+// (Aliyun, Tencent, a generic gateway) is configured.
+const (
+	ChannelSMS      Channel = "sms"
+	ChannelWebhook  Channel = "webhook"
+	ChannelDingTalk Channel = "dingtalk"
+	ChannelWeCom    Channel = "wecom"
+	ChannelEmail    Channel = "email"
+)
+
+// Names of the SMS template parameters. Approved templates use these names
+// (Aliyun) or their configured order (Tencent).
+const (
+	ParamFacility = "facility"
+	ParamRoom     = "room"
+	ParamWhat     = "what"
+	ParamValue    = "value"
+	ParamLimit    = "limit"
+	ParamCode     = "code"
+)
+
+// Contact is a person or office that can be notified. Each address is
+// optional; the channels tried follow from which are set.
+type Contact struct {
+	ID             string `yaml:"id" json:"id"`
+	Name           string `yaml:"name" json:"name"`
+	Phone          string `yaml:"phone" json:"-"`
+	Email          string `yaml:"email" json:"-"`
+	Webhook        string `yaml:"webhook" json:"-"`
+	WebhookSecret  string `yaml:"webhook_secret" json:"-"`
+	DingTalk       string `yaml:"dingtalk" json:"-"`
+	DingTalkSecret string `yaml:"dingtalk_secret" json:"-"`
+	WeCom          string `yaml:"wecom" json:"-"`
+	Lang           string `yaml:"lang" json:"lang,omitempty"`
+}
+
+// Has reports whether c can be reached on ch.
+func (c Contact) Has(ch Channel) bool {
+	switch ch {
+	case ChannelSMS:
+		return c.Phone != ""
+	case ChannelWebhook:
+		return c.Webhook != ""
+	case ChannelDingTalk:
+		return c.DingTalk != ""
+	case ChannelWeCom:
+		return c.WeCom != ""
+	case ChannelEmail:
+		return c.Email != ""
+	}
+	return false
+}
+
+// LogValue keeps phone numbers and addresses out of logs (PIPL): only the
+// masked phone appears.
+func (c Contact) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("phone", MaskPhone(c.Phone)))
+}
+
+// Message is what one notifier sends to one recipient: an approved SMS
+// template with named parameters, and a rendered text for channels that
+// take free text.
+type Message struct {
+	Key      string            // stable id of this notification; sent as OutId/SessionContext where supported
+	Channel  Channel           // the channel this message goes out on
+	To       Contact           // the recipient; the notifier picks the address of its channel
+	Lang     string            // language the text was rendered in
+	Template string            // SMS template code for the provider
+	Params   map[string]string // SMS template parameters by name (ParamFacility, ...)
+	Subject  string            // subject for e-mail and title for robots
+	Text     string            // rendered text for webhook, robots and e-mail
+	Alerts   []Alert           // the alerts the message covers, for structured webhooks
+}
+
+// Notifier delivers messages on one channel. retry tells the caller that
+// the failure is transient (timeout, 5xx, throttling that clears) and the
+// same message may be tried again; a permanent failure (bad template, bad
+// number) returns retry false. A provider's per-number budget answer
+// returns an error for which errors.Is(err, ErrBudgetExhausted) holds.
+type Notifier interface {
+	Notify(ctx context.Context, m Message) (retry bool, err error)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, m Message) (bool, error)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, m Message) (bool, error) { return f(ctx, m) }
