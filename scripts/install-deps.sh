@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what the integration tests and the demo need, only when missing:
+#   mosquitto      the MQTT broker, from Debian's package (apt-get, as root)
+#   influxd 1.8.3  built with `go install` into .cache/bin (git-ignored)
+#
+# Progress goes to stderr. Stdout carries shell exports naming the binaries,
+# so callers can do:  eval "$(bash scripts/install-deps.sh)"
+#
+# Note: on some systems Debian's package starts a mosquitto service on port
+# 1883. Tests and the demo start their own brokers on other loopback ports,
+# so that service is harmless to them; stop it if you do not want it
+# (systemctl disable --now mosquitto).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+say() { printf 'install-deps: %s\n' "$*" >&2; }
+
+influxd_pkg=github.com/influxdata/influxdb/cmd/influxd@v1.8.3
+
+# --- mosquitto -----------------------------------------------------------------
+if [[ -n "${CW_MOSQUITTO:-}" ]]; then
+	[[ -x "$CW_MOSQUITTO" ]] || { say "CW_MOSQUITTO=$CW_MOSQUITTO is not executable"; exit 1; }
+	mosquitto=$CW_MOSQUITTO
+elif [[ -x /usr/sbin/mosquitto ]]; then
+	mosquitto=/usr/sbin/mosquitto
+elif command -v mosquitto >/dev/null 2>&1; then
+	mosquitto=$(command -v mosquitto)
+else
+	if [[ $(id -u) -ne 0 ]]; then
+		say "mosquitto is missing. Install it, then run this again:"
+		say "  sudo apt-get install -y mosquitto     (Debian/Ubuntu)"
+		say "or point CW_MOSQUITTO at a mosquitto 2.0 binary."
+		exit 1
+	fi
+	say "installing mosquitto with apt-get"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq --no-install-recommends mosquitto >&2
+	mosquitto=/usr/sbin/mosquitto
+	say "note: the package may have started a mosquitto service on port 1883; tests use their own ports"
+fi
+
+# --- influxd -------------------------------------------------------------------
+if [[ -n "${CW_INFLUXD:-}" ]]; then
+	[[ -x "$CW_INFLUXD" ]] || { say "CW_INFLUXD=$CW_INFLUXD is not executable"; exit 1; }
+	influxd=$CW_INFLUXD
+else
+	influxd=$root/.cache/bin/influxd
+	if [[ ! -x "$influxd" ]]; then
+		command -v go >/dev/null 2>&1 || { say "go is not on PATH; it is needed to build influxd"; exit 1; }
+		say "building $influxd_pkg into .cache/bin (about a minute)"
+		# Build into a private directory and rename, so a concurrent run never
+		# sees a half-written binary.
+		mkdir -p "$root/.cache/bin"
+		tmp=$(mktemp -d "$root/.cache/bin/.install-XXXXXX")
+		trap 'rm -rf "$tmp"' EXIT
+		GOBIN=$tmp go install "$influxd_pkg" >&2
+		mv -f "$tmp/influxd" "$influxd"
+	fi
+fi
+
+say "mosquitto: $mosquitto ($("$mosquitto" -h 2>&1 | head -n 1 || true))"
+say "influxd:   $influxd"
+printf 'export CW_MOSQUITTO=%q\n' "$mosquitto"
+printf 'export CW_INFLUXD=%q\n' "$influxd"
