@@ -149,6 +149,12 @@ func appendStatusLine(dst []byte, st *model.Status, rt *regionTags, at time.Time
 	dst = appendFloat(dst, float64(st.OldestMs))
 	dst = append(dst, ",unregistered="...)
 	dst = appendFloat(dst, float64(len(st.Unregistered)))
+	if st.Lat != 0 || st.Lon != 0 {
+		dst = append(dst, ",lat="...)
+		dst = appendFloat(dst, st.Lat)
+		dst = append(dst, ",lon="...)
+		dst = appendFloat(dst, st.Lon)
+	}
 	dst = append(dst, ' ')
 	dst = strconv.AppendInt(dst, at.UnixMilli(), 10)
 	return append(dst, '\n')

@@ -32,6 +32,8 @@ type Status struct {
 	OldestMs     int64        `json:"oldest_unsent_ms,omitempty"` // measurement time of the oldest unacknowledged reading
 	Dropped      uint64       `json:"dropped"`                    // readings dropped by the spool's policy since install
 	Unregistered []string     `json:"unregistered,omitempty"`     // devices seen on the local broker but not in the facility file
+	Lat          float64      `json:"lat,omitempty"`              // facility coordinates (WGS84), for the regulators\' map
+	Lon          float64      `json:"lon,omitempty"`
 }
 
 // EncodeStatus renders a Status.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and the demo need, only when missing:
 #   mosquitto      the MQTT broker, from Debian's package (apt-get, as root)
+#   chromium, fonts-noto-cjk   for the report screenshot test (apt-get)
 #   influxd 1.8.3  built with `go install` into .cache/bin (git-ignored)
 #
 # Progress goes to stderr. Stdout carries shell exports naming the binaries,
@@ -18,7 +19,11 @@ say() { printf 'install-deps: %s\n' "$*" >&2; }
 
 influxd_pkg=github.com/influxdata/influxdb/cmd/influxd@v1.8.3
 
-# --- mosquitto -----------------------------------------------------------------
+# --- Debian packages ----------------------------------------------------------
+# mosquitto: the broker of the integration tests. chromium and
+# fonts-noto-cjk: the report test renders the regulators' monthly report
+# (Chinese text) in headless Chromium and saves a screenshot.
+apt_missing=()
 if [[ -n "${CW_MOSQUITTO:-}" ]]; then
 	[[ -x "$CW_MOSQUITTO" ]] || { say "CW_MOSQUITTO=$CW_MOSQUITTO is not executable"; exit 1; }
 	mosquitto=$CW_MOSQUITTO
@@ -27,18 +32,22 @@ elif [[ -x /usr/sbin/mosquitto ]]; then
 elif command -v mosquitto >/dev/null 2>&1; then
 	mosquitto=$(command -v mosquitto)
 else
+	mosquitto=/usr/sbin/mosquitto
+	apt_missing+=(mosquitto)
+fi
+[[ -x /usr/bin/chromium ]] || apt_missing+=(chromium)
+[[ -d /usr/share/fonts/opentype/noto ]] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || apt_missing+=(fonts-noto-cjk)
+if ((${#apt_missing[@]} > 0)); then
 	if [[ $(id -u) -ne 0 ]]; then
-		say "mosquitto is missing. Install it, then run this again:"
-		say "  sudo apt-get install -y mosquitto     (Debian/Ubuntu)"
-		say "or point CW_MOSQUITTO at a mosquitto 2.0 binary."
+		say "missing Debian packages: ${apt_missing[*]}. Install them, then run this again:"
+		say "  sudo apt-get install -y ${apt_missing[*]}"
 		exit 1
 	fi
-	say "installing mosquitto with apt-get"
+	say "installing with apt-get: ${apt_missing[*]} (chromium takes a few minutes)"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >&2
-	apt-get install -y -qq --no-install-recommends mosquitto >&2
-	mosquitto=/usr/sbin/mosquitto
-	say "note: the package may have started a mosquitto service on port 1883; tests use their own ports"
+	apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
+	say "note: the mosquitto package may have started a service on port 1883; tests use their own ports"
 fi
 
 # --- influxd -------------------------------------------------------------------

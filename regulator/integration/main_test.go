@@ -1,0 +1,79 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"go.uber.org/goleak"
+
+	"github.com/cradlewatch/cradlewatch/regulator/compliance"
+	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/regulator/internal/influxtest"
+	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Idle keep-alive connections of http.DefaultClient to influxd.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+const db = "cradlewatch"
+
+// env is a server with a seeded week and its rollups written.
+type env struct {
+	srv   *influxtest.Server
+	query *influxql.Client
+	data  *seed.Data
+	hours []compliance.Hour
+	loc   *time.Location
+}
+
+// weekStart is a Monday in the cooling season, midnight Beijing time.
+func weekStart(t testing.TB) (time.Time, *time.Location) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Date(2026, 6, 1, 0, 0, 0, 0, loc), loc
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	srv := influxtest.Start(t, db)
+	from, loc := weekStart(t)
+	data := seed.Week(from)
+	if err := srv.Write(db, data.Lines); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	q := &influxql.Client{URL: srv.URL, Database: db}
+	client := influxdb2.NewClient(srv.URL, "")
+	defer client.Close()
+	roller, err := compliance.New(compliance.Options{Query: q, Writer: client.WriteAPIBlocking("", db+"/autogen")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours, err := roller.Compute(context.Background(), data.From, data.To)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roller.Run(context.Background(), data.From, data.To); err != nil {
+		t.Fatal(err)
+	}
+	return &env{srv: srv, query: q, data: data, hours: hours, loc: loc}
+}
+
+// TestRegulatorViews runs everything against one seeded server: starting
+// influxd and seeding a week is the slow part.
+func TestRegulatorViews(t *testing.T) {
+	e := setup(t)
+	t.Run("compliance", func(t *testing.T) { testCompliance(t, e) })
+	t.Run("dashboards", func(t *testing.T) { testDashboards(t, e) })
+	t.Run("overview", func(t *testing.T) { testOverviewFigures(t, e) })
+	t.Run("report", func(t *testing.T) { testReport(t, e) })
+}
