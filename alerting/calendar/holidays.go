@@ -1,0 +1,146 @@
+package calendar
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Date is a civil date without a time zone.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// DateOf is the civil date of t in t's location.
+func DateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
+
+// String renders the date as YYYY-MM-DD.
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+func parseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
+	}
+	return DateOf(t), nil
+}
+
+// Holidays are the public holidays and make-up working days (调休) of the
+// years loaded. It is shared by every facility of a country.
+type Holidays struct {
+	off        map[Date]string // public holiday → its name
+	work       map[Date]string // make-up working day → the holiday it pays for
+	unverified map[int]bool    // years whose file says verified: false
+}
+
+// yearFile is the YAML layout of configs/calendar/<year>.yaml.
+type yearFile struct {
+	Year     int    `yaml:"year"`
+	Source   string `yaml:"source"`
+	Verified *bool  `yaml:"verified"`
+	Holidays []struct {
+		Name    string   `yaml:"name"`
+		From    string   `yaml:"from"`
+		To      string   `yaml:"to"`
+		Workday []string `yaml:"workdays"`
+	} `yaml:"holidays"`
+}
+
+// LoadHolidays reads yearly holiday files.
+func LoadHolidays(paths ...string) (*Holidays, error) {
+	h := &Holidays{off: map[Date]string{}, work: map[Date]string{}, unverified: map[int]bool{}}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("calendar: %w", err)
+		}
+		if err := h.add(p, b); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// ParseHolidays reads one yearly file's content; name is used in errors.
+func ParseHolidays(name string, data []byte) (*Holidays, error) {
+	h := &Holidays{off: map[Date]string{}, work: map[Date]string{}, unverified: map[int]bool{}}
+	return h, h.add(name, data)
+}
+
+func (h *Holidays) add(name string, data []byte) error {
+	var f yearFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return fmt.Errorf("calendar: %s: %w", name, err)
+	}
+	if f.Year < 2000 || f.Year > 2100 {
+		return fmt.Errorf("calendar: %s: key year: %d is not a plausible year", name, f.Year)
+	}
+	if f.Verified != nil && !*f.Verified {
+		h.unverified[f.Year] = true
+	}
+	for i, hol := range f.Holidays {
+		from, err := parseDate(hol.From)
+		if err != nil {
+			return fmt.Errorf("calendar: %s: holidays[%d].from: %w", name, i, err)
+		}
+		to := from
+		if hol.To != "" {
+			if to, err = parseDate(hol.To); err != nil {
+				return fmt.Errorf("calendar: %s: holidays[%d].to: %w", name, i, err)
+			}
+		}
+		t0 := time.Date(from.Year, from.Month, from.Day, 12, 0, 0, 0, time.UTC)
+		t1 := time.Date(to.Year, to.Month, to.Day, 12, 0, 0, 0, time.UTC)
+		if t1.Before(t0) || t1.Sub(t0) > 31*24*time.Hour {
+			return fmt.Errorf("calendar: %s: holidays[%d]: %s..%s is not a range of at most a month", name, i, from, to)
+		}
+		for t := t0; !t.After(t1); t = t.AddDate(0, 0, 1) {
+			h.off[DateOf(t)] = hol.Name
+		}
+		for j, w := range hol.Workday {
+			d, err := parseDate(w)
+			if err != nil {
+				return fmt.Errorf("calendar: %s: holidays[%d].workdays[%d]: %w", name, i, j, err)
+			}
+			h.work[d] = hol.Name
+		}
+	}
+	for d := range h.work {
+		if _, both := h.off[d]; both {
+			return fmt.Errorf("calendar: %s: %s is both a holiday and a make-up working day", name, d)
+		}
+	}
+	return nil
+}
+
+// Unverified reports whether the year's file is marked verified: false
+// (a schedule not yet published, entered from the statutory dates alone).
+func (h *Holidays) Unverified(year int) bool { return h != nil && h.unverified[year] }
+
+// Holiday returns the name of the public holiday on d, if any.
+func (h *Holidays) Holiday(d Date) (string, bool) {
+	if h == nil {
+		return "", false
+	}
+	n, ok := h.off[d]
+	return n, ok
+}
+
+// MakeUpWorkday reports whether d is a make-up working day (调休上班).
+func (h *Holidays) MakeUpWorkday(d Date) bool {
+	if h == nil {
+		return false
+	}
+	_, ok := h.work[d]
+	return ok
+}

@@ -1,0 +1,192 @@
+package rules
+
+import "time"
+
+// evalCtx is one evaluation: a facility, whether its transitions may
+// notify, and which day cache it reads.
+type evalCtx struct {
+	e    *Engine
+	f    *facility
+	live bool
+	dc   *dayCache
+}
+
+func (c *evalCtx) day(t int64) *dayCache { return c.f.day(c.dc, t) }
+
+func (c *evalCtx) emit(a *alert, from, to State, t int64, actor string, notify bool) {
+	m := c.e.m
+	if from != to {
+		m.transitions[to].Inc()
+	}
+	if to == Firing || to == Resolved {
+		switch {
+		case from == to:
+			m.announced.Inc()
+		case notify:
+			m.notified.Inc()
+		default:
+			m.suppressed.Inc()
+		}
+	}
+	c.e.out = append(c.e.out, Transition{Alert: a.Alert, From: from, To: to, At: time.Unix(0, t), Actor: actor, Notify: notify})
+}
+
+// threshold compares a reading, or a rolling mean of readings, with limits
+// that may depend on the season.
+type threshold struct {
+	a     *alert
+	win   *window // nil: single readings
+	state bool    // the kind reports changes only (door, camera): Tick re-evaluates its last value
+	lastV float64
+	lastT int64
+	has   bool
+}
+
+func (th *threshold) observe(c *evalCtx, t int64, v float64) {
+	p := th.a.p
+	value := v
+	if th.win != nil {
+		if !th.win.add(t, v) {
+			c.e.m.tooOld.Inc()
+			return
+		}
+		mean, cov := th.win.mean()
+		if cov < p.minCoverage {
+			return
+		}
+		value = mean
+		if t < th.lastT {
+			t = th.lastT // a late reading changes the mean as of the newest one
+		}
+	} else if th.has && t < th.lastT {
+		return // out of order: the newer reading already decided
+	}
+	th.lastV, th.lastT, th.has = value, t, true
+	th.eval(c, t, value)
+}
+
+func (th *threshold) eval(c *evalCtx, t int64, value float64) {
+	p := th.a.p
+	dc := c.day(t)
+	if !dc.inScope(p.when, t) {
+		th.a.step(c, t, condClear, value, th.a.Limit)
+		return
+	}
+	l := &p.lim[dc.season]
+	switch {
+	case value > l.max:
+		th.a.step(c, t, condViolating, value, l.max)
+	case value < l.min:
+		th.a.step(c, t, condViolating, value, l.min)
+	case value <= l.clearMax && value >= l.clearMin:
+		th.a.step(c, t, condClear, value, th.a.Limit)
+	default:
+		th.a.step(c, t, condBetween, value, th.a.Limit)
+	}
+}
+
+// tick re-evaluates at processing time now: a state kind keeps its last
+// value until it changes (a door stays open), so its `for` and its scope are
+// judged on the clock; a sampled kind only leaves its scope.
+func (th *threshold) tick(c *evalCtx, now int64) {
+	if !th.has || now < th.lastT {
+		return
+	}
+	if th.state {
+		th.eval(c, now, th.lastV)
+		return
+	}
+	if !c.day(now).inScope(th.a.p.when, now) {
+		th.a.step(c, now, condClear, th.lastV, th.a.Limit)
+	}
+}
+
+// rise flags a fast increase (possible fire): the value exceeds the lowest
+// of the last `within` by more than delta.
+type rise struct {
+	a    *alert
+	ring *riseRing
+	last int64
+}
+
+func (r *rise) observe(c *evalCtx, t int64, v float64) {
+	if t < r.last {
+		return
+	}
+	r.last = t
+	p := r.a.p
+	d := v - r.ring.add(t, v, p.within)
+	switch {
+	case d > p.delta:
+		r.a.step(c, t, condViolating, d, p.delta)
+	case d <= p.clearDelta:
+		r.a.step(c, t, condClear, d, p.delta)
+	default:
+		r.a.step(c, t, condBetween, d, p.delta)
+	}
+}
+
+// vent is the daily ventilation check of one room: windows opened at least
+// min_openings times for min_duration each, judged at closing time.
+type vent struct {
+	a        *alert
+	windows  []*series
+	dayStart int64 // local day the count belongs to
+	count    int
+}
+
+// window records a window reading of one of the room's windows.
+func (v *vent) window(c *evalCtx, s *series, t int64, open bool) {
+	if open {
+		if s.openSince == 0 {
+			s.openSince = t
+		}
+		return
+	}
+	if s.openSince == 0 || t-s.openSince < v.a.p.minDuration {
+		s.openSince = 0
+		return
+	}
+	day := c.day(s.openSince).start
+	if day > v.dayStart {
+		v.dayStart, v.count = day, 0
+	}
+	if day == v.dayStart {
+		v.count++
+	}
+	s.openSince = 0
+}
+
+// judge decides the day that dc describes, at its closing time.
+func (v *vent) judge(c *evalCtx, dc *dayCache) {
+	n := 0
+	if v.dayStart == dc.start {
+		n = v.count
+	}
+	for _, s := range v.windows {
+		if s.openSince != 0 && s.openSince >= dc.start && dc.closing-s.openSince >= v.a.p.minDuration {
+			n++
+		}
+	}
+	cv := condClear
+	if n < v.a.p.minOpenings {
+		cv = condViolating
+	}
+	v.a.step(c, dc.closing, cv, float64(n), float64(v.a.p.minOpenings))
+}
+
+// judgeVentilation runs the ventilation check once the facility's time
+// (event time, or the clock in Tick) has passed the day's closing time.
+func (c *evalCtx) judgeVentilation(t int64) {
+	f := c.f
+	dc := c.day(t)
+	if !dc.hasClosing || t < dc.closing || f.judged >= dc.start {
+		return
+	}
+	f.judged = dc.start
+	for _, rs := range f.rooms {
+		for _, v := range rs.vents {
+			v.judge(c, dc)
+		}
+	}
+}
