@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 // LocalConfig is the facility's own broker the sensors publish to.
 type LocalConfig struct {
 	MQTT mqttx.Config `mapstructure:"mqtt"`
+	// Embedded runs the local broker inside the gateway (one binary per
+	// facility); mqtt.broker is then ignored.
+	Embedded embedbroker.Config `mapstructure:"embedded"`
 }
 
 // UplinkConfig is the connection to the centre.
@@ -55,7 +59,7 @@ func DefaultConfig() Config {
 	c := Config{
 		Gateway:      "gw-1",
 		FacilityFile: "configs/facility.example.yaml",
-		Local:        LocalConfig{MQTT: mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-gateway"}},
+		Local:        LocalConfig{MQTT: mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-gateway"}, Embedded: embedbroker.Config{Listen: "127.0.0.1:1883"}},
 		Uplink: UplinkConfig{
 			MQTT:     mqttx.Config{Broker: "tcp://127.0.0.1:1883"},
 			MaxBatch: 1000, MaxBatchBytes: 256 << 10, Window: 8,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
+	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
 	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
@@ -146,8 +147,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.up.pub = up
 	up.Connect() // keeps retrying in the background: the centre may be away for hours
 
+	localCfg := g.cfg.Local.MQTT
+	if g.cfg.Local.Embedded.Enabled {
+		b, err := embedbroker.Start(g.cfg.Local.Embedded, g.log)
+		if err != nil {
+			up.Disconnect(0)
+			return fmt.Errorf("gateway: %w", err)
+		}
+		defer b.Close()
+		localCfg.Broker = b.Addr()
+		g.log.Info("embedded broker listening", "addr", b.Addr(), "users", len(g.cfg.Local.Embedded.Users))
+	}
 	local, err := mqttx.New(mqttx.Options{
-		Config:       g.cfg.Local.MQTT,
+		Config:       localCfg,
 		CleanSession: false, // the local broker queues readings while the gateway restarts
 		OrderMatters: true,
 		AutoAck:      false, // PUBACK only once the reading is on disk

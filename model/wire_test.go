@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -176,5 +177,31 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		if err := DecodeBatch(p, &out); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWireSize reports the bytes per reading of a realistic batch: 50
+// devices of a facility, temperature and humidity with one decimal, CO2 in
+// whole ppm, one minute of readings every 10 s, in arrival order. The
+// figure is quoted in docs/wire.md.
+func TestWireSize(t *testing.T) {
+	t0 := time.UnixMilli(1764118800000)
+	b := &Batch{Gateway: "gw-110105001-0001-a", Facility: "110105001-0001", Region: "110105001", First: 123456789, Sent: t0.Add(time.Minute)}
+	for s := 0; s < 6; s++ {
+		for d := 0; d < 50; d++ {
+			at := t0.Add(time.Duration(s)*10*time.Second + time.Duration(d)*37*time.Millisecond)
+			dev := fmt.Sprintf("th-room-%02d", d)
+			room := fmt.Sprintf("room-%02d", d/3)
+			b.Readings = append(b.Readings,
+				Reading{Device: dev, Room: room, Kind: KindTemperature, Time: at, Value: 21.3 + float64(d%7)/10},
+				Reading{Device: dev, Room: room, Kind: KindHumidity, Time: at, Value: 45.5 + float64(s)},
+				Reading{Device: dev, Room: room, Kind: KindCO2, Time: at, Value: float64(600 + 13*d)})
+		}
+	}
+	p := EncodeBatch(nil, b)
+	per := float64(len(p)) / float64(len(b.Readings))
+	t.Logf("%d readings in %d bytes: %.2f bytes per reading", len(b.Readings), len(p), per)
+	if per > 12 {
+		t.Errorf("%.2f bytes per reading; the wire format should stay near 8", per)
 	}
 }
