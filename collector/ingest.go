@@ -137,6 +137,15 @@ func (in *ingester) addBatch(w *work, msg message, facility, gateway string) {
 	}
 	for i := range b.Gaps {
 		g := &b.Gaps[i]
+		devs := g.Devices[:0]
+		for _, d := range g.Devices {
+			if model.ValidateID("device", d) != nil {
+				in.m.rejected.WithLabelValues(reasonBadID).Inc()
+				continue
+			}
+			devs = append(devs, d)
+		}
+		g.Devices = devs
 		in.m.gaps.Inc()
 		in.m.gapReadings.Add(float64(g.Count))
 		w.offs = append(w.offs, len(w.buf))

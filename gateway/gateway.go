@@ -169,7 +169,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 			for _, f := range g.decoders.Subscriptions() {
 				if err := mqttx.Subscribe(c, f, 1, g.onLocal); err != nil {
 					g.log.Error("subscribe on the local broker failed", "filter", f, "err", err)
+					continue
 				}
+				g.log.Debug("subscribed on the local broker", "filter", f)
 			}
 		},
 	})

@@ -162,7 +162,7 @@ func (d *Dispatcher) ackReply(text, phone, source string) {
 		d.logger.Info("sms reply without an ack code", "source", source, "phone", MaskPhone(phone))
 		return
 	}
-	if _, err := d.Ack(code, "sms:"+MaskPhone(phone), source); err != nil {
+	if _, err := d.AckBySMS(code, phone, source); err != nil {
 		d.logger.Info("sms reply did not acknowledge", "source", source, "phone", MaskPhone(phone), "err", err)
 	}
 }

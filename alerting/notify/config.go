@@ -25,47 +25,47 @@ const (
 // Config is the notification path's configuration. Every key is documented
 // in configs/notify.example.yaml.
 type Config struct {
-	StateDir      string             `yaml:"state_dir"`
-	DefaultLang   string             `yaml:"default_lang"`
-	GroupWait     time.Duration      `yaml:"group_wait"`
-	MaxParamRunes int                `yaml:"max_param_runes"`
-	Budget        BudgetConfig       `yaml:"budget"`
-	Retry         RetryConfig        `yaml:"retry"`
-	Fallback      []Channel          `yaml:"fallback"`
-	Policies      map[string]Policy  `yaml:"policies"` // by severity name
-	Directory     Directory          `yaml:"directory"`
-	Templates     map[string]LangSet `yaml:"templates"` // by language; "zh" is built in
-	Silences      []Silence          `yaml:"silences"`
+	StateDir      string             `yaml:"state_dir" mapstructure:"state_dir"`
+	DefaultLang   string             `yaml:"default_lang" mapstructure:"default_lang"`
+	GroupWait     time.Duration      `yaml:"group_wait" mapstructure:"group_wait"`
+	MaxParamRunes int                `yaml:"max_param_runes" mapstructure:"max_param_runes"`
+	Budget        BudgetConfig       `yaml:"budget" mapstructure:"budget"`
+	Retry         RetryConfig        `yaml:"retry" mapstructure:"retry"`
+	Fallback      []Channel          `yaml:"fallback" mapstructure:"fallback"`
+	Policies      map[string]Policy  `yaml:"policies" mapstructure:"policies"` // by severity name
+	Directory     Directory          `yaml:"directory" mapstructure:"directory"`
+	Templates     map[string]LangSet `yaml:"templates" mapstructure:"templates"` // by language; "zh" is built in
+	Silences      []Silence          `yaml:"silences" mapstructure:"silences"`
 }
 
 // BudgetConfig limits SMS per phone number.
 type BudgetConfig struct {
-	PerDay       int           `yaml:"per_day"`       // messages per number in any 24 h
-	PerWindow    int           `yaml:"per_window"`    // messages per number within Window
-	Window       time.Duration `yaml:"window"`        // short window, 30 s by default
-	ExhaustedFor time.Duration `yaml:"exhausted_for"` // how long a provider's budget answer sends the number to fallback
+	PerDay       int           `yaml:"per_day" mapstructure:"per_day"`             // messages per number in any 24 h
+	PerWindow    int           `yaml:"per_window" mapstructure:"per_window"`       // messages per number within Window
+	Window       time.Duration `yaml:"window" mapstructure:"window"`               // short window, 30 s by default
+	ExhaustedFor time.Duration `yaml:"exhausted_for" mapstructure:"exhausted_for"` // how long a provider's budget answer sends the number to fallback
 }
 
 // RetryConfig shapes retries of transient failures.
 type RetryConfig struct {
-	MaxAttempts    int           `yaml:"max_attempts"`
-	InitialBackoff time.Duration `yaml:"initial_backoff"`
-	MaxBackoff     time.Duration `yaml:"max_backoff"`
-	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
+	MaxAttempts    int           `yaml:"max_attempts" mapstructure:"max_attempts"`
+	InitialBackoff time.Duration `yaml:"initial_backoff" mapstructure:"initial_backoff"`
+	MaxBackoff     time.Duration `yaml:"max_backoff" mapstructure:"max_backoff"`
+	AttemptTimeout time.Duration `yaml:"attempt_timeout" mapstructure:"attempt_timeout"`
 }
 
 // Policy is the escalation for one severity.
 type Policy struct {
-	Steps     []Step        `yaml:"steps"`
-	Repeat    time.Duration `yaml:"repeat"`     // reminder interval while unacknowledged; 0 = none
-	RepeatMax int           `yaml:"repeat_max"` // reminders at most; 0 = unlimited
+	Steps     []Step        `yaml:"steps" mapstructure:"steps"`
+	Repeat    time.Duration `yaml:"repeat" mapstructure:"repeat"`         // reminder interval while unacknowledged; 0 = none
+	RepeatMax int           `yaml:"repeat_max" mapstructure:"repeat_max"` // reminders at most; 0 = unlimited
 }
 
 // Step is one level of escalation: who, and how long after the alert began.
 type Step struct {
-	Name    string        `yaml:"name"`
-	After   time.Duration `yaml:"after"`
-	Targets []Target      `yaml:"targets"`
+	Name    string        `yaml:"name" mapstructure:"name"`
+	After   time.Duration `yaml:"after" mapstructure:"after"`
+	Targets []Target      `yaml:"targets" mapstructure:"targets"`
 }
 
 // Target names whom a step reaches: the facility's operators, or the
@@ -84,8 +84,8 @@ const (
 // Directory finds contacts: operators by facility id, offices by region
 // code prefix (9-digit street, 6-digit county, "110100" city ...).
 type Directory struct {
-	Operators map[string][]Contact `yaml:"operators"`
-	Regions   map[string][]Contact `yaml:"regions"`
+	Operators map[string][]Contact `yaml:"operators" mapstructure:"operators"`
+	Regions   map[string][]Contact `yaml:"regions" mapstructure:"regions"`
 }
 
 // Lookup returns the contacts a target reaches for an alert.

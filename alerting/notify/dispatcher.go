@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -273,24 +274,33 @@ func (d *Dispatcher) Pending() int {
 
 // AddSilence starts a maintenance window; it is saved and survives restarts.
 func (d *Dispatcher) AddSilence(s Silence) error {
+	_, err := d.addSilence(s)
+	return err
+}
+
+// addSilence validates, names and saves s. A *silenceError means the
+// request was wrong; any other error that the state was not saved.
+func (d *Dispatcher) addSilence(s Silence) (Silence, error) {
 	if err := s.validate(); err != nil {
-		return fmt.Errorf("silence: %w", err)
+		return s, &silenceError{err}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if s.ID == "" {
-		s.ID = fmt.Sprintf("s%d", d.clock.Now().UnixNano())
+		// The count keeps ids unique when a fake or coarse clock repeats.
+		s.ID = fmt.Sprintf("s%d-%d", d.clock.Now().UnixNano(), len(d.silences))
 	}
-	var runtime []Silence
-	for _, x := range d.silences[len(d.cfg.Silences):] {
-		runtime = append(runtime, x)
+	for _, x := range d.silences {
+		if x.ID == s.ID {
+			return s, &silenceError{fmt.Errorf("id %q: already used", s.ID)}
+		}
 	}
-	runtime = append(runtime, s)
+	runtime := append(slices.Clone(d.silences[len(d.cfg.Silences):]), s)
 	if err := saveJSON(filepath.Join(d.cfg.StateDir, SilenceFile), runtime); err != nil {
-		return err
+		return s, err
 	}
 	d.silences = append(d.silences, s)
-	return nil
+	return s, nil
 }
 
 func (d *Dispatcher) silencedBy(facility string, t time.Time) (Silence, bool) {
@@ -307,18 +317,35 @@ func (d *Dispatcher) silencedBy(facility string, t time.Time) (Silence, bool) {
 // Ack acknowledges an open alert by its code or fingerprint: escalation and
 // reminders stop, and the actor is recorded.
 func (d *Dispatcher) Ack(ref, actor, source string) (Alert, error) {
+	return d.ack(source, actor, func(now time.Time) (Alert, error) { return d.esc.Ack(ref, actor, now) })
+}
+
+// AckBySMS acknowledges the open alert with ack code code from an SMS
+// reply of phone, only if that number was sent the code by SMS. Numbers are
+// compared by their hash, as the state files keep them.
+func (d *Dispatcher) AckBySMS(code, phone, source string) (Alert, error) {
+	actor := "sms:" + MaskPhone(phone)
+	return d.ack(source, actor, func(now time.Time) (Alert, error) {
+		return d.esc.AckBySMS(code, phoneKey(phone), actor, now)
+	})
+}
+
+func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, error)) (Alert, error) {
 	now := d.clock.Now()
 	d.mu.Lock()
-	a, err := d.esc.Ack(ref, actor, now)
+	a, err := do(now)
 	if err == nil {
 		d.dropPending(a.Fingerprint)
 	}
 	d.mu.Unlock()
-	if errors.Is(err, ErrUnknownAck) {
+	switch {
+	case errors.Is(err, ErrUnknownAck):
 		d.metrics.acks.WithLabelValues(source, "unknown").Inc()
 		return a, err
-	}
-	if err != nil {
+	case errors.Is(err, ErrNotRecipient):
+		d.metrics.acks.WithLabelValues(source, "wrong_sender").Inc()
+		return a, err
+	case err != nil:
 		d.metrics.stateErrors.Inc()
 		return a, fmt.Errorf("notify: ack: %w", err)
 	}

@@ -12,8 +12,19 @@
 //	silence → dedup → budget → send (retry, fallback) → record
 //
 // Each channel is a Notifier in a subpackage (aliyun, tencent, httpsms,
-// webhook, dingtalk, wecom, email); the service builds the ones it
-// configures and passes them in Options.Notifiers.
+// logsms, webhook, dingtalk, wecom, email). Package setup holds the whole
+// notify configuration section (this package's Config plus the providers'
+// settings) and BuildNotifiers, which builds the configured channels for
+// Options.Notifiers.
+//
+// # HTTP endpoints (authentication belongs in front of them)
+//
+//   - AckHandler: POST /api/v1/ack {code or fingerprint, actor}.
+//   - SilencesHandler: POST /api/v1/silences {facility, start, end,
+//     created_by, reason}; GET /api/v1/silences[?facility=&active=true].
+//   - AliyunReplyHandler, TencentReplyHandler: SMS replies. A reply
+//     acknowledges only if its number was sent the alert's code by SMS;
+//     numbers are compared by their hash (escalations.json "sms_to").
 //
 // # State files (Config.StateDir)
 //
@@ -25,8 +36,10 @@
 //     restarts and rebuilds per-number SMS budgets; it holds no phone
 //     numbers, only a hash of each number.
 //   - escalations.json: open alerts with their ack code, next step,
-//     reminder count and acknowledgement; replaced atomically (temp file,
-//     fsync, rename, fsync directory) on every change.
+//     reminder count, acknowledgement and the hashes of the numbers sent
+//     the code by SMS; replaced atomically (temp file, fsync, rename, fsync
+//     directory) on every change of escalation. A re-emitted alert's new
+//     value is kept in memory until the next such change.
 //   - silences.json: maintenance windows added at run time.
 //
 // A crash between a provider accepting a message and the log record being

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 )
@@ -16,6 +17,12 @@ const AckCodeDigits = 6
 // ErrUnknownAck is returned for a code or fingerprint that matches no open
 // alert (already resolved, mistyped, or never sent).
 var ErrUnknownAck = errors.New("no open alert with that acknowledgement code or fingerprint")
+
+// ErrNotRecipient is returned for an SMS reply whose code names an open
+// alert that was never sent by SMS to the replying number: a code is six
+// digits, and a guess or a typo from another number must not silence a
+// child-safety alert.
+var ErrNotRecipient = errors.New("the replying number did not receive this alert")
 
 // Due is a notification the escalation policy asks for now.
 type Due struct {
@@ -35,6 +42,9 @@ type escalation struct {
 	Acked      bool      `json:"acked"`
 	AckedBy    string    `json:"acked_by,omitempty"`
 	AckedAt    time.Time `json:"acked_at,omitzero"`
+	// SMSTo holds the phone keys (see phoneKey; never numbers) that were
+	// sent this episode's ack code by SMS: only they may ack by reply.
+	SMSTo []string `json:"sms_to,omitempty"`
 }
 
 // Escalator decides who must hear about an open alert and when: the steps
@@ -92,8 +102,14 @@ func (e *Escalator) Observe(a Alert) ([]Due, error) {
 			e.open[a.Fingerprint] = cur
 			e.codes[a.AckCode] = a.Fingerprint
 		} else {
+			// The engine re-emits an open alert on every evaluation. Its
+			// latest value is kept in memory for reminders and written with
+			// the next real change: rewriting and fsyncing the state file
+			// per evaluation would cost about a millisecond each and wear
+			// the disk, for nothing a restart needs.
 			a.AckCode = cur.Alert.AckCode
 			cur.Alert = a
+			return nil, nil
 		}
 	case StateAcknowledged:
 		if cur == nil {
@@ -156,15 +172,58 @@ func (e *Escalator) Tick(now time.Time) ([]Due, error) {
 
 // Ack acknowledges the open alert with code or fingerprint ref.
 func (e *Escalator) Ack(ref, actor string, at time.Time) (Alert, error) {
-	s := e.open[ref]
-	if s == nil {
-		if fp, ok := e.codes[ref]; ok {
-			s = e.open[fp]
-		}
-	}
+	s := e.find(ref)
 	if s == nil {
 		return Alert{}, fmt.Errorf("ack %q: %w", ref, ErrUnknownAck)
 	}
+	return e.ack(s, actor, at)
+}
+
+// AckBySMS acknowledges the open alert with ack code code on behalf of the
+// number whose phone key is pk, if that number was sent the code by SMS;
+// otherwise it returns ErrNotRecipient and changes nothing.
+func (e *Escalator) AckBySMS(code, pk, actor string, at time.Time) (Alert, error) {
+	fp, ok := e.codes[code]
+	s := e.open[fp]
+	if !ok || s == nil {
+		return Alert{}, fmt.Errorf("ack %q: %w", code, ErrUnknownAck)
+	}
+	if !slices.Contains(s.SMSTo, pk) {
+		return s.Alert, fmt.Errorf("ack %q: %w", code, ErrNotRecipient)
+	}
+	return e.ack(s, actor, at)
+}
+
+// NoteSMS records that the number with phone key pk was sent the ack codes
+// of alerts by SMS. Alerts no longer open, or open in a later episode, are
+// skipped.
+func (e *Escalator) NoteSMS(pk string, alerts []Alert) error {
+	changed := false
+	for _, a := range alerts {
+		s := e.open[a.Fingerprint]
+		if s == nil || !s.Alert.StartsAt.Equal(a.StartsAt) || slices.Contains(s.SMSTo, pk) {
+			continue
+		}
+		s.SMSTo = append(s.SMSTo, pk)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return e.save()
+}
+
+func (e *Escalator) find(ref string) *escalation {
+	if s := e.open[ref]; s != nil {
+		return s
+	}
+	if fp, ok := e.codes[ref]; ok {
+		return e.open[fp]
+	}
+	return nil
+}
+
+func (e *Escalator) ack(s *escalation, actor string, at time.Time) (Alert, error) {
 	if !s.Acked {
 		s.Acked, s.AckedBy, s.AckedAt = true, actor, at
 		if err := e.save(); err != nil {

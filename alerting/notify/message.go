@@ -32,16 +32,16 @@ const (
 // Contact is a person or office that can be notified. Each address is
 // optional; the channels tried follow from which are set.
 type Contact struct {
-	ID             string `yaml:"id" json:"id"`
-	Name           string `yaml:"name" json:"name"`
-	Phone          string `yaml:"phone" json:"-"`
-	Email          string `yaml:"email" json:"-"`
-	Webhook        string `yaml:"webhook" json:"-"`
-	WebhookSecret  string `yaml:"webhook_secret" json:"-"`
-	DingTalk       string `yaml:"dingtalk" json:"-"`
-	DingTalkSecret string `yaml:"dingtalk_secret" json:"-"`
-	WeCom          string `yaml:"wecom" json:"-"`
-	Lang           string `yaml:"lang" json:"lang,omitempty"`
+	ID             string `yaml:"id" mapstructure:"id" json:"id"`
+	Name           string `yaml:"name" mapstructure:"name" json:"name"`
+	Phone          string `yaml:"phone" mapstructure:"phone" json:"-"`
+	Email          string `yaml:"email" mapstructure:"email" json:"-"`
+	Webhook        string `yaml:"webhook" mapstructure:"webhook" json:"-"`
+	WebhookSecret  string `yaml:"webhook_secret" mapstructure:"webhook_secret" json:"-"`
+	DingTalk       string `yaml:"dingtalk" mapstructure:"dingtalk" json:"-"`
+	DingTalkSecret string `yaml:"dingtalk_secret" mapstructure:"dingtalk_secret" json:"-"`
+	WeCom          string `yaml:"wecom" mapstructure:"wecom" json:"-"`
+	Lang           string `yaml:"lang" mapstructure:"lang" json:"lang,omitempty"`
 }
 
 // Has reports whether c can be reached on ch.

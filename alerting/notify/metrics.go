@@ -20,6 +20,7 @@ type metrics struct {
 	logCorrupt      prometheus.Counter
 	acks            *prometheus.CounterVec
 	stateErrors     prometheus.Counter
+	silenceRequests *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -50,15 +51,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_alerting_acks_total",
-			Help: "Acknowledgements by source (http, aliyun_reply, tencent_reply) and result (ok, unknown, rejected).",
+			Help: "Acknowledgements by source (http, aliyun_reply, tencent_reply) and result (ok, unknown, rejected, wrong_sender: an SMS reply from a number that was not sent the code).",
 		}, []string{"source", "result"}),
 		stateErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_alerting_notify_state_errors_total",
 			Help: "Failures to write the notification log or escalation state.",
 		}),
+		silenceRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_alerting_silence_requests_total",
+			Help: "Silences requested over HTTP by result (added, rejected, failed: not saved).",
+		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.notifications, m.retries, m.budgetExhausted, m.deadLetters,
-		m.escalations, m.logCorrupt, m.acks, m.stateErrors} {
+		m.escalations, m.logCorrupt, m.acks, m.stateErrors, m.silenceRequests} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

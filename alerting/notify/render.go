@@ -24,9 +24,9 @@ const (
 // LangSet holds one language's templates: SMS template codes approved at
 // the provider, and Go text/templates for channels that take free text.
 type LangSet struct {
-	SMS     map[Kind]string `yaml:"sms"`
-	Subject string          `yaml:"subject"`
-	Text    map[Kind]string `yaml:"text"`
+	SMS     map[Kind]string `yaml:"sms" mapstructure:"sms"`
+	Subject string          `yaml:"subject" mapstructure:"subject"`
+	Text    map[Kind]string `yaml:"text" mapstructure:"text"`
 }
 
 // builtinZH is the default Chinese text. SMS template codes have no

@@ -8,13 +8,19 @@ import (
 // Silence is a maintenance window for one facility: alerts are recorded,
 // nothing is sent. Who set it and why are kept for the regulator.
 type Silence struct {
-	ID        string    `yaml:"id" json:"id"`
-	Facility  string    `yaml:"facility" json:"facility"`
-	Start     time.Time `yaml:"start" json:"start"`
-	End       time.Time `yaml:"end" json:"end"`
-	CreatedBy string    `yaml:"created_by" json:"created_by"`
-	Reason    string    `yaml:"reason" json:"reason"`
+	ID        string    `yaml:"id" mapstructure:"id" json:"id"`
+	Facility  string    `yaml:"facility" mapstructure:"facility" json:"facility"`
+	Start     time.Time `yaml:"start" mapstructure:"start" json:"start"`
+	End       time.Time `yaml:"end" mapstructure:"end" json:"end"`
+	CreatedBy string    `yaml:"created_by" mapstructure:"created_by" json:"created_by"`
+	Reason    string    `yaml:"reason" mapstructure:"reason" json:"reason"`
 }
+
+// silenceError is a silence that fails validation.
+type silenceError struct{ err error }
+
+func (e *silenceError) Error() string { return "silence: " + e.err.Error() }
+func (e *silenceError) Unwrap() error { return e.err }
 
 func (s Silence) validate() error {
 	switch {

@@ -128,13 +128,22 @@ func (d *Dispatcher) deliver(ctx context.Context, ch Channel, m Message) error {
 		d.metrics.retries.WithLabelValues(string(ch)).Inc()
 		// Full jitter keeps many facilities' retries from hitting a
 		// recovering provider at the same instant.
-		wait := backoff/2 + time.Duration(d.rnd.Int64N(int64(backoff/2)+1))
+		wait := backoff/2 + d.jitter(backoff/2)
 		d.logger.Debug("transient delivery failure, retrying", "channel", ch, "attempt", attempt, "wait", wait, "err", err)
 		if err := d.clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, d.cfg.Retry.MaxBackoff)
 	}
+}
+
+// jitter returns a random duration in [0, max]. d.rnd is shared with the
+// escalator's ack codes, which run under d.mu, and is not safe for
+// concurrent use.
+func (d *Dispatcher) jitter(max time.Duration) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Duration(d.rnd.Int64N(int64(max) + 1))
 }
 
 // recordStage writes the outcome of every entry to the notification log
@@ -163,6 +172,9 @@ func (s recordStage) Exec(_ context.Context, n *Notification) error {
 	if len(n.Failures) > 0 {
 		detail = joinFailures(n.Failures)
 	}
+	if ch == ChannelSMS {
+		s.d.noteSMS(pk, n.Entries)
+	}
 	for i, e := range n.Entries {
 		le := LogEntry{At: now, Outcome: outcome, Key: e.Key, Alert: e.Alert.Fingerprint, Facility: e.Alert.Facility,
 			Recipient: recipientID(n.Recipient), Channel: ch, Fallback: n.Fallback, Detail: detail}
@@ -183,6 +195,23 @@ func joinFailures(fs []string) string {
 		out += f
 	}
 	return out
+}
+
+// noteSMS remembers which number was sent the entries' ack codes, so that
+// only its replies acknowledge them. A failed save is counted and logged:
+// the message already went out, and the HTTP ack still works.
+func (d *Dispatcher) noteSMS(pk string, entries []Entry) {
+	alerts := make([]Alert, len(entries))
+	for i, e := range entries {
+		alerts[i] = e.Alert
+	}
+	d.mu.Lock()
+	err := d.esc.NoteSMS(pk, alerts)
+	d.mu.Unlock()
+	if err != nil {
+		d.metrics.stateErrors.Inc()
+		d.logger.Error("escalation state write failed", "err", err)
+	}
 }
 
 // record appends to the notification log; a failed write is counted and

@@ -85,14 +85,18 @@ func (th *threshold) eval(c *evalCtx, t int64, value float64) {
 	}
 }
 
-// tick re-evaluates at processing time now: a state kind keeps its last
+// tick re-evaluates at processing time now. A state kind keeps its last
 // value until it changes (a door stays open), so its `for` and its scope are
-// judged on the clock; a sampled kind only leaves its scope.
+// judged on the clock. A sampled kind's last value also stands until the
+// next report, as long as it is no older than the allowed lateness: many
+// devices report on change only (Zigbee2MQTT), so a CO2 level that stays
+// high sends nothing new and its `for` must still run out. Older than that,
+// a sampled kind only leaves its scope.
 func (th *threshold) tick(c *evalCtx, now int64) {
 	if !th.has || now < th.lastT {
 		return
 	}
-	if th.state {
+	if th.state || now-th.lastT <= c.e.lateness {
 		th.eval(c, now, th.lastV)
 		return
 	}

@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Alert state transitions, by target state.",
 	}, []string{"to"})
 	notif := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cw_alerting_notifications_total",
+		Name: "cw_alerting_rule_notifications_total",
 		Help: "Firing and resolved transitions by outcome: notify, announced (fired on replay, still firing when live), suppressed (replayed data).",
 	}, []string{"outcome"})
 	unknownAlert := prometheus.NewCounter(prometheus.CounterOpts{

@@ -95,7 +95,12 @@ func setDefaults(v *viper.Viper, prefix string, rv reflect.Value) {
 	rt := rv.Type()
 	for i := 0; i < rt.NumField(); i++ {
 		f := rt.Field(i)
-		tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+		opts := strings.Split(f.Tag.Get("mapstructure"), ",")
+		tag := opts[0]
+		if len(opts) > 1 && opts[1] == "squash" && f.Type.Kind() == reflect.Struct {
+			setDefaults(v, prefix, rv.Field(i)) // an embedded section's keys sit at this level
+			continue
+		}
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}

@@ -19,13 +19,13 @@ import (
 
 // Config for the Aliyun SMS notifier.
 type Config struct {
-	AccessKeyID     string        `yaml:"access_key_id"`
-	AccessKeySecret string        `yaml:"access_key_secret"`
-	Region          string        `yaml:"region"`    // default cn-hangzhou
-	SignName        string        `yaml:"sign_name"` // approved signature
-	Endpoint        string        `yaml:"endpoint"`  // default dysmsapi.aliyuncs.com; host:port for tests
-	Scheme          string        `yaml:"scheme"`    // HTTPS (default) or HTTP
-	Timeout         time.Duration `yaml:"timeout"`   // per request; default 10s
+	AccessKeyID     string        `yaml:"access_key_id" mapstructure:"access_key_id"`
+	AccessKeySecret string        `yaml:"access_key_secret" mapstructure:"access_key_secret"`
+	Region          string        `yaml:"region" mapstructure:"region"`       // default cn-hangzhou
+	SignName        string        `yaml:"sign_name" mapstructure:"sign_name"` // approved signature
+	Endpoint        string        `yaml:"endpoint" mapstructure:"endpoint"`   // default dysmsapi.aliyuncs.com; host:port for tests
+	Scheme          string        `yaml:"scheme" mapstructure:"scheme"`       // HTTPS (default) or HTTP
+	Timeout         time.Duration `yaml:"timeout" mapstructure:"timeout"`     // per request; default 10s
 }
 
 // Notifier sends one SMS per Notify call.

@@ -18,11 +18,11 @@ import (
 
 // Config for the SMTP relay.
 type Config struct {
-	Addr            string `yaml:"addr"` // host:port, e.g. smtp.example.cn:587
-	From            string `yaml:"from"`
-	Username        string `yaml:"username"`
-	Password        string `yaml:"password"`
-	RequireStartTLS bool   `yaml:"require_starttls"` // fail rather than send in clear text
+	Addr            string `yaml:"addr" mapstructure:"addr"` // host:port, e.g. smtp.example.cn:587
+	From            string `yaml:"from" mapstructure:"from"`
+	Username        string `yaml:"username" mapstructure:"username"`
+	Password        string `yaml:"password" mapstructure:"password"`
+	RequireStartTLS bool   `yaml:"require_starttls" mapstructure:"require_starttls"` // fail rather than send in clear text
 }
 
 // Notifier sends one mail per message.

@@ -15,9 +15,9 @@ import (
 
 // Config for the gateway.
 type Config struct {
-	URL      string `yaml:"url"`
-	Token    string `yaml:"token"` // sent as "Authorization: Bearer <token>"
-	SignName string `yaml:"sign_name"`
+	URL      string `yaml:"url" mapstructure:"url"`
+	Token    string `yaml:"token" mapstructure:"token"` // sent as "Authorization: Bearer <token>"
+	SignName string `yaml:"sign_name" mapstructure:"sign_name"`
 }
 
 // Request is the JSON body posted to the gateway.

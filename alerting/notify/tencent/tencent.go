@@ -20,15 +20,15 @@ import (
 
 // Config for the Tencent SMS notifier.
 type Config struct {
-	SecretID   string        `yaml:"secret_id"`
-	SecretKey  string        `yaml:"secret_key"`
-	Region     string        `yaml:"region"`      // default ap-guangzhou
-	SdkAppID   string        `yaml:"sdk_app_id"`  // SmsSdkAppId
-	SignName   string        `yaml:"sign_name"`   // approved signature
-	Endpoint   string        `yaml:"endpoint"`    // default sms.tencentcloudapi.com; host:port for tests
-	Scheme     string        `yaml:"scheme"`      // HTTPS (default) or HTTP
-	Timeout    time.Duration `yaml:"timeout"`     // per request; default 10s
-	ParamOrder []string      `yaml:"param_order"` // template parameters are positional: names in {1},{2}... order
+	SecretID   string        `yaml:"secret_id" mapstructure:"secret_id"`
+	SecretKey  string        `yaml:"secret_key" mapstructure:"secret_key"`
+	Region     string        `yaml:"region" mapstructure:"region"`           // default ap-guangzhou
+	SdkAppID   string        `yaml:"sdk_app_id" mapstructure:"sdk_app_id"`   // SmsSdkAppId
+	SignName   string        `yaml:"sign_name" mapstructure:"sign_name"`     // approved signature
+	Endpoint   string        `yaml:"endpoint" mapstructure:"endpoint"`       // default sms.tencentcloudapi.com; host:port for tests
+	Scheme     string        `yaml:"scheme" mapstructure:"scheme"`           // HTTPS (default) or HTTP
+	Timeout    time.Duration `yaml:"timeout" mapstructure:"timeout"`         // per request; default 10s
+	ParamOrder []string      `yaml:"param_order" mapstructure:"param_order"` // template parameters are positional: names in {1},{2}... order
 }
 
 // DefaultParamOrder is the order of parameters of the default templates.

@@ -1,0 +1,78 @@
+package alerting
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+)
+
+// maxAPIBody bounds request bodies of the HTTP API.
+const maxAPIBody = 4096
+
+type ackRequest struct {
+	fingerprint, actor string
+	done               chan error
+}
+
+// ackHandler serves POST /api/v1/ack {"code"|"fingerprint", "actor"}: the
+// notification path stops escalating and the engine records the
+// acknowledgement with its actor. Authentication belongs in front of it.
+func (s *Service) ackHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Code        string `json:"code"`
+			Fingerprint string `json:"fingerprint"`
+			Actor       string `json:"actor"`
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxAPIBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || strings.TrimSpace(req.Actor) == "" || (req.Code == "" && req.Fingerprint == "") {
+			http.Error(w, "bad request: want {\"code\" or \"fingerprint\", \"actor\"}", http.StatusBadRequest)
+			return
+		}
+		ref := req.Fingerprint
+		if ref == "" {
+			ref = req.Code
+		}
+		a, err := s.disp.Ack(ref, req.Actor, "http")
+		fp := a.Fingerprint
+		switch {
+		case errors.Is(err, notify.ErrUnknownAck) && req.Fingerprint != "":
+			fp = req.Fingerprint // not escalating (yet): the engine may still know it
+		case err != nil:
+			http.Error(w, "no open alert for that code or fingerprint", http.StatusNotFound)
+			return
+		}
+		done := make(chan error, 1)
+		select {
+		case s.acks <- ackRequest{fingerprint: fp, actor: req.Actor, done: done}:
+		case <-r.Context().Done():
+			return
+		}
+		if err := <-done; err != nil && !errors.Is(err, rules.ErrNotFiring) {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"fingerprint": fp, "acknowledged": true})
+	})
+}
+
+// alertsHandler serves GET /api/v1/alerts: the alerts the store holds.
+func (s *Service) alertsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reply := make(chan []rules.Alert, 1)
+		select {
+		case s.queries <- reply:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(<-reply)
+	})
+}

@@ -1,0 +1,34 @@
+package alerting
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	messages      *prometheus.CounterVec
+	queueFull     prometheus.Counter
+	notifyDropped prometheus.Counter
+	notifyFailed  prometheus.Counter
+	latency       prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_alerting_messages_total", Help: "Messages from gateways, by outcome (batch, status, rejected, bad_topic, other_shard).",
+		}, []string{"outcome"}),
+		queueFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_alerting_input_queue_full_total", Help: "Messages that waited because the engine was behind.",
+		}),
+		notifyDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_alerting_notify_queue_full_total", Help: "Transitions not queued for notification (kept as unsent in the state store, sent after a restart).",
+		}),
+		notifyFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_alerting_notify_failures_total", Help: "Transitions the notification path refused (kept as unsent in the state store).",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cw_alerting_notify_latency_seconds", Help: "Time from a message's arrival to its transition being queued for the notifier.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+		}),
+	}
+	reg.MustRegister(m.messages, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
+	return m
+}

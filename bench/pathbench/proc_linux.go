@@ -1,0 +1,8 @@
+package pathbench
+
+import "syscall"
+
+// sysProcAttr makes the kernel kill a child when the harness dies.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}

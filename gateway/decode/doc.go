@@ -1,0 +1,56 @@
+// Package decode turns what off-the-shelf devices publish on a facility's
+// local MQTT broker into observations: values normalised to the unit of
+// their model.Kind, with the device's identity at its source.
+//
+// # Families
+//
+// A decoder per device family, each in its own file, all listed in
+// registry.go:
+//
+//   - zigbee2mqtt: Zigbee2MQTT state and availability (Zigbee2MQTT).
+//   - tasmota: Tasmota SENSOR telemetry and LWT (Tasmota).
+//   - nvr: camera heartbeats from an NVR agent (NVR, format below).
+//   - json: any other JSON, mapped by configuration (GenericJSON).
+//
+// The gateway's YAML lists its sources; Build decodes each entry into the
+// family's config struct and returns a Set, which subscribes, routes each
+// message to the first source whose filter matches, drops and counts what
+// is unusable, and rate-limits its log lines:
+//
+//	sources:
+//	  - {family: zigbee2mqtt, base_topic: zigbee2mqtt, voc_unit: ppb, voc_molar_mass: 78.9}
+//	  - {family: tasmota, prefix: tele, timezone: Asia/Shanghai}
+//	  - {family: nvr, topic: cw/local/camera/+camera/heartbeat}
+//	  - {family: json, name: acme, topic: site/+room/+device/state, fields: [{path: t, kind: temperature}]}
+//
+// # Camera heartbeat format (family nvr)
+//
+// An agent beside the NVR publishes, per camera, on the configured topic
+// (default cw/local/camera/<camera>/heartbeat, where <camera> is the
+// camera's address in the facility file) a JSON object:
+//
+//		{"online": true, "recording": true, "retention_days": 92, "time": "2024-05-01T10:00:00+08:00"}
+//
+//	  - online (boolean, required): the NVR sees the camera's stream.
+//	    → KindCameraOnline 1/0.
+//	  - recording (boolean, optional): the NVR is writing the stream to disk.
+//	    → KindCameraRecording 1/0.
+//	  - retention_days (number, optional): age in days of the oldest recording
+//	    kept for this camera. → KindCameraRetention. Below 90 is a finding.
+//	  - time (RFC 3339 string, optional): when the agent checked; the
+//	    arrival time otherwise.
+//
+// Other members are ignored, so agents may add their own. The agent
+// should publish every minute or so and on every change; retained
+// messages are fine. Video never travels, only this status.
+//
+// # Limits and counting
+//
+// Messages above Options.MaxMessageBytes (64 KiB) are refused before
+// parsing. JSON is checked with encoding/json.Valid, then walked in place
+// (internal/jsonw) without building maps. Values that are null are skipped
+// (Zigbee2MQTT sends null for what it has not seen since starting);
+// values of the wrong type, not finite (1e400) or outside
+// model.Kind.InRange are dropped and counted in
+// cw_gateway_readings_rejected_total{family,kind,reason}.
+package decode

@@ -1,0 +1,260 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// loop is Run's body: it waits for appends, the commit timer, releases and
+// the checkpoint timer.
+func (s *Spool) loop(ctx context.Context) error {
+	commitT := time.NewTimer(time.Hour)
+	commitT.Stop()
+	ckptT := time.NewTimer(time.Hour)
+	ckptT.Stop()
+	defer commitT.Stop()
+	defer ckptT.Stop()
+	var commitC, ckptC <-chan time.Time // nil while the timer is not armed
+
+	for {
+		select {
+		case <-ctx.Done():
+			return s.shutdown(nil)
+		case <-s.stop:
+			return s.shutdown(nil)
+		case <-s.q.wake:
+			if s.opts.CommitInterval == 0 {
+				if err := s.commitQueued(0); err != nil {
+					return s.shutdown(err)
+				}
+				continue
+			}
+			// Full groups go now; the rest waits for the timer armed
+			// by the first record that arrived.
+			if err := s.commitQueued(int64(s.opts.CommitBytes)); err != nil {
+				return s.shutdown(err)
+			}
+			if commitC == nil && s.q.len() > 0 {
+				commitT.Reset(s.opts.CommitInterval)
+				commitC = commitT.C
+			}
+		case <-commitC:
+			commitC = nil
+			if err := s.commitQueued(0); err != nil {
+				return s.shutdown(err)
+			}
+		case <-s.releaseSig:
+			if s.opts.CheckpointInterval == 0 {
+				if err := s.checkpoint(); err != nil {
+					return s.shutdown(err)
+				}
+			} else if ckptC == nil {
+				ckptT.Reset(s.opts.CheckpointInterval)
+				ckptC = ckptT.C
+			}
+		case <-ckptC:
+			ckptC = nil
+			if err := s.checkpoint(); err != nil {
+				return s.shutdown(err)
+			}
+		}
+	}
+}
+
+// commitQueued commits queued appends in groups of up to CommitBytes while
+// at least minBytes are queued (all of them when minBytes is 0).
+func (s *Spool) commitQueued(minBytes int64) error {
+	for {
+		if n := s.q.pendingBytes(); n == 0 || n < minBytes {
+			return nil
+		}
+		if err := s.commit(s.q.take(int64(s.opts.CommitBytes))); err != nil {
+			return err
+		}
+	}
+}
+
+// shutdown commits what is still queued (unless cause is an I/O error),
+// persists the release point and returns cause.
+func (s *Spool) shutdown(cause error) error {
+	rest := s.q.close()
+	if cause == nil {
+		for len(rest) > 0 {
+			n, b := 0, int64(0)
+			for n < len(rest) && (n == 0 || b+rest[n].bytes <= int64(s.opts.CommitBytes)) {
+				b += rest[n].bytes
+				n++
+			}
+			if err := s.commit(rest[:n]); err != nil {
+				cause = err
+				rest = rest[n:]
+				break
+			}
+			rest = rest[n:]
+		}
+	}
+	if cause != nil {
+		s.failAll(rest, fmt.Errorf("%w: %w", ErrClosed, cause), reasonIO)
+		s.log.Error("spool committer stopped", "err", cause)
+		return cause
+	}
+	return s.checkpoint()
+}
+
+// commit makes reqs durable: room first (drop policy), then frames written
+// to the active segment, rotating when it is full, then one fsync.
+func (s *Spool) commit(reqs []*request) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	var need int64
+	for _, r := range reqs {
+		need += r.bytes
+	}
+	need += segHeaderSize * (1 + need/s.opts.SegmentBytes) // headers of segments this group may open
+	if err := s.makeRoom(need); err != nil {
+		if errors.Is(err, ErrFull) {
+			s.log.Error("spool full, rejecting appends", "bytes", need, "err", err)
+			s.failAll(reqs, err, reasonFull)
+			return nil
+		}
+		s.failAll(reqs, err, reasonIO)
+		return err
+	}
+	firsts := make([]uint64, len(reqs))
+	for i, r := range reqs {
+		firsts[i] = s.next.Load()
+		for _, rec := range r.recs {
+			fs := frameSize(len(rec))
+			act := s.activeSegment()
+			if act.size+int64(len(s.buf))+fs > s.opts.SegmentBytes && (act.count > 0 || len(s.buf) > 0) {
+				if err := s.flush(); err != nil {
+					s.failAll(reqs, err, reasonIO)
+					return err
+				}
+				if err := s.createSegment(s.next.Load()); err != nil {
+					s.failAll(reqs, err, reasonIO)
+					return err
+				}
+			}
+			index := s.next.Load()
+			s.buf = appendFrame(s.buf, index, rec)
+			s.pending = append(s.pending, pendingRec{index: index, state: s.opts.IsState(rec)})
+			s.next.Store(index + 1)
+		}
+	}
+	if err := s.flush(); err != nil {
+		s.failAll(reqs, err, reasonIO)
+		return err
+	}
+	s.updateGauges()
+	s.inCallback.Store(true)
+	for i, r := range reqs {
+		s.m.appended.Add(float64(len(r.recs)))
+		r.done(firsts[i], nil)
+	}
+	s.inCallback.Store(false)
+	select {
+	case s.committed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// activeSegment returns the segment appends go to (the last one).
+func (s *Spool) activeSegment() *segment {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.segs[len(s.segs)-1]
+}
+
+// flush writes buf to the active segment and fsyncs it, then publishes the
+// records to readers.
+func (s *Spool) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	act := s.activeSegment()
+	if _, err := s.active.Write(s.buf); err != nil {
+		return fmt.Errorf("spool: write %s: %w", act.path, err)
+	}
+	start := s.opts.Clock()
+	if err := s.active.Sync(); err != nil {
+		return fmt.Errorf("spool: fsync %s: %w", act.path, err)
+	}
+	d := s.opts.Clock().Sub(start)
+	s.m.fsync.Observe(d.Seconds())
+	s.m.commits.Inc()
+
+	s.mu.Lock()
+	act.size += int64(len(s.buf))
+	s.bytes += int64(len(s.buf))
+	for _, p := range s.pending {
+		act.add(p.index, p.state)
+	}
+	s.durable = s.next.Load()
+	s.commits++
+	s.fsyncDur += d
+	s.mu.Unlock()
+	s.buf = s.buf[:0]
+	s.pending = s.pending[:0]
+	return nil
+}
+
+// checkpoint persists the release point if it moved, then deletes the
+// sealed segments wholly below it.
+func (s *Spool) checkpoint() error {
+	s.mu.RLock()
+	rel := s.released
+	s.mu.RUnlock()
+	if rel == s.ckptReleased {
+		return nil
+	}
+	if err := writeFileAtomic(filepath.Join(s.opts.Dir, checkpointName), encodeCheckpoint(rel)); err != nil {
+		return err
+	}
+	s.ckptReleased = rel
+	s.m.checkpoints.Inc()
+	if _, err := s.removeReleased(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// removeReleased deletes sealed segments whose records are all released
+// (or that hold none) and returns how many it deleted.
+func (s *Spool) removeReleased() (int, error) {
+	s.mu.Lock()
+	keep := s.segs[:0]
+	removed := 0
+	var err error
+	for i, g := range s.segs {
+		sealed := i < len(s.segs)-1
+		if err == nil && sealed && (g.count == 0 || g.last < s.released) {
+			if rerr := os.Remove(g.path); rerr != nil {
+				err = fmt.Errorf("spool: remove released %s: %w", g.path, rerr)
+				keep = append(keep, g)
+				continue
+			}
+			s.bytes -= g.size
+			removed++
+			continue
+		}
+		keep = append(keep, g)
+	}
+	clear(s.segs[len(keep):])
+	s.segs = keep
+	s.mu.Unlock()
+	if removed > 0 {
+		s.m.removedSegment.Add(float64(removed))
+		s.updateGauges()
+		if serr := syncDir(s.opts.Dir); err == nil {
+			err = serr
+		}
+	}
+	return removed, err
+}

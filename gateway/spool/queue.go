@@ -1,0 +1,117 @@
+package spool
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// request is one Append waiting for the committer.
+type request struct {
+	recs  [][]byte // copies, owned by the spool
+	bytes int64    // framed size of recs
+	done  func(first uint64, err error)
+}
+
+// queue hands appends to the committer. It is bounded in records: push
+// blocks while it is full, except when bypass is set, so that callbacks run
+// by the committer itself (done, OnDrop) can append without deadlocking on
+// a queue only they could drain.
+type queue struct {
+	limit  int
+	bypass *atomic.Bool
+
+	mu     sync.Mutex
+	reqs   []*request
+	n      int   // records queued
+	b      int64 // framed bytes queued
+	closed bool
+	space  chan struct{} // closed when records leave the queue; nil if nobody waits
+	wake   chan struct{} // capacity 1: work is queued
+}
+
+func newQueue(limit int, bypass *atomic.Bool) *queue {
+	return &queue{limit: limit, bypass: bypass, wake: make(chan struct{}, 1)}
+}
+
+// push queues r, blocking while the queue is full. It fails only when the
+// queue is closed.
+func (q *queue) push(r *request) error {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		// An oversized request is let in alone so it cannot wait forever.
+		if q.n == 0 || q.n+len(r.recs) <= q.limit || q.bypass.Load() {
+			q.reqs = append(q.reqs, r)
+			q.n += len(r.recs)
+			q.b += r.bytes
+			q.mu.Unlock()
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		if q.space == nil {
+			q.space = make(chan struct{})
+		}
+		ch := q.space
+		q.mu.Unlock()
+		<-ch
+	}
+}
+
+// take removes queued requests up to about maxBytes framed bytes (at least
+// one request if any is queued).
+func (q *queue) take(maxBytes int64) []*request {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var taken int64
+	i := 0
+	for i < len(q.reqs) && (i == 0 || taken+q.reqs[i].bytes <= maxBytes) {
+		taken += q.reqs[i].bytes
+		q.n -= len(q.reqs[i].recs)
+		q.b -= q.reqs[i].bytes
+		i++
+	}
+	out := make([]*request, i)
+	copy(out, q.reqs[:i])
+	q.reqs = append(q.reqs[:0], q.reqs[i:]...)
+	if i > 0 && q.space != nil {
+		close(q.space)
+		q.space = nil
+	}
+	return out
+}
+
+// pendingBytes returns the framed bytes queued.
+func (q *queue) pendingBytes() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.b
+}
+
+// len returns the records queued.
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// close refuses further pushes, releases blocked pushers and returns what
+// was still queued.
+func (q *queue) close() []*request {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	if q.space != nil {
+		close(q.space)
+		q.space = nil
+	}
+	rest := q.reqs
+	q.reqs = nil
+	q.n, q.b = 0, 0
+	return rest
+}
