@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/config"
@@ -65,7 +66,7 @@ func DefaultConfig() Config {
 			MaxBatch: 1000, MaxBatchBytes: 256 << 10, Window: 8,
 			AckTimeout: 15 * time.Second, MaxAckTimeout: 5 * time.Minute,
 		},
-		Spool:          SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: 200 * time.Millisecond},
+		Spool:          SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: spool.DefaultCommitInterval},
 		StatusInterval: time.Minute,
 	}
 	c.HTTP.Listen = "127.0.0.1:9100"

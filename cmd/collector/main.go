@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"os"
+	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
 
 	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/internal/cli"

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
 )
 
 func main() {

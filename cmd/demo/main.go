@@ -8,6 +8,7 @@ package main
 import (
 	"flag"
 	"os"
+	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
 
 	"github.com/cradlewatch/cradlewatch/internal/cli"
 	"github.com/cradlewatch/cradlewatch/internal/demo"

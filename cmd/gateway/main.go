@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
 
 	"github.com/cradlewatch/cradlewatch/gateway"
 	"github.com/cradlewatch/cradlewatch/internal/cli"

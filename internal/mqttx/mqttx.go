@@ -113,12 +113,16 @@ func New(o Options) (mqtt.Client, error) {
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(DefaultMaxReconnect).
 		SetWriteTimeout(OpTimeout)
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.TLS != (TLS{}) || isTLSScheme(o.Broker) {
-		tc, err := tlsConfig(o.TLS)
-		if err != nil {
+		var err error
+		if tc, err = tlsConfig(o.TLS); err != nil {
 			return nil, err
 		}
 		co.SetTLSConfig(tc)
+	}
+	if bufferable(o.Broker) {
+		co.SetCustomOpenConnectionFn(bufferedOpener(tc))
 	}
 	if o.Will != nil {
 		co.SetBinaryWill(o.Will.Topic, o.Will.Payload, o.Will.QoS, o.Will.Retained)
