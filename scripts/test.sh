@@ -43,11 +43,18 @@ fi
 echo "+ go vet ${vet_pkgs[*]}" >&2
 go vet "${vet_pkgs[@]}"
 
-cmd=(go test -count=1 -timeout 20m ${pkgs[@]+"${pkgs[@]}"} "$@")
+# The summariser is built first, so its build does not interleave with the
+# tests' output; it prints go test's usual lines, then the skipped tests with
+# their reasons, the slowest tests and "N passed, N failed, N skipped".
+summary=$(mktemp -d)/testsummary
+trap 'rm -rf "$(dirname "$summary")"' EXIT
+go build -o "$summary" ./internal/tools/testsummary
+
+cmd=(go test -json -count=1 -timeout 20m ${pkgs[@]+"${pkgs[@]}"} "$@")
 echo "+ ${cmd[*]}" >&2
 set +e
-"${cmd[@]}"
-rc=$?
+"${cmd[@]}" | "$summary"
+rc=$((PIPESTATUS[0] | PIPESTATUS[1]))
 set -e
 echo "go test exit code: $rc" >&2
 exit "$rc"
