@@ -494,3 +494,24 @@ func find(trs []Transition, rule, dev string) (Transition, bool) {
 }
 
 func has(trs []Transition, rule, dev string) bool { _, ok := find(trs, rule, dev); return ok }
+
+// TestThresholdHeldBetweenReports: a device that reports on change (or
+// every few minutes) leaves a high value standing; Tick runs the `for` out
+// on the clock instead of waiting for the next report.
+func TestThresholdHeldBetweenReports(t *testing.T) {
+	tue := at(2026, 5, 12, 9, 0)
+	k := model.KindCO2
+	steps := []step{
+		{at: tue, dev: "co2-1", kind: k, value: 1600},
+		{at: tue.Add(4 * time.Minute), dev: "co2-1", kind: k, value: 1610},
+		{at: tue.Add(8 * time.Minute), dev: "co2-1", kind: k, value: 1620},
+	}
+	for m := 9; m <= 11; m++ {
+		steps = append(steps, step{at: tue.Add(time.Duration(m) * time.Minute), tick: true})
+	}
+	e, clk := newEngine(t, tue)
+	g := run(t, e, clk, "co2_early", steps)
+	if want := []got{{Pending, false}, {Firing, true}}; !equal(g, want) {
+		t.Fatalf("got %v, want %v (firing on the tick at 10 min, before the next report at 12)", g, want)
+	}
+}
