@@ -53,6 +53,12 @@ type Gateway struct {
 	unreg    *unregistered
 	ready    obs.Readiness
 	http     *obs.Server
+	scratch  struct { // onLocal's reusable buffers
+		obs   []decode.Observation
+		arena []byte
+		ends  []int
+		recs  [][]byte
+	}
 }
 
 // New loads the facility, builds the decoders and opens (and, after a
@@ -210,39 +216,42 @@ func (g *Gateway) Run(ctx context.Context) error {
 // not block on the disk: the PUBACK goes out from the spool's callback once
 // the readings are fsynced.
 func (g *Gateway) onLocal(_ mqtt.Client, msg mqtt.Message) {
+	// paho calls this from its one router goroutine (OrderMatters), so the
+	// scratch buffers in g.scratch are reused without locking; the spool
+	// copies what it keeps.
+	sc := &g.scratch
 	now := g.o.Clock()
-	obsv, err := g.decoders.Decode(msg.Topic(), msg.Payload(), now, nil)
-	if err != nil && len(obsv) == 0 {
+	var err error
+	sc.obs, err = g.decoders.Decode(msg.Topic(), msg.Payload(), now, sc.obs[:0])
+	if err != nil && len(sc.obs) == 0 {
 		msg.Ack() // counted and logged by the decoder set; nothing to keep
 		return
 	}
-	var arena []byte
-	var offs []int
-	for i := range obsv {
-		o := &obsv[i]
+	sc.arena, sc.recs = sc.arena[:0], sc.recs[:0]
+	ends := sc.ends[:0]
+	for i := range sc.obs {
+		o := &sc.obs[i]
 		dev := g.fac.Sources[facilityfile.SourceKey{Source: o.Source, Address: o.Address}]
 		if dev == nil {
 			g.unreg.saw(o.Source, o.Address)
 			continue
 		}
 		r := model.Reading{Device: dev.ID, Room: dev.Room, Kind: o.Kind, Time: o.Time, Value: o.Value}
-		offs = append(offs, len(arena))
-		arena = model.AppendReadingEntry(arena, &r)
+		sc.arena = model.AppendReadingEntry(sc.arena, &r)
+		ends = append(ends, len(sc.arena))
 	}
-	if len(offs) == 0 {
+	sc.ends = ends
+	if len(ends) == 0 {
 		msg.Ack()
 		return
 	}
-	recs := make([][]byte, len(offs))
-	for i, off := range offs {
-		end := len(arena)
-		if i+1 < len(offs) {
-			end = offs[i+1]
-		}
-		recs[i] = arena[off:end]
+	start := 0
+	for _, end := range ends {
+		sc.recs = append(sc.recs, sc.arena[start:end])
+		start = end
 	}
-	g.m.accepted.Add(float64(len(recs)))
-	g.spool.Append(recs, func(_ uint64, err error) {
+	g.m.accepted.Add(float64(len(sc.recs)))
+	g.spool.Append(sc.recs, func(_ uint64, err error) {
 		if err != nil {
 			// Not acknowledged: the local broker delivers it again after
 			// the next reconnect. Counted, never silently dropped.
