@@ -80,6 +80,8 @@ func statPanel(title, unit string, color string, qs ...*InfluxQLBuilder) *stat.P
 func tablePanel(title string, qs ...*InfluxQLBuilder) *table.PanelBuilder {
 	return table.NewPanelBuilder().
 		Title(title).
+		// Grafana's schema requires the footer's reducer list, even empty.
+		Footer(common.NewTableFooterOptionsBuilder().Reducer([]string{})).
 		Datasource(*influxDS()).
 		Targets(targets(qs)).
 		Span(halfWidth).Height(plotHeight)
