@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"sync"
 )
 
 // Record framing; doc.go explains the choices.
@@ -70,7 +71,24 @@ type frameReader struct {
 // newFrameReader reads frames from r, positioned at file offset off, up to
 // file offset limit.
 func newFrameReader(r io.Reader, off, limit int64, minIndex, maxIndex uint64) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), off: off, limit: limit, min: minIndex, max: maxIndex}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &frameReader{r: br, off: off, limit: limit, min: minIndex, max: maxIndex}
+}
+
+// readerPool recycles the 64 KiB read buffers: the uplink reads the newest
+// records many times a second, and a fresh buffer per read was the largest
+// allocation on the gateway's hot path.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+// release returns the frame reader's buffer to the pool; the reader must not
+// be used afterwards.
+func (fr *frameReader) release() {
+	if fr.r != nil {
+		fr.r.Reset(nil)
+		readerPool.Put(fr.r)
+		fr.r = nil
+	}
 }
 
 // next returns the next record. With keep false, data aliases a buffer the

@@ -67,6 +67,7 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 				break
 			}
 			if err != nil {
+				fr.release()
 				f.Close()
 				var fe *frameError
 				if errors.As(err, &fe) {
@@ -92,6 +93,7 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 				break
 			}
 		}
+		fr.release()
 		f.Close()
 	}
 	s.readMu.Lock()
