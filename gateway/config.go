@@ -45,6 +45,7 @@ type UplinkConfig struct {
 	Window        int           `mapstructure:"window"`          // batches sent and not yet acknowledged
 	AckTimeout    time.Duration `mapstructure:"ack_timeout"`     // resend a batch not acknowledged within this
 	MaxAckTimeout time.Duration `mapstructure:"max_ack_timeout"` // the resend back-off stops growing here
+	Lanes         LaneConfig    `mapstructure:"lanes"`           // live and backlog lanes after an outage
 }
 
 // SpoolConfig is the durable queue on disk.
@@ -112,6 +113,9 @@ func (c *Config) Validate() error {
 		if !ch.ok {
 			return config.Errorf(ch.key, "%s", ch.why)
 		}
+	}
+	if err := c.Uplink.Lanes.Validate(c.Uplink.Window); err != nil {
+		return err
 	}
 	if len(c.Sources) == 0 {
 		return config.Errorf("sources", "no device sources configured")

@@ -105,7 +105,7 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.up = &uplink{
-		cfg: cfg.Uplink, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
+		cfg: cfg.Uplink, lanes: cfg.Uplink.Lanes, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
 		sp: g.spool, log: g.log.With("component", "uplink"), now: o.Clock, m: newUplinkMetrics(o.Registerer),
 		acks: make(chan model.Ack, 4*cfg.Uplink.Window+16), reconnect: make(chan struct{}, 1),
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/model"
@@ -27,22 +26,50 @@ type publisher interface {
 	IsConnectionOpen() bool
 }
 
+// Reasons of a resend (the reason label of cw_gateway_uplink_resends_total).
+const (
+	resendTimeout   = "timeout"
+	resendReconnect = "reconnect"
+)
+
 // inflight is a batch sent and not yet acknowledged.
 type inflight struct {
+	lane        laneID
 	first, span uint64
+	readings    int
 	payload     []byte
-	sentAt      time.Time
-	acked       bool
+	sentAt      time.Time     // last send
+	backoff     time.Duration // AckTimeout, doubled at each timeout up to MaxAckTimeout
+	timeout     time.Duration // backoff plus jitter: resend when no ack came this long after sentAt
 }
 
-// uplink sends spooled entries to the centre in order and releases them
-// from the spool when the collector acknowledges them. It keeps at most
-// Window batches unacknowledged; when the oldest is not acknowledged within
-// the ack timeout, everything unacknowledged is sent again and the timeout
-// doubles (with jitter) up to MaxAckTimeout, so an outage of the centre costs
-// a few resends, not a flood.
+// uplink sends spooled entries to the centre and releases them from the
+// spool when the collector acknowledges them.
+//
+// It runs two lanes over one window of at most Window unacknowledged
+// batches (LaneConfig says when they split and how they share): the live
+// lane follows the spool head, the backlog lane drains what an outage left
+// behind, from the release point in index order. Each lane sends in index
+// order, so within a lane a device's readings arrive in order; after an
+// outage a device's live readings arrive before its older backlog, which the
+// centre's alerting recognises as replay (it judges lateness against each
+// facility's event-time watermark) and uses without alarming on stale data.
+//
+// Acknowledgements then arrive out of order. They are kept in an ackSet and
+// the spool is released up to the first index not yet acknowledged, so
+// nothing is freed before InfluxDB stored it. That set is in memory: after a
+// restart, ranges acknowledged above the persisted release point are sent
+// again, which is harmless because a reading's identity in InfluxDB is its
+// series and measurement time.
+//
+// A batch not acknowledged within its ack timeout is sent again and its
+// timeout doubles, with up to 10 % jitter so that gateways do not resend in
+// step, up to MaxAckTimeout: an outage of the centre costs a few resends per
+// batch, not a flood. Every unacknowledged batch of both lanes is also sent
+// again on each reconnect, live lane first.
 type uplink struct {
 	cfg      UplinkConfig
+	lanes    LaneConfig // zero fields take defaults in start
 	gateway  string
 	facility string
 	region   model.Region
@@ -50,44 +77,18 @@ type uplink struct {
 	pub      publisher
 	log      *slog.Logger
 	now      func() time.Time
+	jitter   func(n int64) int64 // random in [0, n); nil: math/rand/v2
 	m        *uplinkMetrics
 
 	acks      chan model.Ack
 	reconnect chan struct{}
 
-	inflight []*inflight
-	next     uint64 // next spool index to read
-	timeout  time.Duration
-	buf      []byte
-	batch    model.Batch
-}
-
-type uplinkMetrics struct {
-	batches    prometheus.Counter
-	readings   prometheus.Counter
-	bytes      prometheus.Counter
-	resends    prometheus.Counter
-	acks       *prometheus.CounterVec
-	rejected   prometheus.Counter
-	unreadable prometheus.Counter
-	inflight   prometheus.Gauge
-	ackSeconds prometheus.Histogram
-}
-
-func newUplinkMetrics(reg prometheus.Registerer) *uplinkMetrics {
-	m := &uplinkMetrics{
-		batches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_batches_total", Help: "Batches sent to the centre, first sends only."}),
-		readings:   prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_readings_total", Help: "Readings sent to the centre, first sends only."}),
-		bytes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_bytes_total", Help: "Batch payload bytes sent, resends included."}),
-		resends:    prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_resends_total", Help: "Batches sent again because no acknowledgement came in time or the link came back."}),
-		acks:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_gateway_uplink_acks_total", Help: "Acknowledgements from the centre, by status (stored, rejected, unknown)."}, []string{"status"}),
-		rejected:   prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_readings_rejected_total", Help: "Readings the centre refused (counted there by reason)."}),
-		unreadable: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_unreadable_entries_total", Help: "Spool entries that could not be decoded and were skipped."}),
-		inflight:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "cw_gateway_uplink_inflight_batches", Help: "Batches sent and not yet acknowledged."}),
-		ackSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cw_gateway_uplink_ack_seconds", Help: "Time from sending a batch to its acknowledgement.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}),
-	}
-	reg.MustRegister(m.batches, m.readings, m.bytes, m.resends, m.acks, m.rejected, m.unreadable, m.inflight, m.ackSeconds)
-	return m
+	live, backlog lane
+	next          uint64       // live lane's cursor: next spool index to read
+	backlogRanges []indexRange // what the backlog lane has still to send, in index order
+	acked         ackSet       // acknowledged ranges above released
+	released      uint64       // spool release point as last set by this uplink
+	batch         model.Batch  // reused while encoding
 }
 
 // onAck is the MQTT handler of the ack topic; it only queues.
@@ -103,7 +104,7 @@ func (u *uplink) onAck(_ mqtt.Client, msg mqtt.Message) {
 	default:
 		// The queue holds far more than Window acks; a full one means a
 		// flood of duplicates. Dropping one is safe: the batch is resent.
-		u.m.acks.WithLabelValues("unknown").Inc()
+		u.m.ignored.WithLabelValues("queue_full").Inc()
 	}
 }
 
@@ -115,10 +116,22 @@ func (u *uplink) onConnect() {
 	}
 }
 
+// start sets the cursors from the spool and fills defaults; run calls it.
+func (u *uplink) start() {
+	u.lanes = u.lanes.withDefaults(u.cfg.Window)
+	if u.jitter == nil {
+		u.jitter = rand.Int64N
+	}
+	u.live.id, u.backlog.id = laneLive, laneBacklog
+	// Index 0 is never used (a new spool starts at 1 with release point 0):
+	// starting at 1 makes the first batch name its first real index.
+	u.released = max(1, u.sp.Stats().Released)
+	u.next = u.released
+}
+
 // run is the uplink goroutine.
 func (u *uplink) run(ctx context.Context) error {
-	u.next = u.sp.Stats().Released
-	u.timeout = u.cfg.AckTimeout
+	u.start()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -130,57 +143,42 @@ func (u *uplink) run(ctx context.Context) error {
 		case a := <-u.acks:
 			u.handleAck(a)
 		case <-u.reconnect:
-			u.resendAll("reconnected")
+			u.resendAll(resendReconnect)
 		case <-tick.C:
 			u.checkTimeout()
 		}
 	}
 }
 
-// fill sends new batches while the window has room.
+// fill sends new batches while the window has room: live first up to its
+// share, the backlog with the rest but one slot, which stays free for the
+// next live batch so that it never waits for a backlog acknowledgement.
 func (u *uplink) fill() {
-	for len(u.inflight) < u.cfg.Window && u.pub.IsConnectionOpen() {
-		recs, err := u.sp.Read(u.next, u.cfg.MaxBatch, u.cfg.MaxBatchBytes)
-		if err != nil {
-			u.log.Error("spool read failed", "from", u.next, "err", err)
+	for u.pub.IsConnectionOpen() && len(u.live.inflight)+len(u.backlog.inflight) < u.cfg.Window {
+		if len(u.live.inflight) < u.liveCap() && u.fillLive() {
+			continue
+		}
+		if len(u.backlog.inflight) >= u.cfg.Window-1 || !u.fillBacklog() {
 			return
 		}
-		if len(recs) == 0 {
-			return
-		}
-		b := &u.batch
-		*b = model.Batch{Gateway: u.gateway, Facility: u.facility, Region: u.region, First: u.next,
-			Sent: u.now(), Readings: b.Readings[:0], Gaps: b.Gaps[:0]}
-		for _, r := range recs {
-			switch model.EntryType(r.Data) {
-			case model.EntryReading:
-				b.Readings = append(b.Readings, model.Reading{})
-				if err := model.DecodeReadingEntry(r.Data, &b.Readings[len(b.Readings)-1]); err != nil {
-					b.Readings = b.Readings[:len(b.Readings)-1]
-					u.m.unreadable.Inc()
-				}
-			case model.EntryGap:
-				var g model.Gap
-				if err := model.DecodeGapEntry(r.Data, &g); err != nil {
-					u.m.unreadable.Inc()
-					continue
-				}
-				b.Gaps = append(b.Gaps, g)
-			default:
-				u.m.unreadable.Inc()
-			}
-		}
-		end := recs[len(recs)-1].Index + 1
-		b.Span = end - u.next
-		payload := model.EncodeBatch(nil, b)
-		f := &inflight{first: u.next, span: b.Span, payload: payload, sentAt: u.now()}
-		u.inflight = append(u.inflight, f)
-		u.next = end
-		u.send(f)
-		u.m.batches.Inc()
-		u.m.readings.Add(float64(len(b.Readings)))
-		u.m.inflight.Set(float64(len(u.inflight)))
 	}
+}
+
+// launch sends a new batch and counts it.
+func (u *uplink) launch(f *inflight) {
+	l := u.lane(f.lane)
+	l.inflight = append(l.inflight, f)
+	u.send(f)
+	u.m.batches.WithLabelValues(f.lane.String()).Inc()
+	u.m.readings.WithLabelValues(f.lane.String()).Add(float64(f.readings))
+	u.m.inflight.WithLabelValues(f.lane.String()).Set(float64(len(l.inflight)))
+}
+
+func (u *uplink) lane(id laneID) *lane {
+	if id == laneLive {
+		return &u.live
+	}
+	return &u.backlog
 }
 
 func (u *uplink) send(f *inflight) {
@@ -191,70 +189,94 @@ func (u *uplink) send(f *inflight) {
 	u.pub.Publish(model.Topic(u.facility, u.gateway, model.SuffixBatch), 1, false, f.payload)
 }
 
+// handleAck takes an acknowledgement (stored or rejected: either way the
+// range leaves the spool, see docs/wire.md) and releases what it can.
 func (u *uplink) handleAck(a model.Ack) {
 	u.m.acks.WithLabelValues(string(a.Status)).Inc()
+	end := a.First + a.Count
+	var f *inflight
+	for _, l := range []*lane{&u.live, &u.backlog} {
+		for _, g := range l.inflight {
+			if g.first == a.First && g.span == a.Count {
+				f = g
+				break
+			}
+		}
+		if f != nil {
+			l.remove(f)
+			u.m.inflight.WithLabelValues(l.id.String()).Set(float64(len(l.inflight)))
+			break
+		}
+	}
+	if f == nil {
+		reason := "unknown"
+		if end <= u.released || u.acked.contains(a.First, end) {
+			reason = "duplicate" // an ack of a batch sent twice
+		}
+		u.m.ignored.WithLabelValues(reason).Inc()
+		return
+	}
+	u.m.ackSeconds.Observe(u.now().Sub(f.sentAt).Seconds())
 	u.m.rejected.Add(float64(a.Rejected))
 	if a.Status == model.AckRejected {
 		u.log.Error("centre rejected a batch", "first", a.First, "count", a.Count, "reason", a.Reason)
 	}
-	found := false
-	for _, f := range u.inflight {
-		if f.first == a.First && f.span == a.Count && !f.acked {
-			f.acked = true
-			found = true
-			u.m.ackSeconds.Observe(u.now().Sub(f.sentAt).Seconds())
-		}
-	}
-	if !found {
-		return // a duplicate ack of a resent batch
-	}
-	// Release the acknowledged prefix; later acks wait for earlier ones, so
-	// the spool's release point only moves forward over stored data.
-	n := 0
-	var upTo uint64
-	for n < len(u.inflight) && u.inflight[n].acked {
-		upTo = u.inflight[n].first + u.inflight[n].span
-		n++
-	}
-	if n == 0 {
+	u.acked.add(a.First, end)
+	u.advanceRelease()
+}
+
+// advanceRelease releases the spool up to the first index not yet
+// acknowledged.
+func (u *uplink) advanceRelease() {
+	upTo := u.acked.advance(u.released)
+	if upTo == u.released {
 		return
 	}
-	u.inflight = append(u.inflight[:0], u.inflight[n:]...)
-	u.m.inflight.Set(float64(len(u.inflight)))
-	u.timeout = u.cfg.AckTimeout
+	u.released = upTo
 	if err := u.sp.Release(upTo); err != nil {
+		// The next release covers this one: the spool's point only moves
+		// forward, and a record left unreleased is at worst sent again.
+		u.m.spoolErrors.WithLabelValues("release").Inc()
 		u.log.Error("spool release failed", "up_to", upTo, "err", err)
 	}
 }
 
+// checkTimeout resends each batch whose ack is overdue, live lane first,
+// and doubles its timeout with jitter.
 func (u *uplink) checkTimeout() {
-	if len(u.inflight) == 0 {
-		return
+	if !u.pub.IsConnectionOpen() {
+		return // onConnect resends everything anyway
 	}
-	oldest := u.inflight[0]
-	for _, f := range u.inflight {
-		if !f.acked {
-			oldest = f
-			break
+	now := u.now()
+	n := 0
+	for _, l := range []*lane{&u.live, &u.backlog} {
+		for _, f := range l.inflight {
+			if now.Sub(f.sentAt) < f.timeout {
+				continue
+			}
+			u.send(f)
+			u.m.resends.WithLabelValues(l.id.String(), resendTimeout).Inc()
+			f.backoff = min(f.backoff*2, u.cfg.MaxAckTimeout)
+			f.timeout = f.backoff + time.Duration(u.jitter(int64(f.backoff/10)+1))
+			n++
 		}
 	}
-	if u.now().Sub(oldest.sentAt) < u.timeout {
-		return
+	if n > 0 {
+		u.log.Info("resending unacknowledged batches", "why", resendTimeout, "batches", n)
 	}
-	u.resendAll("no acknowledgement")
-	u.timeout = min(u.timeout*2, u.cfg.MaxAckTimeout)
-	u.timeout += time.Duration(rand.Int64N(int64(u.timeout/10) + 1))
 }
 
+// resendAll sends every unacknowledged batch again, live lane first.
 func (u *uplink) resendAll(why string) {
-	if len(u.inflight) == 0 || !u.pub.IsConnectionOpen() {
+	n := len(u.live.inflight) + len(u.backlog.inflight)
+	if n == 0 || !u.pub.IsConnectionOpen() {
 		return
 	}
-	u.log.Info("resending unacknowledged batches", "why", why, "batches", len(u.inflight), "first", u.inflight[0].first)
-	for _, f := range u.inflight {
-		if !f.acked {
+	u.log.Info("resending unacknowledged batches", "why", why, "batches", n)
+	for _, l := range []*lane{&u.live, &u.backlog} {
+		for _, f := range l.inflight {
 			u.send(f)
-			u.m.resends.Inc()
+			u.m.resends.WithLabelValues(l.id.String(), why).Inc()
 		}
 	}
 }

@@ -61,11 +61,12 @@ func (e *frameError) Unwrap() error { return errBadFrame }
 // random input cannot make it allocate much or panic.
 type frameReader struct {
 	r     *bufio.Reader
-	off   int64  // file offset of the next frame
-	limit int64  // file offset where readable bytes end
-	min   uint64 // smallest acceptable index (segment base, or last+1)
-	max   uint64 // largest acceptable index; 0 for no bound
-	buf   []byte // reused unless the caller keeps the data
+	off   int64                 // file offset of the next frame
+	limit int64                 // file offset where readable bytes end
+	min   uint64                // smallest acceptable index (segment base, or last+1)
+	max   uint64                // largest acceptable index; 0 for no bound
+	buf   []byte                // reused unless the caller keeps the data
+	hdr   [frameHeaderSize]byte // a local array would escape through io.ReadFull: one allocation per record
 }
 
 // newFrameReader reads frames from r, positioned at file offset off, up to
@@ -103,7 +104,7 @@ func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []
 	if left < frameHeaderSize {
 		return 0, nil, dst, fr.fail("torn frame header")
 	}
-	var h [frameHeaderSize]byte
+	h := &fr.hdr
 	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
 		return 0, nil, dst, fr.fail("short read of frame header: " + err.Error())
 	}

@@ -37,7 +37,8 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	i = max(i, 0)
 
 	s.readMu.Lock()
-	cur := s.cursor
+	slot := s.pickCursor(from)
+	cur := s.cursors[slot]
 	s.readMu.Unlock()
 
 	var out []Record
@@ -97,7 +98,32 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 		f.Close()
 	}
 	s.readMu.Lock()
-	s.cursor = cur
+	s.cursors[slot] = cur
 	s.readMu.Unlock()
 	return out, nil
+}
+
+// readCursors is how many readers' positions the spool remembers: the
+// uplink's live and backlog lanes read at two places, and the status
+// message reads the oldest record; each keeps its own position instead of
+// making the others rescan their segment from the start.
+const readCursors = 4
+
+// pickCursor returns the slot whose cursor is the best start for a read
+// from `from` (the largest position not beyond it), or, when none fits, the
+// slot to reuse: the one furthest behind. readMu is held.
+func (s *Spool) pickCursor(from uint64) int {
+	best, victim := -1, 0
+	for i, c := range s.cursors {
+		if c.next != 0 && c.next <= from && (best < 0 || c.next > s.cursors[best].next) {
+			best = i
+		}
+		if c.next < s.cursors[victim].next {
+			victim = i
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	return victim
 }

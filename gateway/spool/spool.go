@@ -45,8 +45,8 @@ type Spool struct {
 	pending      []pendingRec
 	ckptReleased uint64 // release point last persisted
 
-	readMu sync.Mutex
-	cursor readCursor
+	readMu  sync.Mutex
+	cursors [readCursors]readCursor // read positions, see pickCursor
 }
 
 // pendingRec remembers what a frame in buf is until it is durable.
