@@ -195,8 +195,12 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}
 	}
+	// A persistent session with a stable client ID: batches published while
+	// this instance restarts wait at the broker and are evaluated (as replay,
+	// without stale notifications) when it is back. Queued messages can
+	// arrive before the subscriptions are re-made, hence the default handler.
 	client, err := mqttx.New(mqttx.Options{
-		Config: cfg.MQTT, CleanSession: true, OrderMatters: true, AutoAck: true, Logger: s.log,
+		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: true, Logger: s.log, Default: handler,
 		OnConnect: func(c mqtt.Client) {
 			// Every instance reads every batch and keeps its own shard's:
 			// shared subscriptions cannot split by facility.
