@@ -361,7 +361,7 @@ func (s *Service) toNotify(tr rules.Transition) notify.Alert {
 	n := notify.Alert{
 		Fingerprint: a.Fingerprint, Rule: a.Rule, Facility: a.Facility, Room: a.Room, Device: a.Device,
 		What: a.Description, Value: formatValue(a.Kind, a.Value), Limit: formatValue(a.Kind, a.Limit),
-		StartsAt: a.Since, At: tr.At,
+		StartsAt: a.Since, At: tr.At, Regulators: a.Escalate,
 	}
 	if !a.FiredAt.IsZero() {
 		n.StartsAt = a.FiredAt

@@ -98,6 +98,10 @@ type Alert struct {
 	StartsAt     time.Time    `json:"starts_at"`
 	At           time.Time    `json:"at"` // time of this transition (event time)
 	AckCode      string       `json:"ack_code,omitempty"`
+	// Regulators: the street office hears of it at once, with the
+	// operators, not only when escalation reaches it (a facility's gateway
+	// silent during opening hours is a finding for the regulator itself).
+	Regulators bool `json:"regulators,omitempty"`
 }
 
 // Validate reports what is missing for the alert to be routed.

@@ -458,3 +458,21 @@ func FuzzParseAliyunReplies(f *testing.F) {
 	f.Add([]byte(`[{"phone_number":"1","content":"123456","sequence_id":"1"}]`))
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = ParseAliyunReplies(b) })
 }
+
+// TestRegulatorsHearAtOnce: an alert marked for the regulators (a gateway
+// silent during opening hours) reaches the street office with the
+// operators, not ten minutes later.
+func TestRegulatorsHearAtOnce(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+	a := co2(StateFiring)
+	a.Regulators = true
+	if err := r.d.Handle(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, 30*time.Second)
+	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
+		t.Fatalf("first notice went to %s, want the operator and the street office", got)
+	}
+}

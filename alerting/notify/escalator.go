@@ -146,10 +146,14 @@ func (e *Escalator) Tick(now time.Time) ([]Due, error) {
 				break
 			}
 			kind := KindEscalation
+			targets := st.Targets
 			if s.NextStep == 0 {
 				kind = KindFiring
+				if s.Alert.Regulators && !slices.Contains(targets, TargetStreet) {
+					targets = append(slices.Clip(targets), TargetStreet)
+				}
 			}
-			due = append(due, Due{Alert: s.Alert, Kind: kind, Step: st.Name, Recipients: e.lookup(st.Targets, s.Alert)})
+			due = append(due, Due{Alert: s.Alert, Kind: kind, Step: st.Name, Recipients: e.lookup(targets, s.Alert)})
 			s.NextStep++
 			s.LastNotice = at
 			changed = true
