@@ -11,7 +11,6 @@ package alerting
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -185,15 +184,7 @@ func (s *Service) Run(ctx context.Context) error {
 	cfg := s.cfg
 	handler := func(_ mqtt.Client, msg mqtt.Message) {
 		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock()}
-		select {
-		case s.in <- m:
-		default:
-			s.m.queueFull.Inc()
-			select {
-			case s.in <- m:
-			case <-ctx.Done():
-			}
-		}
+		mqttx.Hand(ctx, s.in, m, s.m.queueFull.Inc)
 	}
 	// A persistent session with a stable client ID: batches published while
 	// this instance restarts wait at the broker and are evaluated (as replay,
@@ -214,12 +205,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
-	s.ready.Set("mqtt", func() error {
-		if !client.IsConnectionOpen() {
-			return errors.New("not connected to the broker")
-		}
-		return nil
-	})
+	s.ready.Set("mqtt", mqttx.Connected(client))
 	if err := mqttx.Connect(ctx, client); err != nil {
 		client.Disconnect(0)
 		return fmt.Errorf("alerting: connect %s: %w", cfg.MQTT.Broker, err)

@@ -103,15 +103,7 @@ func (e *events) run(ctx context.Context) error {
 func eventLine(dst []byte, tr rules.Transition, region model.Region) []byte {
 	a := tr.Alert
 	dst = append(dst, "alert_event"...)
-	tag := func(k, v string) {
-		if v == "" {
-			return
-		}
-		dst = append(dst, ',')
-		dst = append(dst, k...)
-		dst = append(dst, '=')
-		dst = appendTagValue(dst, v)
-	}
+	tag := func(k, v string) { dst = influxwrite.AppendTag(dst, k, v) }
 	tag("city", region.City())
 	tag("county", region.County())
 	tag("device", a.Device)
@@ -123,15 +115,15 @@ func eventLine(dst []byte, tr rules.Transition, region model.Region) []byte {
 	tag("state", tr.To.String())
 	tag("street", region.Street())
 	dst = append(dst, " fingerprint="...)
-	dst = appendString(dst, a.Fingerprint)
+	dst = influxwrite.AppendStringField(dst, a.Fingerprint)
 	dst = append(dst, ",value="...)
-	dst = strconv.AppendFloat(dst, finiteOr0(a.Value), 'f', -1, 64)
+	dst = influxwrite.AppendFloat(dst, finiteOr0(a.Value))
 	dst = append(dst, ",limit="...)
-	dst = strconv.AppendFloat(dst, finiteOr0(a.Limit), 'f', -1, 64)
+	dst = influxwrite.AppendFloat(dst, finiteOr0(a.Limit))
 	dst = append(dst, ",actor="...)
-	dst = appendString(dst, tr.Actor)
+	dst = influxwrite.AppendStringField(dst, tr.Actor)
 	dst = append(dst, ",message="...)
-	dst = appendString(dst, a.Description)
+	dst = influxwrite.AppendStringField(dst, a.Description)
 	since := a.FiredAt
 	if since.IsZero() {
 		since = a.Since
@@ -146,38 +138,7 @@ func eventLine(dst []byte, tr rules.Transition, region model.Region) []byte {
 			dst = strconv.AppendFloat(dst, tr.At.Sub(since).Seconds(), 'f', 3, 64)
 		}
 	}
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, tr.At.UnixMilli(), 10)
-	return append(dst, '\n')
-}
-
-func appendTagValue(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ',', '=', ' ':
-			dst = append(dst, '\\', c)
-		case '\n', '\r':
-			dst = append(dst, '_')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
+	return influxwrite.AppendTimestamp(dst, tr.At)
 }
 
 func finiteOr0(v float64) float64 {

@@ -106,19 +106,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.wr.healthy.Store(true)
 
 	handler := func(_ mqtt.Client, msg mqtt.Message) {
-		m := message{topic: msg.Topic(), payload: msg.Payload(), ack: msg.Ack}
-		select {
-		case c.in <- m:
-		default:
-			// More unacknowledged messages than max_inflight: the broker's
-			// inflight window is larger than ours. Wait (the broker holds
-			// the rest) and count it so the mismatch is visible.
-			c.m.inflightBlocked.Inc()
-			select {
-			case c.in <- m:
-			case <-ctx.Done():
-			}
-		}
+		// A full queue means the broker's inflight window is larger than
+		// max_inflight: wait (the broker holds the rest) and count it, so
+		// the mismatch is visible.
+		mqttx.Hand(ctx, c.in, message{topic: msg.Topic(), payload: msg.Payload(), ack: msg.Ack}, c.m.inflightBlocked.Inc)
 	}
 	client, err := mqttx.New(mqttx.Options{
 		Config:       cfg.MQTT,
@@ -139,12 +130,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	c.ready.Set("mqtt", func() error {
-		if !client.IsConnectionOpen() {
-			return errors.New("not connected to the broker")
-		}
-		return nil
-	})
+	c.ready.Set("mqtt", mqttx.Connected(client))
 	c.ready.Set("influxdb", func() error {
 		if !c.wr.healthy.Load() {
 			return errors.New("writes failing")

@@ -118,10 +118,10 @@ func TestIngestCorruptBatchIsReleasedAtTheBroker(t *testing.T) {
 func TestEscaping(t *testing.T) {
 	f := func(in, wantTag, wantString string) {
 		t.Helper()
-		if got := string(appendTagValue(nil, in)); got != wantTag {
+		if got := string(influxwrite.AppendTagValue(nil, in)); got != wantTag {
 			t.Errorf("tag %q: got %q want %q", in, got, wantTag)
 		}
-		if got := string(appendStringField(nil, in)); got != wantString {
+		if got := string(influxwrite.AppendStringField(nil, in)); got != wantString {
 			t.Errorf("string %q: got %q want %q", in, got, wantString)
 		}
 	}

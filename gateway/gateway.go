@@ -11,7 +11,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -185,12 +184,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		up.Disconnect(0)
 		return fmt.Errorf("gateway: local broker: %w", err)
 	}
-	g.ready.Set("local broker", func() error {
-		if !local.IsConnectionOpen() {
-			return errors.New("not connected")
-		}
-		return nil
-	})
+	g.ready.Set("local broker", mqttx.Connected(local))
 	grp := obs.NewGroup(ctx)
 	grp.Go("spool", g.spool.Run)
 	grp.Go("uplink", g.up.run)

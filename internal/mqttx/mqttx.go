@@ -230,3 +230,34 @@ func Subscribe(c mqtt.Client, filter string, qos byte, h mqtt.MessageHandler) er
 	}
 	return nil
 }
+
+// Connected is a readiness check: an error while the client is not
+// connected to its broker.
+func Connected(c mqtt.Client) func() error {
+	return func() error {
+		if !c.IsConnectionOpen() {
+			return errors.New("not connected to the broker")
+		}
+		return nil
+	}
+}
+
+// Hand passes v from a message handler to the component's own goroutine
+// through q. When q is full it calls waited (to count the stall) and waits
+// until there is room or ctx ends; it reports whether v was queued. A
+// handler that waits stalls paho's router, so q should be sized to what the
+// broker can have in flight to this client.
+func Hand[T any](ctx context.Context, q chan<- T, v T, waited func()) bool {
+	select {
+	case q <- v:
+		return true
+	default:
+	}
+	waited()
+	select {
+	case q <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
