@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"time"
 
@@ -27,6 +28,11 @@ type Config struct {
 		Level  string `mapstructure:"level"`
 	} `mapstructure:"log"`
 	StatusInterval time.Duration `mapstructure:"status_interval"`
+	// DeviceClockSkew: a device's own time further than this from the
+	// gateway's clock is replaced by the arrival time and counted
+	// (cw_gateway_device_time_replaced_total): a Tasmota without NTP says
+	// 1970. Negative disables the check.
+	DeviceClockSkew time.Duration `mapstructure:"device_clock_skew"`
 }
 
 // LocalConfig is the facility's own broker the sensors publish to.
@@ -67,8 +73,9 @@ func DefaultConfig() Config {
 			MaxBatch: 1000, MaxBatchBytes: 256 << 10, Window: 8,
 			AckTimeout: 15 * time.Second, MaxAckTimeout: 5 * time.Minute,
 		},
-		Spool:          SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: spool.DefaultCommitInterval},
-		StatusInterval: time.Minute,
+		Spool:           SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: spool.DefaultCommitInterval},
+		StatusInterval:  time.Minute,
+		DeviceClockSkew: decode.DefaultMaxClockSkew,
 	}
 	c.HTTP.Listen = "127.0.0.1:9100"
 	c.Log.Format, c.Log.Level = "text", "info"

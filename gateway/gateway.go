@@ -88,13 +88,13 @@ func New(o Options) (*Gateway, error) {
 		g.fac = f
 	}
 	var err error
-	g.decoders, err = decode.Build(cfg.Sources, decode.Options{Logger: g.log, Registerer: o.Registerer})
+	g.decoders, err = decode.Build(cfg.Sources, decode.Options{Logger: g.log, Registerer: o.Registerer, MaxClockSkew: cfg.DeviceClockSkew})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: sources: %w", err)
 	}
 	g.m = newIngestMetrics(o.Registerer)
 	g.unreg = newUnregistered(g.m)
-	g.gaps = newGapCollector()
+	g.gaps = newGapCollector(g.m.gaps)
 	g.spool, err = spool.Open(spool.Options{
 		Dir: cfg.Spool.Dir, MaxBytes: cfg.Spool.MaxBytes, SegmentBytes: cfg.Spool.SegmentBytes,
 		CommitInterval: cfg.Spool.CommitInterval, IsState: model.EntryIsState, OnDrop: g.gaps.add,

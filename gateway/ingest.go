@@ -80,14 +80,15 @@ func (u *unregistered) list() []string {
 // for the centre. The spool calls add from its own goroutine, so the entry
 // is appended from another one (run), never from inside the callback.
 type gapCollector struct {
+	written prometheus.Counter // cw_gateway_gaps_total
 	mu      sync.Mutex
 	pending *model.Gap
 	devices map[string]bool
 	wake    chan struct{}
 }
 
-func newGapCollector() *gapCollector {
-	return &gapCollector{wake: make(chan struct{}, 1)}
+func newGapCollector(written prometheus.Counter) *gapCollector {
+	return &gapCollector{written: written, wake: make(chan struct{}, 1)}
 }
 
 func (c *gapCollector) add(dropped []spool.Record) {
@@ -152,6 +153,7 @@ func (c *gapCollector) run(ctx context.Context, sp appender, log *slog.Logger) e
 			log.Error("could not record a gap", "from", g.From.Format(time.RFC3339), "to", g.To.Format(time.RFC3339), "count", g.Count, "err", err)
 			continue
 		}
+		c.written.Inc()
 		log.Warn("spool full: readings dropped, gap recorded for the centre", "count", g.Count, "from", g.From, "to", g.To, "devices", len(g.Devices))
 	}
 }

@@ -30,7 +30,7 @@ type Status struct {
 	SpoolDepth   uint64       `json:"spool_depth"`                // readings not yet acknowledged by the centre
 	SpoolBytes   int64        `json:"spool_bytes"`                // bytes on disk
 	OldestMs     int64        `json:"oldest_unsent_ms,omitempty"` // measurement time of the oldest unacknowledged reading
-	Dropped      uint64       `json:"dropped"`                    // readings dropped by the spool's policy since install
+	Dropped      uint64       `json:"dropped"`                    // spool entries (readings) dropped by the spool's policy since the gateway started; the gap measurement keeps the full history
 	Unregistered []string     `json:"unregistered,omitempty"`     // devices seen on the local broker but not in the facility file
 	Lat          float64      `json:"lat,omitempty"`              // facility coordinates (WGS84), for the regulators\' map
 	Lon          float64      `json:"lon,omitempty"`

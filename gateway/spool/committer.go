@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,14 +29,14 @@ func (s *Spool) loop(ctx context.Context) error {
 			return s.shutdown(nil)
 		case <-s.q.wake:
 			if s.opts.CommitInterval == 0 {
-				if err := s.commitQueued(0); err != nil {
+				if err := s.commitQueued(0, math.MaxInt64); err != nil {
 					return s.shutdown(err)
 				}
 				continue
 			}
 			// Full groups go now; the rest waits for the timer armed
 			// by the first record that arrived.
-			if err := s.commitQueued(int64(s.opts.CommitBytes)); err != nil {
+			if err := s.commitQueued(int64(s.opts.CommitBytes), math.MaxInt64); err != nil {
 				return s.shutdown(err)
 			}
 			if commitC == nil && s.q.len() > 0 {
@@ -44,8 +45,16 @@ func (s *Spool) loop(ctx context.Context) error {
 			}
 		case <-commitC:
 			commitC = nil
-			if err := s.commitQueued(0); err != nil {
+			// Only what was queued when the timer fired: appends that
+			// arrive during this fsync wait for the next interval rather
+			// than get an fsync of their own at once, which would double
+			// the fsyncs (and the SD card's wear) under steady load.
+			if err := s.commitQueued(0, s.q.pendingBytes()); err != nil {
 				return s.shutdown(err)
+			}
+			if s.q.len() > 0 {
+				commitT.Reset(s.opts.CommitInterval)
+				commitC = commitT.C
 			}
 		case <-s.releaseSig:
 			if s.opts.CheckpointInterval == 0 {
@@ -66,16 +75,22 @@ func (s *Spool) loop(ctx context.Context) error {
 }
 
 // commitQueued commits queued appends in groups of up to CommitBytes while
-// at least minBytes are queued (all of them when minBytes is 0).
-func (s *Spool) commitQueued(minBytes int64) error {
-	for {
+// at least minBytes are queued (all of them when minBytes is 0), and stops
+// once budget bytes are committed.
+func (s *Spool) commitQueued(minBytes, budget int64) error {
+	for budget > 0 {
 		if n := s.q.pendingBytes(); n == 0 || n < minBytes {
 			return nil
 		}
-		if err := s.commit(s.q.take(int64(s.opts.CommitBytes))); err != nil {
+		reqs := s.q.take(min(int64(s.opts.CommitBytes), budget))
+		for _, r := range reqs {
+			budget -= r.bytes
+		}
+		if err := s.commit(reqs); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // shutdown commits what is still queued (unless cause is an I/O error),

@@ -223,6 +223,33 @@ func TestGroupCommit(t *testing.T) {
 	})
 }
 
+// TestOneCommitPerInterval: records that arrive while a timed commit is
+// being made wait for the next interval instead of getting an fsync of
+// their own at once (which would double the fsyncs under steady load).
+func TestOneCommitPerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, Options{CommitInterval: 500 * time.Millisecond})
+		done := make(chan uint64, 2)
+		// The first record's callback runs on the committer, inside the
+		// timed commit: the record it appends arrives "during" that commit.
+		h.Append([][]byte{rec(0)}, func(first uint64, err error) {
+			done <- first
+			h.Append([][]byte{rec(1)}, func(first uint64, err error) { done <- first })
+		})
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		if c := h.Stats().Commits; c != 1 || len(done) != 1 {
+			t.Fatalf("at the first tick: %d commits, %d records durable; want 1 and 1", c, len(done))
+		}
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		if c := h.Stats().Commits; c != 2 || len(done) != 2 {
+			t.Fatalf("at the second tick: %d commits, %d records durable; want 2 and 2", c, len(done))
+		}
+		h.stop(t)
+	})
+}
+
 func TestCheckpointBatched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, Options{CheckpointInterval: 5 * time.Second})
