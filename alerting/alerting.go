@@ -34,6 +34,7 @@ import (
 const (
 	inQueue     = 4096
 	notifyQueue = 10000
+	ackQueue    = 256
 )
 
 // Options carry the service's configuration and dependencies.
@@ -94,7 +95,7 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		o: o, cfg: cfg, log: o.Logger.With("component", "alerting"), fac: map[string]*facilityfile.Facility{},
 		m: newMetrics(o.Registerer), in: make(chan message, inQueue), notifyQ: make(chan rules.Transition, notifyQueue),
-		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest), queries: make(chan chan []rules.Alert),
+		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest, ackQueue), queries: make(chan chan []rules.Alert),
 	}
 	facs := o.Facilities
 	if facs == nil {
@@ -116,7 +117,7 @@ func New(o Options) (*Service, error) {
 		if rules.ShardOf(f.ID, cfg.Shard.Count) != cfg.Shard.Index {
 			continue
 		}
-		if err := s.engine.AddFacility(rules.Facility{Facility: f.Facility}); err != nil {
+		if err := s.engine.AddFacility(rules.Facility{Facility: f.Facility, OpeningHours: f.OpeningHours}); err != nil {
 			return nil, fmt.Errorf("alerting: facility %s (%s): %w", f.ID, f.Path, err)
 		}
 		s.fac[f.ID] = f
@@ -136,7 +137,17 @@ func New(o Options) (*Service, error) {
 			return nil, fmt.Errorf("alerting: notify: %w", err)
 		}
 	}
-	if s.disp, err = notify.New(notify.Options{Config: ncfg, Notifiers: notifiers, Logger: s.log, Registerer: o.Registerer}); err != nil {
+	onAck := func(a notify.Alert, actor, _ string) {
+		// From an HTTP or SMS-reply handler: the engine records it on its
+		// own goroutine. The queue is generous; a full one is counted and
+		// the engine learns of the acknowledgement at the next one.
+		select {
+		case s.acks <- ackRequest{fingerprint: a.Fingerprint, actor: actor}:
+		default:
+			s.m.ackDropped.Inc()
+		}
+	}
+	if s.disp, err = notify.New(notify.Options{Config: ncfg, Notifiers: notifiers, Logger: s.log, Registerer: o.Registerer, OnAck: onAck}); err != nil {
 		return nil, err
 	}
 	if s.store, err = state.Open(state.Options{Dir: cfg.StateDir, Logger: s.log, Registerer: o.Registerer}); err != nil {
@@ -157,6 +168,9 @@ func New(o Options) (*Service, error) {
 		s.http.Handle("POST /api/v1/ack", s.ackHandler())
 		s.http.Handle("GET /api/v1/alerts", s.alertsHandler())
 		s.http.Handle("/api/v1/silences", s.disp.SilencesHandler())
+		// Upstream SMS (replies with the ack code), pushed by the providers.
+		s.http.Handle("POST /api/v1/sms/aliyun", s.disp.AliyunReplyHandler())
+		s.http.Handle("POST /api/v1/sms/tencent", s.disp.TencentReplyHandler())
 		if err := s.http.Listen(); err != nil {
 			s.close()
 			return nil, err
@@ -253,7 +267,9 @@ func (s *Service) evaluate(ctx context.Context) error {
 			if err == nil {
 				s.apply([]rules.Transition{tr}, time.Time{})
 			}
-			req.done <- err
+			if req.done != nil {
+				req.done <- err
+			}
 		}
 	}
 }

@@ -42,20 +42,29 @@ func (s *Service) ackHandler() http.Handler {
 		a, err := s.disp.Ack(ref, req.Actor, "http")
 		fp := a.Fingerprint
 		switch {
+		case err == nil:
+			// OnAck has told the engine.
 		case errors.Is(err, notify.ErrUnknownAck) && req.Fingerprint != "":
-			fp = req.Fingerprint // not escalating (yet): the engine may still know it
-		case err != nil:
+			// Not escalating (never announced, or already resolved): the
+			// engine may still know it.
+			fp = req.Fingerprint
+			done := make(chan error, 1)
+			select {
+			case s.acks <- ackRequest{fingerprint: fp, actor: req.Actor, done: done}:
+			case <-r.Context().Done():
+				return
+			}
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, rules.ErrNotFiring) {
+					http.Error(w, err.Error(), http.StatusNotFound)
+					return
+				}
+			case <-r.Context().Done():
+				return
+			}
+		default:
 			http.Error(w, "no open alert for that code or fingerprint", http.StatusNotFound)
-			return
-		}
-		done := make(chan error, 1)
-		select {
-		case s.acks <- ackRequest{fingerprint: fp, actor: req.Actor, done: done}:
-		case <-r.Context().Done():
-			return
-		}
-		if err := <-done; err != nil && !errors.Is(err, rules.ErrNotFiring) {
-			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -72,7 +81,11 @@ func (s *Service) alertsHandler() http.Handler {
 		case <-r.Context().Done():
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(<-reply)
+		select {
+		case alerts := <-reply:
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(alerts)
+		case <-r.Context().Done():
+		}
 	})
 }

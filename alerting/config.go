@@ -115,7 +115,7 @@ func Check(cfg Config) error {
 	}
 	e := rules.New(rules.Options{Rules: rs, Registerer: prometheus.NewRegistry()})
 	for _, f := range facs {
-		if err := e.AddFacility(rules.Facility{Facility: f.Facility}); err != nil {
+		if err := e.AddFacility(rules.Facility{Facility: f.Facility, OpeningHours: f.OpeningHours}); err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}

@@ -8,6 +8,7 @@ type metrics struct {
 	notifyDropped prometheus.Counter
 	notifyFailed  prometheus.Counter
 	latency       prometheus.Histogram
+	ackDropped    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +30,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
 		}),
 	}
-	reg.MustRegister(m.messages, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
+	m.ackDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_engine_acks_dropped_total", Help: "Acknowledgements the engine was not told of because its queue was full (the notification path has them).",
+	})
+	reg.MustRegister(m.ackDropped, m.messages, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
 	return m
 }

@@ -41,7 +41,7 @@ type Config struct {
 // BudgetConfig limits SMS per phone number.
 type BudgetConfig struct {
 	PerDay       int           `yaml:"per_day" mapstructure:"per_day"`             // messages per number in any 24 h
-	PerWindow    int           `yaml:"per_window" mapstructure:"per_window"`       // messages per number within Window
+	PerWindow    int           `yaml:"per_window" mapstructure:"per_window"`       // messages of the same content per number within Window
 	Window       time.Duration `yaml:"window" mapstructure:"window"`               // short window, 30 s by default
 	ExhaustedFor time.Duration `yaml:"exhausted_for" mapstructure:"exhausted_for"` // how long a provider's budget answer sends the number to fallback
 }

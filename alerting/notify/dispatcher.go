@@ -37,6 +37,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Rand       *rand.Rand     // ack codes and retry jitter; default seeded from crypto/rand
 	Location   *time.Location // for times in messages; default Asia/Shanghai (UTC+8 if no tzdata)
+	// OnAck is told of every acknowledgement the dispatcher accepts, from
+	// any source (HTTP, an SMS reply), so the rule engine can record it with
+	// its actor. It must not block.
+	OnAck func(a Alert, actor, source string)
 }
 
 // Dispatcher turns alert transitions into notifications: escalation, then
@@ -47,6 +51,7 @@ type Dispatcher struct {
 	clock     Clock
 	logger    *slog.Logger
 	metrics   *metrics
+	onAck     func(a Alert, actor, source string)
 	rnd       *rand.Rand
 	render    *renderer
 	pipeline  Pipeline
@@ -105,7 +110,7 @@ func New(o Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("notify: state dir: %w", err)
 	}
 	d := &Dispatcher{cfg: cfg, notifiers: o.Notifiers, clock: o.Clock, logger: o.Logger.With("component", "notify"),
-		metrics: m, rnd: o.Rand, render: r, groups: map[string]*pending{}, budget: newBudget(cfg.Budget)}
+		metrics: m, onAck: o.OnAck, rnd: o.Rand, render: r, groups: map[string]*pending{}, budget: newBudget(cfg.Budget)}
 	d.log, err = openNflog(filepath.Join(cfg.StateDir, LogFile), d.budget.replay)
 	if errors.Is(err, ErrCorruptLog) {
 		m.logCorrupt.Inc()
@@ -161,7 +166,7 @@ func (d *Dispatcher) Handle(ctx context.Context, a Alert) error {
 	d.mu.Lock()
 	due, err := d.esc.Observe(a)
 	if a.State != StateFiring {
-		d.dropPending(a.Fingerprint)
+		d.dropPending(a.Fingerprint, a.State == StateResolved)
 	}
 	more, terr := d.esc.Tick(now)
 	d.enqueue(append(due, more...), now)
@@ -219,10 +224,13 @@ func (d *Dispatcher) enqueue(due []Due, now time.Time) {
 }
 
 // dropPending removes not-yet-sent notices of an alert that was
-// acknowledged or resolved, except the resolved notice itself.
-func (d *Dispatcher) dropPending(fp string) {
+// acknowledged or resolved, except the resolved notice itself and, when
+// keepFiring, the first firing notice: an alert that fires and resolves
+// within group_wait is still announced (then resolved), so operators never
+// get a "resolved" for something they were not told of.
+func (d *Dispatcher) dropPending(fp string, keepFiring bool) {
 	for k, p := range d.groups {
-		if p.n.Kind == KindResolved {
+		if p.n.Kind == KindResolved || (keepFiring && p.n.Kind == KindFiring) {
 			continue
 		}
 		kept := p.n.Entries[:0]
@@ -335,7 +343,7 @@ func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, er
 	d.mu.Lock()
 	a, err := do(now)
 	if err == nil {
-		d.dropPending(a.Fingerprint)
+		d.dropPending(a.Fingerprint, false)
 	}
 	d.mu.Unlock()
 	switch {
@@ -354,5 +362,8 @@ func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, er
 	d.record(LogEntry{At: now, Outcome: OutcomeAcked, Alert: a.Fingerprint, Facility: a.Facility, Detail: source + ": " + actor})
 	d.sendMu.Unlock()
 	d.logger.Info("alert acknowledged", "alert", a.Fingerprint, "facility", a.Facility, "source", source)
+	if d.onAck != nil {
+		d.onAck(a, actor, source)
+	}
 	return a, nil
 }

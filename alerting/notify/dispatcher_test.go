@@ -476,3 +476,29 @@ func TestRegulatorsHearAtOnce(t *testing.T) {
 		t.Fatalf("first notice went to %s, want the operator and the street office", got)
 	}
 }
+
+// TestFiringAndResolvedWithinGroupWait: an alert that fires and resolves
+// before its group is sent is still announced, then resolved, in that
+// order; never a "resolved" for something the operator was not told of.
+func TestFiringAndResolvedWithinGroupWait(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+	ctx := context.Background()
+	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, 5*time.Second)
+	if err := r.d.Handle(ctx, co2(StateResolved)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t, 30*time.Second)
+	r.step(t, 30*time.Second)
+	if len(sms.sent) != 2 || sms.sent[0].Template != "SMS_1" || sms.sent[1].Template != "SMS_4" {
+		var kinds []string
+		for _, m := range sms.sent {
+			kinds = append(kinds, m.Template)
+		}
+		t.Fatalf("sent %v, want the firing notice then the resolution", kinds)
+	}
+}

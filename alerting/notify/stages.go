@@ -53,7 +53,7 @@ func (s budgetStage) Exec(_ context.Context, n *Notification) error {
 	now := s.d.clock.Now()
 	n.Channels = n.Channels[:0]
 	if n.Recipient.Has(ChannelSMS) && s.d.notifiers[ChannelSMS] != nil {
-		if s.d.budget.allow(phoneKey(n.Recipient.Phone), now) {
+		if s.d.budget.allow(phoneKey(n.Recipient.Phone), n.Entries[0].Key, now) {
 			n.Channels = append(n.Channels, ChannelSMS)
 		} else {
 			s.d.metrics.budgetExhausted.Inc()
@@ -89,7 +89,7 @@ func (s sendStage) Exec(ctx context.Context, n *Notification) error {
 			n.Delivered = ch
 			n.Fallback = n.Fallback || i > 0
 			if ch == ChannelSMS {
-				s.d.budget.spend(phoneKey(n.Recipient.Phone), s.d.clock.Now())
+				s.d.budget.spend(phoneKey(n.Recipient.Phone), n.Entries[0].Key, s.d.clock.Now())
 			}
 			return nil
 		}

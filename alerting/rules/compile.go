@@ -400,9 +400,18 @@ func (rs *RuleSet) resolve(name, facility, room string, rt model.RoomType) (*par
 
 // Calendar builds a facility's calendar from the defaults and the
 // facility's overrides; loc, when not nil, wins over both.
-func (rs *RuleSet) Calendar(facility string, region model.Region, loc *time.Location) (*calendar.Calendar, error) {
+func (rs *RuleSet) Calendar(facility string, region model.Region, loc *time.Location, hours []string) (*calendar.Calendar, error) {
 	cfg := calendar.Config{Location: rs.loc, Hours: rs.hours, MakeUpHours: rs.makeUp,
 		Holidays: rs.holidays, Season: rs.seasons.For(string(region))}
+	// The facility file's own hours replace the default; an override in the
+	// rules file, set centrally, replaces both.
+	if len(hours) > 0 {
+		h, err := calendar.ParseHours(hours)
+		if err != nil {
+			return nil, fmt.Errorf("facility %s: opening_hours: %w", facility, err)
+		}
+		cfg.Hours = h
+	}
 	if fo, ok := rs.cfg.Overrides.Facilities[facility]; ok {
 		if fo.TimeZone != "" {
 			l, err := time.LoadLocation(fo.TimeZone)

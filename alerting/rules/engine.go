@@ -18,9 +18,12 @@ type Facility struct {
 	// Gateways expected to connect; a listed gateway that never does is
 	// reported as silent. Gateways not listed are learnt from their traffic.
 	Gateways []string
-	// Calendar; nil builds one from the rule set and the facility's
-	// overrides (RuleSet.Calendar).
+	// Calendar; nil builds one from the rule set, OpeningHours and the
+	// facility's overrides (RuleSet.Calendar).
 	Calendar *calendar.Calendar
+	// OpeningHours from the facility file ("mon-fri 07:30-18:00"); empty
+	// keeps the rule set's default hours.
+	OpeningHours []string
 }
 
 // Options carry the engine's dependencies.
@@ -94,7 +97,7 @@ func (e *Engine) AddFacility(in Facility) error {
 	cal := in.Calendar
 	if cal == nil {
 		var err error
-		if cal, err = e.rs.Calendar(in.ID, in.Region, in.Location); err != nil {
+		if cal, err = e.rs.Calendar(in.ID, in.Region, in.Location, in.OpeningHours); err != nil {
 			return fmt.Errorf("rules: facility %s: %w", in.ID, err)
 		}
 	}

@@ -515,3 +515,24 @@ func TestThresholdHeldBetweenReports(t *testing.T) {
 		t.Fatalf("got %v, want %v (firing on the tick at 10 min, before the next report at 12)", g, want)
 	}
 }
+
+// TestFacilityFileOpeningHours: hours from the facility file replace the
+// rule set's default, so a facility open around the clock is judged at 3 a.m.
+func TestFacilityFileOpeningHours(t *testing.T) {
+	night := at(2026, 5, 12, 3, 0)
+	clk := &fakeClock{night}
+	e := New(Options{Rules: loadRules(t), Clock: clk.Now})
+	f := testFacility("F1")
+	f.OpeningHours = []string{"mon-sun 00:00-23:59"}
+	if err := e.AddFacility(f); err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]float64, 12)
+	for i := range vals {
+		vals[i] = 2000
+	}
+	g := run(t, e, clk, "co2_early", readings(night, time.Minute, "co2-1", model.KindCO2, vals...))
+	if want := []got{{Pending, false}, {Firing, true}}; !equal(g, want) {
+		t.Fatalf("got %v, want %v: the facility is open at night by its own file", g, want)
+	}
+}
