@@ -96,7 +96,7 @@ uplink:
   window: 8
   ack_timeout: 15s
   max_ack_timeout: 5m
-spool: {dir: %s, max_bytes: 268435456, segment_bytes: 4194304, commit_interval: 200ms}
+spool: {dir: %s, max_bytes: 268435456, segment_bytes: 4194304, commit_interval: 500ms}
 sources:
   - {family: zigbee2mqtt, base_topic: %s}
 status_interval: 1m
