@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
+	"github.com/cradlewatch/cradlewatch/gateway/probe"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"time"
 
@@ -33,6 +34,15 @@ type Config struct {
 	// (cw_gateway_device_time_replaced_total): a Tasmota without NTP says
 	// 1970. Negative disables the check.
 	DeviceClockSkew time.Duration `mapstructure:"device_clock_skew"`
+	// Probe is the active check of cameras that publish nothing: devices
+	// with source "rtsp" in the facility file.
+	Probe ProbeConfig `mapstructure:"probe"`
+}
+
+// ProbeConfig times the RTSP camera probe.
+type ProbeConfig struct {
+	Interval time.Duration `mapstructure:"interval"` // between rounds
+	Timeout  time.Duration `mapstructure:"timeout"`  // per camera, connect to answer
 }
 
 // LocalConfig is the facility's own broker the sensors publish to.
@@ -76,6 +86,7 @@ func DefaultConfig() Config {
 		Spool:           SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: spool.DefaultCommitInterval},
 		StatusInterval:  time.Minute,
 		DeviceClockSkew: decode.DefaultMaxClockSkew,
+		Probe:           ProbeConfig{Interval: probe.DefaultInterval, Timeout: probe.DefaultTimeout},
 	}
 	c.HTTP.Listen = "127.0.0.1:9100"
 	c.Log.Format, c.Log.Level = "text", "info"
@@ -115,6 +126,8 @@ func (c *Config) Validate() error {
 		{"spool.segment_bytes", c.Spool.SegmentBytes >= 64<<10 && c.Spool.SegmentBytes <= c.Spool.MaxBytes/4, "must be at least 64 KiB and at most a quarter of max_bytes"},
 		{"spool.commit_interval", c.Spool.CommitInterval >= 0, "must not be negative"},
 		{"status_interval", c.StatusInterval > 0, "must be positive"},
+		{"probe.interval", c.Probe.Interval > 0, "must be positive"},
+		{"probe.timeout", c.Probe.Timeout > 0 && c.Probe.Timeout < c.Probe.Interval, "must be positive and shorter than probe.interval"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -13,12 +13,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
+	"github.com/cradlewatch/cradlewatch/gateway/probe"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
 	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
@@ -52,12 +54,9 @@ type Gateway struct {
 	unreg    *unregistered
 	ready    obs.Readiness
 	http     *obs.Server
-	scratch  struct { // onLocal's reusable buffers
-		obs   []decode.Observation
-		arena []byte
-		ends  []int
-		recs  [][]byte
-	}
+	local    scratch // onLocal's buffers (paho's router goroutine)
+	probed   scratch // onProbe's buffers (the prober's goroutine)
+	prober   *probe.Prober
 }
 
 // New loads the facility, builds the decoders and opens (and, after a
@@ -102,6 +101,14 @@ func New(o Options) (*Gateway, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if targets := probeTargets(g.fac); len(targets) > 0 {
+		g.prober, err = probe.New(probe.Options{Targets: targets, Interval: cfg.Probe.Interval, Timeout: cfg.Probe.Timeout,
+			Now: o.Clock, Logger: g.log, Registerer: o.Registerer, Emit: g.onProbe})
+		if err != nil {
+			g.spool.Close()
+			return nil, fmt.Errorf("gateway: camera probe: %w", err)
+		}
 	}
 	g.up = &uplink{
 		cfg: cfg.Uplink, lanes: cfg.Uplink.Lanes, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
@@ -190,6 +197,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	grp.Go("uplink", g.up.run)
 	grp.Go("gaps", func(ctx context.Context) error { return g.gaps.run(ctx, g.spool, g.log) })
 	grp.Go("status", func(ctx context.Context) error { return g.statusLoop(ctx, up) })
+	if g.prober != nil {
+		grp.Go("probe", g.prober.Run)
+	}
 	if g.http != nil {
 		grp.Go("http", g.http.Run)
 	}
@@ -211,18 +221,50 @@ func (g *Gateway) Run(ctx context.Context) error {
 // the readings are fsynced.
 func (g *Gateway) onLocal(_ mqtt.Client, msg mqtt.Message) {
 	// paho calls this from its one router goroutine (OrderMatters), so the
-	// scratch buffers in g.scratch are reused without locking; the spool
+	// scratch buffers in g.local are reused without locking; the spool
 	// copies what it keeps.
-	sc := &g.scratch
-	now := g.o.Clock()
+	sc := &g.local
 	var err error
-	sc.obs, err = g.decoders.Decode(msg.Topic(), msg.Payload(), now, sc.obs[:0])
+	sc.obs, err = g.decoders.Decode(msg.Topic(), msg.Payload(), g.o.Clock(), sc.obs[:0])
 	if err != nil && len(sc.obs) == 0 {
 		msg.Ack() // counted and logged by the decoder set; nothing to keep
 		return
 	}
-	sc.arena, sc.recs = sc.arena[:0], sc.recs[:0]
-	ends := sc.ends[:0]
+	g.keep(sc, func(err error) {
+		if err != nil {
+			// Not acknowledged: the local broker delivers it again after
+			// the next reconnect. Counted, never silently dropped.
+			g.log.Error("spool append failed; message left unacknowledged", "topic", msg.Topic(), "err", err)
+			return
+		}
+		msg.Ack()
+	})
+}
+
+// onProbe keeps what the camera prober measured (its own goroutine).
+func (g *Gateway) onProbe(o decode.Observation) {
+	sc := &g.probed
+	sc.obs = append(sc.obs[:0], o)
+	g.keep(sc, func(err error) {
+		if err != nil {
+			g.log.Error("spool append failed; camera probe result lost", "camera", o.Address, "err", err)
+		}
+	})
+}
+
+// scratch holds one caller's reusable buffers for keep.
+type scratch struct {
+	obs   []decode.Observation
+	arena []byte
+	ends  []int
+	recs  [][]byte
+}
+
+// keep maps sc.obs to registered devices and hands their readings to the
+// spool; done runs once they are durable (or failed), at once when there
+// is nothing to keep. Unknown devices are reported as unregistered.
+func (g *Gateway) keep(sc *scratch, done func(error)) {
+	sc.arena, sc.recs, sc.ends = sc.arena[:0], sc.recs[:0], sc.ends[:0]
 	for i := range sc.obs {
 		o := &sc.obs[i]
 		dev := g.fac.Sources[facilityfile.SourceKey{Source: o.Source, Address: o.Address}]
@@ -232,28 +274,23 @@ func (g *Gateway) onLocal(_ mqtt.Client, msg mqtt.Message) {
 		}
 		r := model.Reading{Device: dev.ID, Room: dev.Room, Kind: o.Kind, Time: o.Time, Value: o.Value}
 		sc.arena = model.AppendReadingEntry(sc.arena, &r)
-		ends = append(ends, len(sc.arena))
+		sc.ends = append(sc.ends, len(sc.arena))
 	}
-	sc.ends = ends
-	if len(ends) == 0 {
-		msg.Ack()
+	if len(sc.ends) == 0 {
+		done(nil)
 		return
 	}
 	start := 0
-	for _, end := range ends {
+	for _, end := range sc.ends {
 		sc.recs = append(sc.recs, sc.arena[start:end])
 		start = end
 	}
 	g.m.accepted.Add(float64(len(sc.recs)))
 	g.spool.Append(sc.recs, func(_ uint64, err error) {
 		if err != nil {
-			// Not acknowledged: the local broker delivers it again after
-			// the next reconnect. Counted, never silently dropped.
 			g.m.spoolFailed.Inc()
-			g.log.Error("spool append failed; message left unacknowledged", "topic", msg.Topic(), "err", err)
-			return
 		}
-		msg.Ack()
+		done(err)
 	})
 }
 
@@ -294,4 +331,21 @@ func (g *Gateway) publishStatus(c mqtt.Client, state model.GatewayState, clean b
 	if clean {
 		tok.WaitTimeout(2 * time.Second) // best effort on the way out
 	}
+}
+
+// probeTargets lists the facility's cameras to probe: devices whose source
+// is "rtsp", with the camera's host:port as address (port 554 when absent).
+func probeTargets(f *facilityfile.Facility) []probe.Target {
+	var out []probe.Target
+	for _, d := range f.Entries {
+		if d.Source != probe.Family {
+			continue
+		}
+		hp := d.Address
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			hp = net.JoinHostPort(hp, "554")
+		}
+		out = append(out, probe.Target{Address: d.Address, HostPort: hp})
+	}
+	return out
 }

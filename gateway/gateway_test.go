@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,7 +27,32 @@ devices:
   - {id: th-1, room: r1, source: zigbee2mqtt, address: "r1/th", kinds: [temperature, humidity]}
   - {id: cam-1, room: r1, source: nvr, address: cam-1, kinds: [camera_online]}
   - {id: th-2, room: r1, source: tasmota, address: th-2, kinds: [temperature]}
+  - {id: cam-2, room: r1, source: rtsp, address: "%s", kinds: [camera_online, camera_latency]}
 `
+
+// fakeCamera answers RTSP OPTIONS like a camera does, on a loopback port.
+func fakeCamera(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 512)
+				c.Read(buf)
+				c.Write([]byte("RTSP/1.0 200 OK\r\nCSeq: 1\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n"))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
 
 func testLogger() *slog.Logger {
 	if testing.Verbose() {
@@ -98,7 +125,7 @@ func TestGatewayForwardsEveryFamily(t *testing.T) {
 	defer b.Close()
 	dir := t.TempDir()
 	facFile := filepath.Join(dir, "facility.yaml")
-	os.WriteFile(facFile, []byte(testFacility), 0o600)
+	os.WriteFile(facFile, []byte(fmt.Sprintf(testFacility, fakeCamera(t))), 0o600)
 	cfg := DefaultConfig()
 	if err := config.Load("../configs/gateway.example.yaml", &cfg); err != nil {
 		t.Fatal(err)
@@ -107,6 +134,7 @@ func TestGatewayForwardsEveryFamily(t *testing.T) {
 	cfg.Local.MQTT.Broker = b.Addr()
 	cfg.Uplink.MQTT = mqttx.Config{Broker: b.Addr(), Username: "f-1"}
 	cfg.Spool.CommitInterval = 20 * time.Millisecond
+	cfg.Probe.Interval, cfg.Probe.Timeout = 200*time.Millisecond, 100*time.Millisecond
 	c := startCentre(t, b.Addr())
 	g, err := New(Options{Config: cfg, Logger: testLogger(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -128,7 +156,7 @@ func TestGatewayForwardsEveryFamily(t *testing.T) {
 		"tele/th-2/SENSOR":                `{"Time":"2026-11-26T09:00:00","AM2301":{"Temperature":22.1,"Humidity":40},"TempUnit":"C"}`,
 		"zigbee2mqtt/unknown-sensor":      `{"temperature":20}`,
 	}
-	want := []string{"th-1/temperature", "th-1/humidity", "cam-1/camera_online", "th-2/temperature"}
+	want := []string{"th-1/temperature", "th-1/humidity", "cam-1/camera_online", "th-2/temperature", "cam-2/camera_online", "cam-2/camera_latency"}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		for topic, p := range msgs {
