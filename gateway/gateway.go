@@ -315,7 +315,7 @@ func (g *Gateway) Status(state model.GatewayState, clean bool) model.Status {
 	s := model.Status{
 		Gateway: g.cfg.Gateway, Facility: g.fac.ID, Region: g.fac.Region, State: state, Clean: clean,
 		Version: g.o.Version, TimeMs: g.o.Clock().UnixMilli(), SpoolDepth: uint64(st.Depth), SpoolBytes: st.Bytes,
-		Dropped: st.Dropped, Unregistered: g.unreg.list(), Lat: g.fac.Location.Lat, Lon: g.fac.Location.Lon,
+		Dropped: st.Dropped, Unregistered: g.unreg.list(), Lat: g.fac.Coordinates.Lat, Lon: g.fac.Coordinates.Lon,
 	}
 	if recs, err := g.spool.Read(st.Released, 1, 1<<16); err == nil && len(recs) == 1 {
 		var r model.Reading

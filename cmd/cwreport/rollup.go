@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
@@ -20,6 +23,9 @@ func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {
 	inf.register(fs)
 	fromS := fs.String("from", "", "first hour, RFC3339 (e.g. 2026-11-01T00:00:00+08:00)")
 	toS := fs.String("to", "", "end hour (exclusive), RFC3339")
+	facDir := fs.String("facilities", "configs/facilities", "facility registry: opening hours per facility (missing: Mon-Fri 07:30-18:00 Asia/Shanghai)")
+	rulesFile := fs.String("rules", "configs/rules.yaml", "rules file: default hours, holidays, seasons")
+	calDir := fs.String("calendar", "configs/calendar", "yearly holiday files")
 	last := fs.Int("last", 0, "instead of -from/-to: the last N whole hours before now (an hourly timer runs -last 3, so late data is rolled up again)")
 	_ = fs.Parse(args)
 	var from, to time.Time
@@ -35,13 +41,18 @@ func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {
 			return fmt.Errorf("-to %q: %w", *toS, err)
 		}
 	}
+	hours, err := openingHours(*facDir, *rulesFile, *calDir, logger)
+	if err != nil {
+		return err
+	}
 	client := influxdb2.NewClient(inf.url, inf.token)
 	defer client.Close()
 	roller, err := compliance.New(compliance.Options{
-		Query:      &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token},
-		Writer:     client.WriteAPIBlocking("", inf.bucket),
-		Logger:     logger,
-		Registerer: prometheus.NewRegistry(), // a one-shot command: nobody scrapes it
+		OpeningHours: hours,
+		Query:        &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token},
+		Writer:       client.WriteAPIBlocking("", inf.bucket),
+		Logger:       logger,
+		Registerer:   prometheus.NewRegistry(), // a one-shot command: nobody scrapes it
 	})
 	if err != nil {
 		return err
@@ -49,4 +60,36 @@ func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {
 	n, err := roller.Run(ctx, from, to)
 	logger.Info("rollup done", "from", from, "to", to, "facility_hours", n)
 	return err
+}
+
+// openingHours is each registered facility's calendar (its hours, public
+// holidays and make-up working days), as the alerting service uses it;
+// facilities not in the registry get compliance's default.
+func openingHours(facDir, rulesFile, calDir string, logger *slog.Logger) (compliance.OpeningHours, error) {
+	if _, err := os.Stat(facDir); err != nil {
+		logger.Warn("no facility registry; default opening hours for every facility", "dir", facDir)
+		return compliance.DefaultOpeningHours, nil
+	}
+	facs, err := facilityfile.LoadDir(facDir)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := rules.LoadFile(rulesFile, calDir)
+	if err != nil {
+		return nil, err
+	}
+	cals := map[string]func(time.Time) bool{}
+	for _, f := range facs {
+		cal, err := rs.Calendar(f.ID, f.Region, f.Location, f.OpeningHours)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		cals[f.ID] = cal.IsOpen
+	}
+	return func(facility string) func(time.Time) bool {
+		if open, ok := cals[facility]; ok {
+			return open
+		}
+		return compliance.DefaultOpeningHours(facility)
+	}, nil
 }

@@ -69,7 +69,7 @@ type DeviceEntry struct {
 type Facility struct {
 	model.Facility
 	Path         string
-	Location     Location
+	Coordinates  Location // the file's facility.location; Location (promoted from model.Facility) is the time zone
 	OpeningHours []string
 	Operators    []Operator
 	// Sources maps a device's (source, address) to the registered device.
@@ -166,7 +166,7 @@ func build(path string, f *File) *Facility {
 		Facility: model.Facility{
 			ID: f.Facility.ID, Name: f.Facility.Name, Region: model.Region(f.Facility.Region), Location: loc,
 		},
-		Path: path, Location: f.Facility.Location, OpeningHours: f.Facility.OpeningHours, Operators: f.Operators,
+		Path: path, Coordinates: f.Facility.Location, OpeningHours: f.Facility.OpeningHours, Operators: f.Operators,
 		Sources: map[SourceKey]*model.Device{}, Entries: f.Devices,
 	}
 	for _, r := range f.Rooms {
