@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -35,6 +36,7 @@ type bufferedConn struct {
 	net.Conn
 	r *bufio.Reader
 
+	closed  atomic.Bool // set by Close without the lock, which a stuck flush may hold
 	mu      sync.Mutex
 	w       *bufio.Writer
 	timer   *time.Timer
@@ -52,6 +54,9 @@ func newBufferedConn(c net.Conn) *bufferedConn {
 func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func (b *bufferedConn) Write(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, net.ErrClosed
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
@@ -87,6 +92,7 @@ func (b *bufferedConn) flush() {
 }
 
 func (b *bufferedConn) Close() error {
+	b.closed.Store(true)
 	b.timer.Stop()
 	// A flush blocked on a dead peer holds the lock; closing the socket is
 	// what unblocks it, so never wait for the lock here.
