@@ -173,6 +173,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	local, err := mqttx.New(mqttx.Options{
 		Config:       localCfg,
 		CleanSession: false, // the local broker queues readings while the gateway restarts
+		NoStore:      true,  // what is not acknowledged, the local broker delivers again
 		OrderMatters: true,
 		AutoAck:      false, // PUBACK only once the reading is on disk
 		Default:      g.onLocal,

@@ -78,7 +78,10 @@ type Options struct {
 	CleanSession bool
 	OrderMatters bool // paho's default is true; see PITFALLS.md
 	AutoAck      bool // false: the handler's owner calls msg.Ack() when the message is safe
-	Will         *Will
+	// NoStore: paho keeps no in-flight state (see nopStore). For
+	// subscribers whose safety comes from their own acknowledgements.
+	NoStore bool
+	Will    *Will
 	// OnConnect runs on every (re)connect; subscribe there, because a clean
 	// session forgets subscriptions.
 	OnConnect func(mqtt.Client)
@@ -120,6 +123,9 @@ func New(o Options) (mqtt.Client, error) {
 			return nil, err
 		}
 		co.SetTLSConfig(tc)
+	}
+	if o.NoStore {
+		co.SetStore(nopStore{})
 	}
 	if bufferable(o.Broker) {
 		co.SetCustomOpenConnectionFn(bufferedOpener(tc))
