@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 
 	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/gateway"
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(envGatewayConfig); path != "" {
 		os.Exit(runGatewayProcess(path))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func runGatewayProcess(path string) int {
