@@ -158,18 +158,7 @@ func (r *Roller) discover(ctx context.Context) ([]Facility, error) {
 			f := Facility{}
 			for _, kv := range strings.Split(key, ",")[1:] {
 				k, v, _ := strings.Cut(kv, "=")
-				switch k {
-				case "province":
-					f.Province = v
-				case "city":
-					f.City = v
-				case "county":
-					f.County = v
-				case "street":
-					f.Street = v
-				case "facility":
-					f.ID = v
-				}
+				f.SetTag(k, v)
 			}
 			if f.ID != "" {
 				seen[f.ID] = f

@@ -79,6 +79,23 @@ type Facility struct {
 	Province, City, County, Street string
 }
 
+// SetTag sets the field an InfluxDB tag names (province, city, county,
+// street, facility); other tags are ignored.
+func (f *Facility) SetTag(tag, v string) {
+	switch tag {
+	case "province":
+		f.Province = v
+	case "city":
+		f.City = v
+	case "county":
+		f.County = v
+	case "street":
+		f.Street = v
+	case "facility":
+		f.ID = v
+	}
+}
+
 func newHour(f Facility, start time.Time) Hour {
 	fields := map[string]float64{
 		FieldOpenMinutes: 0, FieldDataMinutes: 0, FieldCameraMinutes: 0, FieldCameraOnlineMinutes: 0,

@@ -132,7 +132,7 @@ func Build(ctx context.Context, q Querier, region string, month time.Time, loc *
 					at = influxql.Time(row[i]).In(loc)
 				case tagColumns[col]:
 					v, _ := row[i].(string)
-					setTag(&f, col, v)
+					f.SetTag(col, v)
 				default:
 					if v, ok := influxql.Float(row[i]); ok {
 						hour[col] = v
@@ -173,19 +173,4 @@ func newDays(from time.Time, n int) []Day {
 func dayIndex(from, at time.Time) int {
 	y, m, d := at.Date()
 	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24)
-}
-
-func setTag(f *compliance.Facility, tag, v string) {
-	switch tag {
-	case "province":
-		f.Province = v
-	case "city":
-		f.City = v
-	case "county":
-		f.County = v
-	case "street":
-		f.Street = v
-	case "facility":
-		f.ID = v
-	}
 }
