@@ -68,29 +68,11 @@ func facilityYAML(id, region string, n int) string {
 	return b.String()
 }
 
-// gatewayYAML configures a gateway whose only source is a generic JSON
-// mapping with a millisecond timestamp, so every test message is a
-// distinct point in InfluxDB.
+// gatewayYAML configures a gateway whose sources are generic JSON mappings
+// with a millisecond timestamp (gatewayConf), so every test message is a
+// distinct point in InfluxDB; one broker serves as local and central.
 func gatewayYAML(gatewayID, facilityFile, broker, spoolDir string) string {
-	return fmt.Sprintf(`gateway_id: %s
-facility_file: %s
-local:
-  mqtt: {broker: %s, client_id: %s-local}
-uplink:
-  mqtt: {broker: %s, username: ignored}
-  ack_timeout: 2s
-  max_ack_timeout: 4s
-spool: {dir: %s, max_bytes: 67108864, segment_bytes: 1048576, commit_interval: 50ms}
-sources:
-  - family: json
-    name: load
-    topic: test/+device/state
-    time_path: ts
-    time_format: unix_ms
-    fields: [{path: v, kind: temperature}]
-status_interval: 2s
-http: {listen: ""}
-`, gatewayID, facilityFile, broker, gatewayID, broker, spoolDir)
+	return gatewayConf{id: gatewayID, facilityFile: facilityFile, local: broker, uplink: broker, spoolDir: spoolDir}.yaml()
 }
 
 func writeFile(t *testing.T, dir, name, body string) string {

@@ -27,7 +27,8 @@ import (
 // down). They add to harness_test.go and kill_test.go without changing them.
 
 // gatewayConf is a gateway configuration with separate local and central
-// brokers and a spool that tests size; yaml renders it like gatewayYAML.
+// brokers and a spool that tests size; unset fields take the defaults of
+// the e2e tests (64 MiB spool, 1 MiB segments, 50 ms commits, no HTTP).
 type gatewayConf struct {
 	id, facilityFile  string
 	local, uplink     string
