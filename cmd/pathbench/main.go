@@ -81,7 +81,10 @@ func run(log *slog.Logger, readings, devices, publishers, window int, timeout ti
 	if out == "" {
 		return nil
 	}
-	path := filepath.Join(root, out)
+	path := out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, out) // relative to the repository, wherever it runs from
+	}
 	doc, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
