@@ -72,20 +72,65 @@ func (s *Service) ackHandler() http.Handler {
 	})
 }
 
-// alertsHandler serves GET /api/v1/alerts: the alerts the store holds.
+// alertsHandler serves GET /api/v1/alerts: the alerts the engine holds,
+// optionally only those of a region (?region=110105: a province, city,
+// county or street code, matched as a prefix of the facility's 9-digit
+// street code, the same scoping the regulators' dashboards use) and of a
+// state (?state=firing). The alert console builds on this.
 func (s *Service) alertsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, ok := regionPrefix(r.URL.Query().Get("region"))
+		if !ok {
+			http.Error(w, "bad request: region must be a 6-digit division code or a 9-digit street code", http.StatusBadRequest)
+			return
+		}
+		state := r.URL.Query().Get("state")
 		reply := make(chan []rules.Alert, 1)
 		select {
 		case s.queries <- reply:
 		case <-r.Context().Done():
 			return
 		}
+		var alerts []rules.Alert
 		select {
-		case alerts := <-reply:
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(alerts)
+		case alerts = <-reply:
 		case <-r.Context().Done():
+			return
 		}
+		out := make([]rules.Alert, 0, len(alerts))
+		for _, a := range alerts {
+			f := s.fac[a.Facility] // read-only after New
+			if region != "" && (f == nil || !strings.HasPrefix(string(f.Region), region)) {
+				continue
+			}
+			if state != "" && a.State.String() != state {
+				continue
+			}
+			out = append(out, a)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
 	})
+}
+
+// regionPrefix turns a division code into the prefix of the street codes
+// it covers: "110000" (a province) → "11", "110100" (a city) → "1101",
+// "110105" (a county) → "110105", a 9-digit street code → itself, "" → "".
+func regionPrefix(code string) (string, bool) {
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	switch {
+	case code == "" || len(code) == 9:
+		return code, true
+	case len(code) != 6:
+		return "", false
+	case strings.HasSuffix(code, "0000"):
+		return code[:2], true
+	case strings.HasSuffix(code, "00"):
+		return code[:4], true
+	}
+	return code, true
 }
