@@ -47,8 +47,25 @@
 // # Limits and counting
 //
 // Messages above Options.MaxMessageBytes (64 KiB) are refused before
-// parsing. JSON is checked with encoding/json.Valid, then walked in place
-// (internal/jsonw) without building maps. Values that are null are skipped
+// parsing. JSON is read in place (internal/jsonw) without building maps:
+// Zigbee2MQTT state and Tasmota SENSOR in one pass that checks the syntax
+// as it extracts the values (and takes them back if the payload turns out
+// invalid), the other families with one checking pass and a walk. The
+// check accepts exactly what encoding/json.Valid and utf8.Valid together
+// accept, nesting limit included; the package's fuzz tests compare them.
+//
+// # Allocations
+//
+// Decoding allocates nothing per message in the steady state: numbers are
+// parsed in place, and the strings an observation carries are either the
+// source's name, a substring of the topic, or a stored copy from a bounded
+// cache (Tasmota's "topic/sensor" addresses, json address templates).
+// Set.DecodeBytes takes the topic as bytes, for an MQTT reader that
+// reuses its buffer, and keeps a bounded cache of topic strings
+// (Options.TopicCacheSize) so that a device's topic is copied once, not
+// per message. Observations never alias the caller's buffers. Caches
+// evict an arbitrary entry when full and count it in
+// cw_gateway_decode_cache_evictions_total{cache}. Values that are null are skipped
 // (Zigbee2MQTT sends null for what it has not seen since starting);
 // values of the wrong type, not finite (1e400) or outside
 // model.Kind.InRange are dropped and counted in

@@ -85,6 +85,7 @@ type GenericJSON struct {
 	timePath []pathElem
 	timeFmt  string
 	fields   []jsonField
+	addrs    *stringCache // filled-in address templates, built once per device rather than per message
 }
 
 // addrPart is a literal or, when capture is set, a named level.
@@ -102,7 +103,7 @@ func NewGenericJSON(cfg GenericJSONConfig) (*GenericJSON, error) {
 	if err != nil {
 		return nil, configErr("topic", "%v", err)
 	}
-	g := &GenericJSON{name: cfg.Name, pattern: p}
+	g := &GenericJSON{name: cfg.Name, pattern: p, addrs: newStringCache(DefaultTopicCacheSize)}
 	if g.address, err = parseAddress(cfg.Address, &p); err != nil {
 		return nil, configErr("address", "%v", err)
 	}
@@ -253,16 +254,19 @@ func (g *GenericJSON) buildAddress(caps []string) string {
 	if len(g.address) == 1 && g.address[0].capture {
 		return g.pattern.capture(caps, g.address[0].text)
 	}
-	var b strings.Builder
+	var buf [maxCachedBytes]byte
+	b := buf[:0]
 	for _, p := range g.address {
 		if p.capture {
-			b.WriteString(g.pattern.capture(caps, p.text))
+			b = append(b, g.pattern.capture(caps, p.text)...)
 		} else {
-			b.WriteString(p.text)
+			b = append(b, p.text...)
 		}
 	}
-	return b.String()
+	return g.addrs.intern(b)
 }
+
+func (g *GenericJSON) addressCache() *stringCache { return g.addrs }
 
 func (g *GenericJSON) parseTime(v jsonw.Value) (time.Time, bool) {
 	switch g.timeFmt {

@@ -2,32 +2,40 @@ package decode
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cradlewatch/cradlewatch/gateway/decode/internal/jsonw"
 )
 
-// parseObject checks a payload and returns its top-level object.
-// json.Valid runs first, so the walker only ever sees well-formed JSON; it
-// has a nesting limit of its own, and neither recurses on the stack per
-// level of the input.
+// parseObject checks a payload and returns its top-level object, for the
+// decoders that look members up by path. The check is one pass of
+// jsonw.Reader, which accepts exactly what json.Valid and utf8.Valid
+// together accept; the walker then only ever sees well-formed JSON. Neither
+// recurses on the stack per level of the input.
 func parseObject(family string, payload []byte) (jsonw.Value, error) {
-	if len(bytes.TrimSpace(payload)) == 0 {
-		return jsonw.Value{}, newError(family, ReasonEmpty, "empty payload")
-	}
-	if !utf8.Valid(payload) {
-		return jsonw.Value{}, newError(family, ReasonInvalidJSON, "payload is not valid UTF-8")
-	}
-	if !json.Valid(payload) {
-		return jsonw.Value{}, newError(family, ReasonInvalidJSON, "payload is not JSON")
-	}
-	v := jsonw.Parse(payload)
-	if v.Type != jsonw.Object {
-		return jsonw.Value{}, newError(family, ReasonNotObject, "payload is JSON but not an object")
+	v, ok := jsonw.ParseValid(payload)
+	if !ok || v.Type != jsonw.Object {
+		return jsonw.Value{}, payloadError(family, payload)
 	}
 	return v, nil
+}
+
+// payloadError says why payload is not a JSON object, once a reader found
+// that it is not. It tests in the order decoders always have, so that a
+// payload that is both empty-looking and invalid gets the same reason as
+// before: empty (white space only, Unicode spaces included), then UTF-8,
+// then syntax, then type. Only refused messages pay for these passes.
+func payloadError(family string, payload []byte) *Error {
+	switch {
+	case len(bytes.TrimSpace(payload)) == 0:
+		return newError(family, ReasonEmpty, "empty payload")
+	case !utf8.Valid(payload):
+		return newError(family, ReasonInvalidJSON, "payload is not valid UTF-8")
+	case !jsonw.Valid(payload):
+		return newError(family, ReasonInvalidJSON, "payload is not JSON")
+	}
+	return newError(family, ReasonNotObject, "payload is JSON but not an object")
 }
 
 // number reads a numeric member. present is false for null (Zigbee2MQTT

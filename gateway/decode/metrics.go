@@ -17,7 +17,9 @@ type metrics struct {
 	unmatched    prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the stage's metrics; evictions reports the caches'
+// evictions by cache name (see cacheEvictions).
+func newMetrics(reg prometheus.Registerer, evictions map[string]func() float64) (*metrics, error) {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_gateway_messages_total",
@@ -44,10 +46,39 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Messages on topics no configured source subscribes to.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.errors, m.rejected, m.decoded, m.timeReplaced, m.unmatched} {
+	cs := []prometheus.Collector{m.messages, m.errors, m.rejected, m.decoded, m.timeReplaced, m.unmatched}
+	for _, name := range []string{"topic", "address"} {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "cw_gateway_decode_cache_evictions_total",
+			Help:        "Strings dropped from a full decoder cache (topic: Set.DecodeBytes's topics; address: Tasmota sensor addresses). A steady rate means more distinct topics than the bound, from a misconfigured or hostile publisher, and costs an allocation per message.",
+			ConstLabels: prometheus.Labels{"cache": name},
+		}, evictions[name]))
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("decode: register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// cacheEvictions returns the eviction counts of the Set's topic cache and
+// of the decoders' address caches, summed, for newMetrics.
+func cacheEvictions(topics *stringCache, decs []Decoder) map[string]func() float64 {
+	var addrs []*stringCache
+	for _, d := range decs {
+		if c, ok := d.(interface{ addressCache() *stringCache }); ok {
+			addrs = append(addrs, c.addressCache())
+		}
+	}
+	return map[string]func() float64{
+		"topic": func() float64 { return float64(topics.evictions.Load()) },
+		"address": func() float64 {
+			var n uint64
+			for _, c := range addrs {
+				n += c.evictions.Load()
+			}
+			return float64(n)
+		},
+	}
 }

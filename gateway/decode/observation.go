@@ -33,8 +33,9 @@ type Observation struct {
 }
 
 // Decoder turns the messages of one device family into observations.
-// Implementations hold no mutable state, so one decoder may serve several
-// goroutines.
+// Implementations are safe for concurrent use, so one decoder may serve
+// several goroutines: the built-in ones hold no mutable state but bounded,
+// locked caches of the address strings they build.
 type Decoder interface {
 	// Family is the name the decoder is registered under.
 	Family() string

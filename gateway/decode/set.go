@@ -33,6 +33,11 @@ type Options struct {
 	// LogEvery is the interval of the rate-limited error log per family
 	// and reason. 0 means DefaultLogEvery.
 	LogEvery time.Duration
+	// TopicCacheSize bounds how many topics DecodeBytes keeps a string of
+	// (topics above 256 bytes are never kept). 0 means
+	// DefaultTopicCacheSize; negative keeps none, so that every DecodeBytes
+	// allocates its topic.
+	TopicCacheSize int
 }
 
 // Set is the gateway's decoders, built from the `sources:` config, with a
@@ -43,6 +48,7 @@ type Set struct {
 	maxSkew time.Duration
 	log     *LimitedLogger
 	m       *metrics
+	topics  *stringCache // DecodeBytes's topics, see Options.TopicCacheSize
 }
 
 type route struct {
@@ -82,7 +88,11 @@ func NewSet(decs []Decoder, opts Options) (*Set, error) {
 	if opts.LogEvery <= 0 {
 		opts.LogEvery = DefaultLogEvery
 	}
-	m, err := newMetrics(opts.Registerer)
+	if opts.TopicCacheSize == 0 {
+		opts.TopicCacheSize = DefaultTopicCacheSize
+	}
+	topics := newStringCache(opts.TopicCacheSize)
+	m, err := newMetrics(opts.Registerer, cacheEvictions(topics, decs))
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +101,7 @@ func NewSet(decs []Decoder, opts Options) (*Set, error) {
 		maxSkew: opts.MaxClockSkew,
 		log:     NewLimitedLogger(opts.Logger.With("component", "decode"), opts.LogEvery),
 		m:       m,
+		topics:  topics,
 	}
 	for _, d := range decs {
 		r := route{
@@ -135,7 +146,31 @@ func (s *Set) Subscriptions() []string {
 // returns an *Error (after appending whatever was usable) and is counted in
 // cw_gateway_decode_errors_total.
 func (s *Set) Decode(topic string, payload []byte, now time.Time, out []Observation) ([]Observation, error) {
-	r := s.route(topic)
+	return s.decode(s.route(topic), topic, payload, now, out)
+}
+
+// DecodeBytes is Decode for a topic that lives in a buffer the caller
+// reuses, such as an MQTT reader's read buffer. It retains neither topic
+// nor payload: the Address of every observation is a string of its own.
+// Topics seen before are looked up in a bounded cache
+// (Options.TopicCacheSize) instead of being copied, so that in the steady
+// state a message costs no allocation for its topic.
+func (s *Set) DecodeBytes(topic, payload []byte, now time.Time, out []Observation) ([]Observation, error) {
+	if t, ok := s.topics.lookup(topic); ok {
+		return s.decode(s.route(t), t, payload, now, out)
+	}
+	t := string(topic)
+	r := s.route(t)
+	if r != nil && utf8.ValidString(t) {
+		// Only topics a source reads are kept: nothing else gets past the
+		// broker's subscriptions, and those that do are refused anyway.
+		s.topics.add(t)
+	}
+	return s.decode(r, t, payload, now, out)
+}
+
+// decode is Decode once the topic is routed; r is nil if no source reads it.
+func (s *Set) decode(r *route, topic string, payload []byte, now time.Time, out []Observation) ([]Observation, error) {
 	if r == nil {
 		s.m.unmatched.Inc()
 		return out, ErrNoDecoder

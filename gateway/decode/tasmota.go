@@ -55,6 +55,7 @@ type Tasmota struct {
 	lwt      pattern
 	loc      *time.Location
 	bySensor bool
+	addrs    *stringCache // "topic/sensor" addresses, built once per sensor rather than per message
 }
 
 // NewTasmota validates cfg and returns the decoder.
@@ -98,7 +99,8 @@ func NewTasmota(cfg TasmotaConfig) (*Tasmota, error) {
 	default:
 		return nil, configErr("address", "%q is not %q or %q", cfg.Address, TasmotaAddressTopic, TasmotaAddressSensor)
 	}
-	return &Tasmota{name: cfg.name(), sensor: sensor, lwt: lwt, loc: loc, bySensor: cfg.Address == TasmotaAddressSensor}, nil
+	return &Tasmota{name: cfg.name(), sensor: sensor, lwt: lwt, loc: loc, bySensor: cfg.Address == TasmotaAddressSensor,
+		addrs: newStringCache(DefaultTopicCacheSize)}, nil
 }
 
 // Family implements Decoder.
@@ -122,29 +124,41 @@ func (t *Tasmota) Decode(topic string, payload []byte, now time.Time, out []Obse
 	return out, newError(FamilyTasmota, ReasonBadTopic, "topic %q is neither SENSOR nor LWT", clip(topic))
 }
 
+// telemetry decodes SENSOR in one pass: the reader checks the payload as it
+// hands out the members, sensor objects included, and what was appended is
+// taken back if the payload turns out not to be a valid object.
 func (t *Tasmota) telemetry(dev string, payload []byte, out []Observation) ([]Observation, error) {
-	obj, err := parseObject(FamilyTasmota, payload)
-	if err != nil {
-		return out, err
+	r := jsonw.NewReader(payload)
+	if !r.EnterObject() {
+		return out, payloadError(FamilyTasmota, payload)
 	}
 	start := len(out)
 	var when time.Time
 	fahrenheit := false
-	jsonw.ObjectEach(obj, func(key []byte, v jsonw.Value) bool {
+	for {
+		key, ok := r.NextMember()
+		if !ok {
+			break
+		}
 		switch string(key) {
 		case "Time":
-			when = t.deviceTime(v)
+			when = t.deviceTime(r.Value())
 		case "TempUnit":
-			u, _ := v.StrBytes()
+			u, _ := r.Value().StrBytes()
 			fahrenheit = string(u) == "F"
 		case "ESP32", "ESP8266", "Global":
+			r.Skip()
 		default:
-			if v.Type == jsonw.Object {
-				out = t.sensorValues(dev, key, v, out)
+			if r.EnterObject() {
+				out = t.sensorValues(dev, key, &r, out)
+			} else {
+				r.Skip()
 			}
 		}
-		return true
-	})
+	}
+	if !r.End() {
+		return out[:start], payloadError(FamilyTasmota, payload)
+	}
 	if fahrenheit {
 		f := linear{Scale: 5.0 / 9, Offset: -32 * 5.0 / 9}
 		for i := start; i < len(out); i++ {
@@ -158,42 +172,57 @@ func (t *Tasmota) telemetry(dev string, payload []byte, out []Observation) ([]Ob
 	return out, nil
 }
 
-// sensorValues appends the readings of one sensor object.
-func (t *Tasmota) sensorValues(dev string, sensor []byte, v jsonw.Value, out []Observation) []Observation {
+// sensorValues appends the readings of one sensor object, whose '{' r has
+// just consumed; it reads up to and including the object's '}'.
+func (t *Tasmota) sensorValues(dev string, sensor []byte, r *jsonw.Reader, out []Observation) []Observation {
 	addr := ""
 	mhz := bytes.HasPrefix(sensor, []byte("MHZ19"))
-	add := func(k model.Kind, v jsonw.Value) {
-		f, present, reason := number(v)
-		if !present {
-			return
+	for {
+		key, ok := r.NextMember()
+		if !ok {
+			return out
 		}
-		if addr == "" { // built on first use: most sensor objects carry nothing we read
-			addr = dev
-			if t.bySensor || bytes.IndexByte(sensor, '-') >= 0 {
-				addr = dev + "/" + string(sensor)
-			}
-		}
-		out = append(out, Observation{Source: t.name, Address: addr, Kind: k, Value: f, Reject: reason})
-	}
-	jsonw.ObjectEach(v, func(key []byte, v jsonw.Value) bool {
+		var k model.Kind
 		switch string(key) {
 		case "Temperature":
 			if !mhz { // the MH-Z19's temperature is its own, not the room's
-				add(model.KindTemperature, v)
+				k = model.KindTemperature
 			}
 		case "Humidity":
-			add(model.KindHumidity, v)
+			k = model.KindHumidity
 		case "CarbonDioxide":
-			add(model.KindCO2, v)
+			k = model.KindCO2
 		case "PM2.5":
-			add(model.KindPM25, v)
+			k = model.KindPM25
 		case "PM10":
-			add(model.KindPM10, v)
+			k = model.KindPM10
 		}
-		return true
-	})
-	return out
+		if k == model.KindUnknown {
+			r.Skip()
+			continue
+		}
+		f, present, reason := number(r.Value())
+		if !present {
+			continue
+		}
+		if addr == "" { // built on first use: most sensor objects carry nothing we read
+			addr = t.sensorAddress(dev, sensor)
+		}
+		out = append(out, Observation{Source: t.name, Address: addr, Kind: k, Value: f, Reject: reason})
+	}
 }
+
+// sensorAddress is dev, or dev/sensor for indexed sensors and in sensor
+// mode.
+func (t *Tasmota) sensorAddress(dev string, sensor []byte) string {
+	if !t.bySensor && bytes.IndexByte(sensor, '-') < 0 {
+		return dev
+	}
+	var buf [maxCachedBytes]byte
+	return t.addrs.intern(append(append(append(buf[:0], dev...), '/'), sensor...))
+}
+
+func (t *Tasmota) addressCache() *stringCache { return t.addrs }
 
 // deviceTime parses Tasmota's Time: local wall time in the facility's zone,
 // or RFC 3339 with an offset. Zero if unparseable.
@@ -218,7 +247,8 @@ func (t *Tasmota) deviceTime(v jsonw.Value) time.Time {
 // lastWill decodes the retained LWT: Online / Offline.
 func (t *Tasmota) lastWill(dev string, payload []byte, now time.Time, out []Observation) ([]Observation, error) {
 	var v float64
-	switch s := string(bytes.TrimSpace(payload)); s {
+	p := bytes.TrimSpace(payload)
+	switch string(p) { // a conversion the compiler does not allocate for, unlike a variable that escapes
 	case "Online":
 		v = 1
 	case "Offline":
@@ -226,7 +256,7 @@ func (t *Tasmota) lastWill(dev string, payload []byte, now time.Time, out []Obse
 	case "":
 		return out, newError(FamilyTasmota, ReasonEmpty, "empty LWT")
 	default:
-		return out, newError(FamilyTasmota, ReasonUnknownState, "LWT %q", clip(s))
+		return out, newError(FamilyTasmota, ReasonUnknownState, "LWT %q", clip(string(p)))
 	}
 	return append(out, Observation{Source: t.name, Address: dev, Kind: model.KindDeviceOnline, Time: now, Value: v}), nil
 }

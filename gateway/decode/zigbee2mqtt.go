@@ -53,6 +53,7 @@ type Zigbee2MQTTConfig struct {
 type Zigbee2MQTT struct {
 	name    string
 	base    string
+	prefix  string // base + "/", built once rather than per message
 	voc     linear
 	hcho    linear
 	windows map[string]bool
@@ -80,7 +81,7 @@ func NewZigbee2MQTT(cfg Zigbee2MQTTConfig) (*Zigbee2MQTT, error) {
 	if err != nil {
 		return nil, configErr("hcho_unit", "%v", err)
 	}
-	z := &Zigbee2MQTT{name: cfg.name(), base: cfg.BaseTopic, voc: voc, hcho: hcho, windows: map[string]bool{}}
+	z := &Zigbee2MQTT{name: cfg.name(), base: cfg.BaseTopic, prefix: cfg.BaseTopic + "/", voc: voc, hcho: hcho, windows: map[string]bool{}}
 	for _, w := range cfg.Windows {
 		z.windows[w] = true
 	}
@@ -98,7 +99,7 @@ func (z *Zigbee2MQTT) Subscriptions() []string { return []string{z.base + "/#"} 
 
 // Decode implements Decoder.
 func (z *Zigbee2MQTT) Decode(topic string, payload []byte, now time.Time, out []Observation) ([]Observation, error) {
-	rest, ok := strings.CutPrefix(topic, z.base+"/")
+	rest, ok := strings.CutPrefix(topic, z.prefix)
 	if !ok || rest == "" {
 		return out, newError(FamilyZigbee2MQTT, ReasonBadTopic, "topic %q is not under %s/", clip(topic), z.base)
 	}
@@ -108,66 +109,85 @@ func (z *Zigbee2MQTT) Decode(topic string, payload []byte, now time.Time, out []
 	if name, ok := strings.CutSuffix(rest, "/availability"); ok && name != "" {
 		return z.availability(name, payload, now, out)
 	}
-	obj, err := parseObject(FamilyZigbee2MQTT, payload)
-	if err != nil {
-		return out, err
+	return z.state(rest, payload, out)
+}
+
+// state decodes a device's JSON state in one pass: the reader checks the
+// payload as it hands out the members, and what was appended is taken back
+// if the payload turns out not to be a valid object.
+func (z *Zigbee2MQTT) state(name string, payload []byte, out []Observation) ([]Observation, error) {
+	r := jsonw.NewReader(payload)
+	if !r.EnterObject() {
+		return out, payloadError(FamilyZigbee2MQTT, payload)
 	}
 	start := len(out)
 	var seen time.Time
 	door := model.KindDoor
-	if z.windows[rest] {
+	if z.windows[name] {
 		door = model.KindWindow
 	}
-	add := func(k model.Kind, v float64, reason Reason) {
-		out = append(out, Observation{Source: z.name, Address: rest, Kind: k, Value: v, Reject: reason})
-	}
-	num := func(k model.Kind, v jsonw.Value, conv linear) {
-		if f, present, reason := number(v); present {
-			add(k, conv.apply(f), reason)
+	for {
+		key, ok := r.NextMember()
+		if !ok {
+			break
 		}
-	}
-	flag := func(k model.Kind, v jsonw.Value, invert bool) {
-		if f, present, reason := boolean(v); present {
-			if invert {
-				f = 1 - f
+		k, conv, flag, invert := z.keyKind(key, door)
+		switch {
+		case k != model.KindUnknown && !flag:
+			if f, present, reason := number(r.Value()); present {
+				out = append(out, Observation{Source: z.name, Address: name, Kind: k, Value: conv.apply(f), Reject: reason})
 			}
-			add(k, f, reason)
+		case k != model.KindUnknown:
+			if f, present, reason := boolean(r.Value()); present {
+				if invert {
+					f = 1 - f
+				}
+				out = append(out, Observation{Source: z.name, Address: name, Kind: k, Value: f, Reject: reason})
+			}
+		case string(key) == "last_seen":
+			seen = lastSeen(r.Value())
+		default:
+			r.Skip()
 		}
 	}
-	jsonw.ObjectEach(obj, func(key []byte, v jsonw.Value) bool {
-		switch string(key) {
-		case "temperature":
-			num(model.KindTemperature, v, identity)
-		case "humidity":
-			num(model.KindHumidity, v, identity)
-		case "co2":
-			num(model.KindCO2, v, identity)
-		case "pm25":
-			num(model.KindPM25, v, identity)
-		case "pm10":
-			num(model.KindPM10, v, identity)
-		case "formaldehyd", "hcho":
-			num(model.KindHCHO, v, z.hcho)
-		case "voc":
-			num(model.KindTVOC, v, z.voc)
-		case "battery":
-			num(model.KindBattery, v, identity)
-		case "linkquality":
-			num(model.KindLinkQuality, v, identity)
-		case "contact":
-			flag(door, v, true) // contact true = magnet present = closed
-		case "smoke":
-			flag(model.KindSmoke, v, false)
-		case "gas":
-			flag(model.KindGas, v, false)
-		case "last_seen":
-			seen = lastSeen(v)
-		}
-		return true
-	})
+	if !r.End() {
+		return out[:start], payloadError(FamilyZigbee2MQTT, payload)
+	}
 	markDuplicates(out[start:])
 	stampFrom(out, start, seen)
 	return out, nil
+}
+
+// keyKind maps a state key to its kind and conversion; flag marks the
+// true/false keys, invert those whose true means 0. KindUnknown: not read.
+func (z *Zigbee2MQTT) keyKind(key []byte, door model.Kind) (k model.Kind, conv linear, flag, invert bool) {
+	switch string(key) {
+	case "temperature":
+		return model.KindTemperature, identity, false, false
+	case "humidity":
+		return model.KindHumidity, identity, false, false
+	case "co2":
+		return model.KindCO2, identity, false, false
+	case "pm25":
+		return model.KindPM25, identity, false, false
+	case "pm10":
+		return model.KindPM10, identity, false, false
+	case "formaldehyd", "hcho":
+		return model.KindHCHO, z.hcho, false, false
+	case "voc":
+		return model.KindTVOC, z.voc, false, false
+	case "battery":
+		return model.KindBattery, identity, false, false
+	case "linkquality":
+		return model.KindLinkQuality, identity, false, false
+	case "contact":
+		return door, identity, true, true // contact true = magnet present = closed
+	case "smoke":
+		return model.KindSmoke, identity, true, false
+	case "gas":
+		return model.KindGas, identity, true, false
+	}
+	return model.KindUnknown, identity, false, false
 }
 
 // availability decodes <name>/availability: JSON {"state":"online"} since
@@ -203,12 +223,8 @@ func (z *Zigbee2MQTT) availability(name string, payload []byte, now time.Time, o
 // isCommand reports topics other clients publish to a device:
 // <name>/set, <name>/get, <name>/set/<attribute>, <name>/get/<attribute>.
 func isCommand(rest string) bool {
-	for _, c := range [...]string{"/set", "/get"} {
-		if strings.HasSuffix(rest, c) || strings.Contains(rest, c+"/") {
-			return true
-		}
-	}
-	return false
+	return strings.HasSuffix(rest, "/set") || strings.HasSuffix(rest, "/get") ||
+		strings.Contains(rest, "/set/") || strings.Contains(rest, "/get/")
 }
 
 // lastSeen reads Zigbee2MQTT's last_seen: epoch milliseconds or an ISO 8601

@@ -3,9 +3,13 @@
 // Device payloads are small flat objects read thousands of times a minute
 // on a small ARM box; decoding them into map[string]any costs an allocation
 // per key and per number. The walker instead hands out slices of the
-// original bytes. Callers must check the document with encoding/json.Valid
-// first: the walker then only needs to find where values end, and it still
-// never indexes outside its input, whatever it is given.
+// original bytes. Callers must check the document first (ParseValid, or
+// encoding/json.Valid): the walker then only needs to find where values
+// end, and it still never indexes outside its input, whatever it is given.
+//
+// Reader does both at once: it checks a document as strictly as
+// encoding/json.Valid while handing out its members, so that a decoder
+// reads a payload once.
 package jsonw
 
 import (
@@ -52,6 +56,9 @@ func (v Value) IsBool() bool { return v.Type == True || v.Type == False }
 func (v Value) Float() (f float64, ok bool) {
 	if v.Type != Number {
 		return 0, false
+	}
+	if f, ok := exactFloat(v.Raw); ok {
+		return f, true
 	}
 	f, err := strconv.ParseFloat(string(v.Raw), 64)
 	if err != nil && !math.IsInf(f, 0) {
