@@ -219,16 +219,14 @@ func (c *Collector) writeLoop(ctx context.Context, client mqtt.Client) error {
 		if err != nil {
 			return nil // cancelled: nothing is acknowledged, everything is resent
 		}
-		now := c.o.Clock()
-		for _, t := range w.times {
-			if !t.IsZero() {
-				c.m.lag.Observe(now.Sub(t).Seconds())
-			}
-		}
+		recordLag(c.m, w, c.o.Clock())
 		c.settle(client, w, refused)
 		c.free <- w
 	}
 }
+
+// recordLag observes the lag of every reading of w, stored at now.
+func recordLag(m *metrics, w *work, now time.Time) { m.lag.observe(w.lag, now) }
 
 // settle acknowledges every message of a stored work item: first the
 // gateway (cw/v1/<facility>/<gateway>/ack), then the broker (PUBACK).

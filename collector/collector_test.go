@@ -223,9 +223,11 @@ func BenchmarkIngest(b *testing.B) {
 	var w work
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg.payload)))
+	cpu0 := processCPU()
 	for b.Loop() {
 		w.reset()
 		in.add(&w, msg)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/reading")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*1000), "cpu-ns/reading")
 }

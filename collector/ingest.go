@@ -33,12 +33,11 @@ type work struct {
 	buf     []byte
 	offs    []int // start offset of each line in buf
 	pending []pending
-	oldest  time.Time // measurement time of each line, for the lag metric
-	times   []time.Time
+	lag     []lagGroup // measurement times of the reading lines, for the lag metric
 }
 
 func (w *work) reset() {
-	w.buf, w.offs, w.pending, w.times = w.buf[:0], w.offs[:0], w.pending[:0], w.times[:0]
+	w.buf, w.offs, w.pending, w.lag = w.buf[:0], w.offs[:0], w.pending[:0], w.lag[:0]
 }
 
 func (w *work) lines() int { return len(w.offs) }
@@ -52,6 +51,7 @@ type ingester struct {
 	log     *slog.Logger
 	batch   model.Batch
 	regions map[model.Region]*regionTags
+	lines   readingLines // reused from batch to batch
 }
 
 func (in *ingester) region(r model.Region) *regionTags {
@@ -123,17 +123,19 @@ func (in *ingester) addBatch(w *work, msg message, facility, gateway string) {
 		return
 	}
 	rt := in.region(b.Region)
-	now := in.now()
+	lim := in.limits(in.now())
+	in.lines.reset(facility, rt)
 	for i := range b.Readings {
 		r := &b.Readings[i]
-		if why := in.check(r, now); why != "" {
+		if why := in.check(r, &lim); why != "" {
 			in.m.rejected.WithLabelValues(why).Inc()
 			p.ack.Rejected++
 			continue
 		}
+		ms := r.Time.UnixMilli()
 		w.offs = append(w.offs, len(w.buf))
-		w.times = append(w.times, r.Time)
-		w.buf = appendReadingLine(w.buf, facility, rt, r)
+		w.addLag(ms)
+		w.buf = in.lines.appendLine(w.buf, r, ms)
 	}
 	for i := range b.Gaps {
 		g := &b.Gaps[i]
@@ -149,29 +151,46 @@ func (in *ingester) addBatch(w *work, msg message, facility, gateway string) {
 		in.m.gaps.Inc()
 		in.m.gapReadings.Add(float64(g.Count))
 		w.offs = append(w.offs, len(w.buf))
-		w.times = append(w.times, time.Time{})
 		w.buf = appendGapLine(w.buf, facility, gateway, rt, g)
 	}
 	p.to = w.lines()
 	w.pending = append(w.pending, p)
 }
 
+// batchLimits is what a batch's readings are checked against, worked out
+// once per batch.
+type batchLimits struct {
+	future   time.Time // readings measured after it are rejected (max_future_skew)
+	old      time.Time // readings measured before it are rejected (max_age)
+	checkOld bool      // max_age is set
+	// The IDs of the last reading that passed: the next reading of the same
+	// device (usually the next reading) needs no second ID check.
+	device, room string
+	valid        bool
+}
+
+func (in *ingester) limits(now time.Time) batchLimits {
+	return batchLimits{future: now.Add(in.cfg.MaxFutureSkew), old: now.Add(-in.cfg.MaxAge), checkOld: in.cfg.MaxAge > 0}
+}
+
 // check returns the rejection reason for a reading, "" when it is fine.
-func (in *ingester) check(r *model.Reading, now time.Time) string {
+func (in *ingester) check(r *model.Reading, lim *batchLimits) string {
+	knownIDs := lim.valid && r.Device == lim.device && r.Room == lim.room
 	switch {
 	case !r.Kind.Valid():
 		return reasonBadKind
-	case model.ValidateID("device", r.Device) != nil:
+	case !knownIDs && model.ValidateID("device", r.Device) != nil:
 		return reasonBadID
-	case r.Room != "" && model.ValidateID("room", r.Room) != nil:
+	case !knownIDs && r.Room != "" && model.ValidateID("room", r.Room) != nil:
 		return reasonBadID
 	case !finite(r.Value) || !r.Kind.InRange(r.Value):
 		return reasonOutOfRange
-	case r.Time.Sub(now) > in.cfg.MaxFutureSkew:
+	case r.Time.After(lim.future):
 		return reasonFuture
-	case in.cfg.MaxAge > 0 && now.Sub(r.Time) > in.cfg.MaxAge:
+	case lim.checkOld && r.Time.Before(lim.old):
 		return reasonTooOld
 	}
+	lim.device, lim.room, lim.valid = r.Device, r.Room, true
 	return ""
 }
 
@@ -195,7 +214,6 @@ func (in *ingester) addStatus(w *work, msg message, facility, gateway string) {
 	}
 	p := pending{msg: msg, facility: facility, gateway: gateway, from: w.lines()}
 	w.offs = append(w.offs, len(w.buf))
-	w.times = append(w.times, time.Time{})
 	w.buf = appendStatusLine(w.buf, &st, in.region(region), at)
 	p.to = w.lines()
 	w.pending = append(w.pending, p)

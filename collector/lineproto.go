@@ -19,22 +19,60 @@ func newRegionTags(r model.Region) regionTags {
 	return regionTags{city: r.City(), county: r.County(), province: r.Province(), street: r.Street()}
 }
 
-// appendReadingLine writes one reading:
+// readingLines renders the readings of one batch, one line each:
 // <kind>,city=..,county=..,device=..,facility=..,province=..,room=..,street=.. value=<v> <ms>
-func appendReadingLine(dst []byte, facility string, rt *regionTags, r *model.Reading) []byte {
+//
+// Only device and room vary within a batch, so the other tags are escaped
+// once per batch; and consecutive readings of one device (a Zigbee2MQTT
+// message gives four, one per kind, measured at the same time) copy the
+// previous line's tag set and timestamp whole.
+type readingLines struct {
+	tags         []byte // ",city=..,county=.." ",facility=..,province=.." ",street=.."
+	headEnd      int    // end of the tags before device
+	midEnd       int    // end of the tags between device and room
+	cached       bool   // the previous line's tag set is at dst[from:to], its timestamp at dst[tsFrom:tsTo]
+	device, room string
+	from, to     int
+	ms           int64
+	tsFrom, tsTo int
+}
+
+// reset starts a batch of facility in region rt; the lines must then all be
+// appended to one buffer.
+func (l *readingLines) reset(facility string, rt *regionTags) {
+	l.tags = influxwrite.AppendTag(l.tags[:0], "city", rt.city)
+	l.tags = influxwrite.AppendTag(l.tags, "county", rt.county)
+	l.headEnd = len(l.tags)
+	l.tags = influxwrite.AppendTag(l.tags, "facility", facility)
+	l.tags = influxwrite.AppendTag(l.tags, "province", rt.province)
+	l.midEnd = len(l.tags)
+	l.tags = influxwrite.AppendTag(l.tags, "street", rt.street)
+	l.cached, l.device, l.room, l.tsTo = false, "", "", 0
+}
+
+// appendLine appends r's line, measured at ms (r.Time in Unix milliseconds).
+func (l *readingLines) appendLine(dst []byte, r *model.Reading, ms int64) []byte {
 	dst = influxwrite.AppendMeasurement(dst, r.Kind.String())
-	dst = influxwrite.AppendTag(dst, "city", rt.city)
-	dst = influxwrite.AppendTag(dst, "county", rt.county)
-	dst = influxwrite.AppendTag(dst, "device", r.Device)
-	dst = influxwrite.AppendTag(dst, "facility", facility)
-	dst = influxwrite.AppendTag(dst, "province", rt.province)
-	if r.Room != "" {
+	if l.cached && r.Device == l.device && r.Room == l.room {
+		dst = append(dst, dst[l.from:l.to]...)
+	} else {
+		from := len(dst)
+		dst = append(dst, l.tags[:l.headEnd]...)
+		dst = influxwrite.AppendTag(dst, "device", r.Device)
+		dst = append(dst, l.tags[l.headEnd:l.midEnd]...)
 		dst = influxwrite.AppendTag(dst, "room", r.Room)
+		dst = append(dst, l.tags[l.midEnd:]...)
+		l.cached, l.device, l.room, l.from, l.to = true, r.Device, r.Room, from, len(dst)
 	}
-	dst = influxwrite.AppendTag(dst, "street", rt.street)
 	dst = append(dst, " value="...)
 	dst = influxwrite.AppendFloat(dst, r.Value)
-	return influxwrite.AppendTimestamp(dst, r.Time)
+	if l.tsTo > 0 && ms == l.ms {
+		return append(dst, dst[l.tsFrom:l.tsTo]...)
+	}
+	from := len(dst)
+	dst = influxwrite.AppendTimestampMs(dst, ms)
+	l.ms, l.tsFrom, l.tsTo = ms, from, len(dst)
+	return dst
 }
 
 // appendGapLine writes one gap reported by a gateway.

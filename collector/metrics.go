@@ -23,7 +23,7 @@ type metrics struct {
 	writes          *prometheus.CounterVec
 	writeSeconds    prometheus.Histogram
 	writeRetries    prometheus.Counter
-	lag             prometheus.Histogram
+	lag             *lagHistogram
 	outstanding     prometheus.Gauge
 	statuses        prometheus.Counter
 	gaps            prometheus.Counter
@@ -53,10 +53,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		writeRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_collector_write_retries_total", Help: "InfluxDB writes retried after a transient failure.",
 		}),
-		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "cw_collector_lag_seconds", Help: "Time from a reading's measurement to its write in InfluxDB.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 4, 12),
-		}),
+		lag: newLagHistogram("cw_collector_lag_seconds", "Time from a reading's measurement to its write in InfluxDB.",
+			prometheus.ExponentialBuckets(0.01, 4, 12)),
 		outstanding: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cw_collector_acks_outstanding", Help: "Batches received and not yet acknowledged.",
 		}),

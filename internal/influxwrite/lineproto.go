@@ -1,6 +1,7 @@
 package influxwrite
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -12,9 +13,48 @@ import (
 // backslash and double quote. Newlines cannot be escaped in line protocol
 // at all, so identifiers that carry them are rejected before they get here
 // (model.ValidateID); the escapers still replace them to be safe.
+//
+// The collector writes several of these per reading, so each escaper first
+// checks whether anything needs escaping at all (almost nothing does: IDs
+// are restricted to letters, digits, '-', '_' and '.') and then appends the
+// string whole.
+
+// Classes of bytes, one bit per escaper that treats the byte specially.
+const (
+	specialMeasurement = 1 << iota
+	specialTag
+	specialString
+)
+
+// special marks the bytes each escaper cannot copy as they are.
+var special = func() (t [256]uint8) {
+	for _, c := range ",  \n\r" {
+		t[c] |= specialMeasurement
+	}
+	for _, c := range ",= \n\r" {
+		t[c] |= specialTag
+	}
+	for _, c := range "\"\\\n" {
+		t[c] |= specialString
+	}
+	return t
+}()
+
+// plain reports whether s holds no byte of the given class.
+func plain(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if special[s[i]]&class != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // AppendMeasurement appends an escaped measurement name.
 func AppendMeasurement(dst []byte, s string) []byte {
+	if plain(s, specialMeasurement) {
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ',', ' ':
@@ -30,6 +70,9 @@ func AppendMeasurement(dst []byte, s string) []byte {
 
 // AppendTagValue appends an escaped tag key or value.
 func AppendTagValue(dst []byte, s string) []byte {
+	if plain(s, specialTag) {
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ',', '=', ' ':
@@ -58,6 +101,10 @@ func AppendTag(dst []byte, key, value string) []byte {
 // AppendStringField appends a quoted, escaped string field value.
 func AppendStringField(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	if plain(s, specialString) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '"', '\\':
@@ -71,15 +118,72 @@ func AppendStringField(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// AppendFloat appends a float field value in its shortest exact form.
+// Bounds of AppendFloat's fast path: values below fastFloatMax with at most
+// fastFloatScale decimals. Below 2^30 a float64's spacing is under 2^-22,
+// far finer than 10^-3, so at most one decimal with that many fraction
+// digits rounds to the value, and v·10^s is computed exactly enough (error
+// under 10^-3) to find it.
+const (
+	fastFloatMax   = 1 << 30
+	fastFloatScale = 3
+)
+
+var pow10 = [fastFloatScale + 1]float64{1, 10, 100, 1000}
+
+// AppendFloat appends a float field value in its shortest exact form, the
+// same text as strconv.AppendFloat(dst, v, 'f', -1, 64).
+//
+// Sensor values are mostly short decimals (21.5, 800, 0.05): those are
+// written from the integer v·10^s for the smallest scale s that represents
+// v exactly, which is strconv's shortest form, and much cheaper than its
+// general algorithm. Everything else goes to strconv.
 func AppendFloat(dst []byte, v float64) []byte {
+	if math.Abs(v) < fastFloatMax && !(v == 0 && math.Signbit(v)) { // NaN fails the bound; -0 prints as "-0"
+		for s := 0; s <= fastFloatScale; s++ {
+			m := math.Round(v * pow10[s])
+			if m/pow10[s] == v {
+				return appendScaled(dst, int64(m), s)
+			}
+		}
+	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// appendScaled appends m·10^-s in positional notation, s ≤ fastFloatScale.
+func appendScaled(dst []byte, m int64, s int) []byte {
+	if m < 0 {
+		dst = append(dst, '-')
+		m = -m
+	}
+	if s == 0 {
+		return strconv.AppendInt(dst, m, 10)
+	}
+	var buf [24]byte
+	digits := strconv.AppendInt(buf[:0], m, 10)
+	if n := len(digits); n <= s {
+		// 0.0xy: the integer part is 0 and the fraction needs leading zeros.
+		dst = append(dst, '0', '.')
+		for i := n; i < s; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits...)
+	}
+	cut := len(digits) - s
+	dst = append(dst, digits[:cut]...)
+	dst = append(dst, '.')
+	return append(dst, digits[cut:]...)
 }
 
 // AppendTimestamp appends " <unix ms>\n", ending a line written with
 // millisecond precision.
 func AppendTimestamp(dst []byte, t time.Time) []byte {
+	return AppendTimestampMs(dst, t.UnixMilli())
+}
+
+// AppendTimestampMs is AppendTimestamp for a time already in Unix
+// milliseconds.
+func AppendTimestampMs(dst []byte, ms int64) []byte {
 	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, t.UnixMilli(), 10)
+	dst = strconv.AppendInt(dst, ms, 10)
 	return append(dst, '\n')
 }

@@ -5,18 +5,28 @@
 package influxwrite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+	"unsafe"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
-	"time"
 )
+
+// writeBufferSize is the HTTP connection's write buffer. A write body that
+// fits goes to the socket in one system call together with the request
+// headers; net/http otherwise sends it in 32 KiB pieces. It covers the
+// collector's default writes (5,000 lines of about 150 bytes); larger ones
+// still work, in pieces.
+const writeBufferSize = 1 << 20
 
 // Sink stores newline-terminated line protocol with millisecond timestamps.
 // It is the seam between the collector's pipeline and the database.
@@ -112,18 +122,44 @@ func (c Config) token() string {
 // NewInfluxSink builds the client once; the write API is reused for every
 // write (creating one per write leaks).
 func NewInfluxSink(c Config) *InfluxSink {
+	// Our own http.Client: the exact timeout (the client's option takes
+	// whole seconds) and a write buffer that takes a whole write at once.
+	hc := &http.Client{
+		Timeout: c.Timeout,
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConns:        100,
+			MaxIdleConnsPerHost: 100,
+			IdleConnTimeout:     90 * time.Second,
+			WriteBufferSize:     writeBufferSize,
+		},
+	}
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetUseGZip(c.Gzip).
-		SetHTTPRequestTimeout(uint(c.Timeout / time.Second)).
+		SetHTTPClient(hc).
 		SetMaxRetries(0)
 	cl := influxdb2.NewClientWithOptions(c.URL, c.token(), opts)
 	return &InfluxSink{client: cl, write: cl.WriteAPIBlocking(c.Org, c.bucket())}
 }
 
 // Write implements Sink.
+//
+// The write API takes line protocol as a string. Converting lines would
+// copy every write body (about 150 bytes a reading, a visible share of the
+// collector's CPU and garbage), so the string shares lines' memory. That is
+// safe because nothing keeps it after WriteRecord returns: the blocking API
+// joins a single record without copying, sends it as the request body and
+// closes the response (and with it the request) before returning, and
+// lines is not changed while the call runs.
 func (s *InfluxSink) Write(ctx context.Context, lines []byte) error {
-	err := s.write.WriteRecord(ctx, strings.TrimSuffix(string(lines), "\n"))
+	body := bytes.TrimSuffix(lines, []byte("\n"))
+	if len(body) == 0 {
+		return nil
+	}
+	err := s.write.WriteRecord(ctx, unsafe.String(unsafe.SliceData(body), len(body)))
 	if err == nil {
 		return nil
 	}
