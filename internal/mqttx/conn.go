@@ -2,6 +2,7 @@ package mqttx
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -111,26 +112,44 @@ func (b *bufferedConn) Close() error {
 // schemes (WebSocket) are left to paho: New does not install it for them.
 func bufferedOpener(tc *tls.Config) mqtt.OpenConnectionFunc {
 	return func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
-		d := &net.Dialer{Timeout: o.ConnectTimeout}
-		host := u.Host
-		var c net.Conn
-		var err error
-		switch u.Scheme {
-		case "tcp", "mqtt":
-			c, err = d.Dial("tcp", host)
-		case "ssl", "tls", "mqtts":
-			cfg := tc.Clone()
-			if cfg.ServerName == "" {
-				cfg.ServerName = u.Hostname()
-			}
-			c, err = tls.DialWithDialer(d, "tcp", host, cfg)
-		default:
-			return nil, fmt.Errorf("mqtt: scheme %q not handled by the buffered dialer", u.Scheme)
-		}
+		c, err := dialURL(context.Background(), u, tc, o.ConnectTimeout)
 		if err != nil {
 			return nil, err
 		}
 		return newBufferedConn(c), nil
+	}
+}
+
+// Dial opens a TCP or TLS connection to cfg's broker (schemes tcp, mqtt,
+// ssl, tls, mqtts), verifying the server as New does. It is for clients of
+// our own that speak MQTT on the connection (see internal/mqttsub).
+func Dial(ctx context.Context, cfg Config, timeout time.Duration) (net.Conn, error) {
+	u, err := url.Parse(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: broker %q: %w", cfg.Broker, err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLS != (TLS{}) || isTLSScheme(cfg.Broker) {
+		if tc, err = tlsConfig(cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
+	return dialURL(ctx, u, tc, timeout)
+}
+
+func dialURL(ctx context.Context, u *url.URL, tc *tls.Config, timeout time.Duration) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	switch u.Scheme {
+	case "tcp", "mqtt":
+		return d.DialContext(ctx, "tcp", u.Host)
+	case "ssl", "tls", "mqtts":
+		cfg := tc.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", u.Host)
+	default:
+		return nil, fmt.Errorf("mqtt: scheme %q: want tcp, mqtt, ssl, tls or mqtts", u.Scheme)
 	}
 }
 
