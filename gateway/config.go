@@ -5,6 +5,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/probe"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
+	"strings"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/config"
@@ -107,6 +108,9 @@ func (c *Config) Validate() error {
 	}
 	if k, err := c.Local.MQTT.Validate(); err != nil {
 		return config.Errorf("local.mqtt."+k, "%v", err)
+	}
+	if s := c.Local.MQTT.Broker; strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") {
+		return config.Errorf("local.mqtt.broker", "%q: the local link speaks MQTT over tcp:// or ssl://, not WebSocket", s)
 	}
 	if k, err := c.Uplink.MQTT.Validate(); err != nil {
 		return config.Errorf("uplink.mqtt."+k, "%v", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
 	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
+	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
@@ -54,8 +55,9 @@ type Gateway struct {
 	unreg    *unregistered
 	ready    obs.Readiness
 	http     *obs.Server
-	local    scratch // onLocal's buffers (paho's router goroutine)
 	probed   scratch // onProbe's buffers (the prober's goroutine)
+	// devices are the registered devices by source, then address.
+	devices map[string]map[string]*model.Device
 	prober   *probe.Prober
 }
 
@@ -85,6 +87,13 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 		g.fac = f
+	}
+	g.devices = make(map[string]map[string]*model.Device)
+	for k, d := range g.fac.Sources {
+		if g.devices[k.Source] == nil {
+			g.devices[k.Source] = make(map[string]*model.Device)
+		}
+		g.devices[k.Source][k.Address] = d
 	}
 	var err error
 	g.decoders, err = decode.Build(cfg.Sources, decode.Options{Logger: g.log, Registerer: o.Registerer, MaxClockSkew: cfg.DeviceClockSkew})
@@ -170,29 +179,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 		localCfg.Broker = b.Addr()
 		g.log.Info("embedded broker listening", "addr", b.Addr(), "users", len(g.cfg.Local.Embedded.Users))
 	}
-	local, err := mqttx.New(mqttx.Options{
+	link := &localLink{g: g}
+	sub, err := mqttsub.New(mqttsub.Options{
 		Config:       localCfg,
+		Filters:      g.decoders.Subscriptions(),
 		CleanSession: false, // the local broker queues readings while the gateway restarts
-		NoStore:      true,  // what is not acknowledged, the local broker delivers again
-		OrderMatters: true,
-		AutoAck:      false, // PUBACK only once the reading is on disk
-		Default:      g.onLocal,
-		Logger:       g.log,
-		OnConnect: func(c mqtt.Client) {
-			for _, f := range g.decoders.Subscriptions() {
-				if err := mqttx.Subscribe(c, f, 1, g.onLocal); err != nil {
-					g.log.Error("subscribe on the local broker failed", "filter", f, "err", err)
-					continue
-				}
-				g.log.Debug("subscribed on the local broker", "filter", f)
-			}
-		},
+		Handler:      link,  // acknowledges only once the readings are on disk
+		ReadCoalesce: localReadCoalesce,
+		MetricPrefix: "cw_gateway_local",
+		Registerer:   g.o.Registerer,
+		Logger:       g.log.With("component", "local"),
 	})
 	if err != nil {
 		up.Disconnect(0)
 		return fmt.Errorf("gateway: local broker: %w", err)
 	}
-	g.ready.Set("local broker", mqttx.Connected(local))
+	link.sub = sub
+	g.ready.Set("local broker", sub.Connected)
 	grp := obs.NewGroup(ctx)
 	grp.Go("spool", g.spool.Run)
 	grp.Go("uplink", g.up.run)
@@ -204,11 +207,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.http != nil {
 		grp.Go("http", g.http.Run)
 	}
-	local.Connect()
+	grp.Go("local", sub.Run)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "facility", g.fac.ID, "local", g.cfg.Local.MQTT.Broker,
 		"uplink", g.cfg.Uplink.MQTT.Broker, "spool_depth", g.spool.Stats().Depth)
 	<-grp.Context().Done()
-	local.Disconnect(250)
 	if up.IsConnectionOpen() {
 		g.publishStatus(up, model.GatewayOffline, true)
 	}
@@ -216,36 +218,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return grp.Wait()
 }
 
-// onLocal handles one message from the local broker on paho's router
-// goroutine: decode, map to registered devices, hand to the spool. It does
-// not block on the disk: the PUBACK goes out from the spool's callback once
-// the readings are fsynced.
-func (g *Gateway) onLocal(_ mqtt.Client, msg mqtt.Message) {
-	// paho calls this from its one router goroutine (OrderMatters), so the
-	// scratch buffers in g.local are reused without locking; the spool
-	// copies what it keeps.
-	sc := &g.local
-	var err error
-	sc.obs, err = g.decoders.Decode(msg.Topic(), msg.Payload(), g.o.Clock(), sc.obs[:0])
-	if err != nil && len(sc.obs) == 0 {
-		msg.Ack() // counted and logged by the decoder set; nothing to keep
-		return
-	}
-	g.keep(sc, func(err error) {
-		if err != nil {
-			// Not acknowledged: the local broker delivers it again after
-			// the next reconnect. Counted, never silently dropped.
-			g.log.Error("spool append failed; message left unacknowledged", "topic", msg.Topic(), "err", err)
-			return
-		}
-		msg.Ack()
-	})
-}
-
 // onProbe keeps what the camera prober measured (its own goroutine).
 func (g *Gateway) onProbe(o decode.Observation) {
 	sc := &g.probed
-	sc.obs = append(sc.obs[:0], o)
+	sc.obs, sc.now = append(sc.obs[:0], o), time.Time{}
 	g.keep(sc, func(err error) {
 		if err != nil {
 			g.log.Error("spool append failed; camera probe result lost", "camera", o.Address, "err", err)
@@ -253,31 +229,90 @@ func (g *Gateway) onProbe(o decode.Observation) {
 	})
 }
 
-// scratch holds one caller's reusable buffers for keep.
+// scratch holds one caller's reusable buffers for collect and store.
 type scratch struct {
 	obs   []decode.Observation
-	arena []byte
-	ends  []int
+	now   time.Time // the arrival time given to the decoder for obs
+	arena []byte    // entries of the readings collected so far
+	ends  []int     // end of each entry in arena
 	recs  [][]byte
+	// stamped is the last arrival time (Unix ms) given to each device's
+	// readings, bounded by the registered devices.
+	stamped map[*model.Device]int64
+	message []stamp // the stamps given while collecting one message
+	// source and bySource remember the last source's devices: a message's
+	// observations, and mostly consecutive messages, share their source.
+	source   string
+	bySource map[string]*model.Device
 }
 
-// keep maps sc.obs to registered devices and hands their readings to the
-// spool; done runs once they are durable (or failed), at once when there
-// is nothing to keep. Unknown devices are reported as unregistered.
+// stamp is the arrival time given to one device's readings.
+type stamp struct {
+	dev *model.Device
+	ms  int64
+}
+
+// keep stores sc.obs: collect, then store.
 func (g *Gateway) keep(sc *scratch, done func(error)) {
-	sc.arena, sc.recs, sc.ends = sc.arena[:0], sc.recs[:0], sc.ends[:0]
+	g.collect(sc)
+	g.store(sc, done)
+}
+
+// collect maps sc.obs to registered devices and adds their readings to the
+// entries gathered in sc. Unknown devices are reported as unregistered.
+func (g *Gateway) collect(sc *scratch) {
+	sc.message = sc.message[:0]
 	for i := range sc.obs {
 		o := &sc.obs[i]
-		dev := g.fac.Sources[facilityfile.SourceKey{Source: o.Source, Address: o.Address}]
+		if o.Source != sc.source || sc.bySource == nil {
+			sc.source, sc.bySource = o.Source, g.devices[o.Source]
+		}
+		dev := sc.bySource[o.Address]
 		if dev == nil {
 			g.unreg.saw(o.Source, o.Address)
 			continue
 		}
-		r := model.Reading{Device: dev.ID, Room: dev.Room, Kind: o.Kind, Time: o.Time, Value: o.Value}
+		t := o.Time
+		if t.Equal(sc.now) {
+			t = sc.arrival(dev, t)
+		}
+		r := model.Reading{Device: dev.ID, Room: dev.Room, Kind: o.Kind, Time: t, Value: o.Value}
 		sc.arena = model.AppendReadingEntry(sc.arena, &r)
 		sc.ends = append(sc.ends, len(sc.arena))
 	}
+}
+
+// arrival stamps a reading that carries no device time with its arrival
+// time t, in the milliseconds the wire and InfluxDB keep, made strictly
+// increasing per device: InfluxDB keeps one point per series and time, so
+// two messages of one device stamped alike would become one point. That
+// happens when readings arrive in a burst, above all when the local broker
+// replays its queue after the gateway restarted. The readings of one
+// message share their device's stamp (they are different series).
+func (sc *scratch) arrival(dev *model.Device, t time.Time) time.Time {
+	for _, s := range sc.message {
+		if s.dev == dev {
+			return time.UnixMilli(s.ms)
+		}
+	}
+	ms := t.UnixMilli()
+	if sc.stamped == nil {
+		sc.stamped = make(map[*model.Device]int64)
+	}
+	if last, ok := sc.stamped[dev]; ok && ms <= last {
+		ms = last + 1
+	}
+	sc.stamped[dev] = ms
+	sc.message = append(sc.message, stamp{dev, ms})
+	return time.UnixMilli(ms)
+}
+
+// store hands the readings gathered in sc to the spool (which copies them)
+// and empties sc; done runs once they are durable (or failed), at once when
+// there is nothing to keep.
+func (g *Gateway) store(sc *scratch, done func(error)) {
 	if len(sc.ends) == 0 {
+		sc.arena = sc.arena[:0]
 		done(nil)
 		return
 	}
@@ -293,6 +328,8 @@ func (g *Gateway) keep(sc *scratch, done func(error)) {
 		}
 		done(err)
 	})
+	clear(sc.recs) // no references into the arena outlive this call
+	sc.arena, sc.recs, sc.ends = sc.arena[:0], sc.recs[:0], sc.ends[:0]
 }
 
 func (g *Gateway) statusLoop(ctx context.Context, c mqtt.Client) error {

@@ -122,7 +122,7 @@ func TestGatewayForwardsEveryFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() }) // after the centre's client (cleanups run last in, first out)
 	dir := t.TempDir()
 	facFile := filepath.Join(dir, "facility.yaml")
 	os.WriteFile(facFile, []byte(fmt.Sprintf(testFacility, fakeCamera(t))), 0o600)
