@@ -58,7 +58,7 @@ type Gateway struct {
 	probed   scratch // onProbe's buffers (the prober's goroutine)
 	// devices are the registered devices by source, then address.
 	devices map[string]map[string]*model.Device
-	prober   *probe.Prober
+	prober  *probe.Prober
 }
 
 // New loads the facility, builds the decoders and opens (and, after a

@@ -20,6 +20,12 @@ type spoolReader interface {
 	Stats() spool.Stats
 }
 
+// spoolBufferedReader is the spool's Read into reused memory; test fakes
+// need not have it.
+type spoolBufferedReader interface {
+	ReadInto(b *spool.ReadBuffer, from uint64, maxRecords, maxBytes int) error
+}
+
 // publisher is what the uplink needs of the MQTT client.
 type publisher interface {
 	Publish(topic string, qos byte, retained bool, payload any) mqtt.Token
@@ -74,6 +80,7 @@ type uplink struct {
 	facility string
 	region   model.Region
 	sp       spoolReader
+	rbuf     spool.ReadBuffer // what read last returned, see read
 	pub      publisher
 	log      *slog.Logger
 	now      func() time.Time

@@ -223,9 +223,19 @@ func (u *uplink) setBacklogGauge() {
 	u.m.backlog.Set(float64(n))
 }
 
-// read reads the next batch's records from the spool at from.
+// read reads the next batch's records from the spool at from. With the
+// real spool they are read into the uplink's one reusable buffer, so they
+// are valid until the next read: every caller encodes them (newBatch
+// copies) before it reads again.
 func (u *uplink) read(from uint64) ([]spool.Record, bool) {
-	recs, err := u.sp.Read(from, u.cfg.MaxBatch, u.cfg.MaxBatchBytes)
+	var recs []spool.Record
+	var err error
+	if r, ok := u.sp.(spoolBufferedReader); ok {
+		err = r.ReadInto(&u.rbuf, from, u.cfg.MaxBatch, u.cfg.MaxBatchBytes)
+		recs = u.rbuf.Records
+	} else {
+		recs, err = u.sp.Read(from, u.cfg.MaxBatch, u.cfg.MaxBatchBytes)
+	}
 	if err != nil {
 		u.m.spoolErrors.WithLabelValues("read").Inc()
 		u.log.Error("spool read failed", "from", from, "err", err)

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -82,11 +83,13 @@ func (s *Spool) commitQueued(minBytes, budget int64) error {
 		if n := s.q.pendingBytes(); n == 0 || n < minBytes {
 			return nil
 		}
-		reqs := s.q.take(min(int64(s.opts.CommitBytes), budget))
-		for _, r := range reqs {
+		s.taken = s.q.take(s.taken[:0], min(int64(s.opts.CommitBytes), budget))
+		for _, r := range s.taken {
 			budget -= r.bytes
 		}
-		if err := s.commit(reqs); err != nil {
+		err := s.commit(s.taken)
+		clear(s.taken) // the requests are recycled or garbage now
+		if err != nil {
 			return err
 		}
 	}
@@ -140,39 +143,68 @@ func (s *Spool) commit(reqs []*request) error {
 		s.failAll(reqs, err, reasonIO)
 		return err
 	}
-	firsts := make([]uint64, len(reqs))
-	for i, r := range reqs {
-		firsts[i] = s.next.Load()
-		for _, rec := range r.recs {
-			fs := frameSize(len(rec))
-			act := s.activeSegment()
-			if act.size+int64(len(s.buf))+fs > s.opts.SegmentBytes && (act.count > 0 || len(s.buf) > 0) {
+	// Indexes are counted locally and published once per flush: the
+	// committer is their only writer.
+	next := s.next.Load()
+	act := s.activeSegment()
+	s.pend = pending{first: next, periodic: act.hasPeriodic}
+	for _, r := range reqs {
+		r.first = next
+		// Frames are sealed where Append put them and copied to buf a
+		// run at a time: the whole request, unless the segment fills.
+		f := r.frames
+		from := 0 // f[from:] is not in buf yet
+		room := s.opts.SegmentBytes - act.size - int64(len(s.buf))
+		for off := 0; off < len(f); {
+			size := frameHeaderSize + int(binary.LittleEndian.Uint32(f[off:]))
+			if int64(off-from+size) > room && (act.count > 0 || len(s.buf) > 0 || off > from) {
+				s.buf = append(s.buf, f[from:off]...)
+				from = off
+				s.next.Store(next)
 				if err := s.flush(); err != nil {
 					s.failAll(reqs, err, reasonIO)
 					return err
 				}
-				if err := s.createSegment(s.next.Load()); err != nil {
+				if err := s.createSegment(next); err != nil {
 					s.failAll(reqs, err, reasonIO)
 					return err
 				}
+				act = s.activeSegment()
+				s.pend = pending{first: next}
+				room = s.opts.SegmentBytes - act.size
 			}
-			index := s.next.Load()
-			s.buf = appendFrame(s.buf, index, rec)
-			s.pending = append(s.pending, pendingRec{index: index, state: s.opts.IsState(rec)})
-			s.next.Store(index + 1)
+			frame := f[off : off+size]
+			sealFrame(frame, next)
+			// Classifying stops at the segment's first periodic
+			// record (see segment.hasPeriodic).
+			if !s.pend.periodic && !s.opts.IsState(frame[frameHeaderSize:]) {
+				s.pend.periodic = true
+			}
+			s.pend.n++
+			next++
+			off += size
 		}
+		s.buf = append(s.buf, f[from:]...)
 	}
+	s.next.Store(next)
 	if err := s.flush(); err != nil {
 		s.failAll(reqs, err, reasonIO)
 		return err
 	}
 	s.updateGauges()
+	n := 0
+	for _, r := range reqs {
+		n += r.n
+	}
+	s.m.appended.Add(float64(n))
 	s.inCallback.Store(true)
-	for i, r := range reqs {
-		s.m.appended.Add(float64(len(r.recs)))
-		r.done(firsts[i], nil)
+	for _, r := range reqs {
+		r.done(r.first, nil)
 	}
 	s.inCallback.Store(false)
+	for _, r := range reqs {
+		s.recycle(r)
+	}
 	select {
 	case s.committed <- struct{}{}:
 	default:
@@ -208,15 +240,13 @@ func (s *Spool) flush() error {
 	s.mu.Lock()
 	act.size += int64(len(s.buf))
 	s.bytes += int64(len(s.buf))
-	for _, p := range s.pending {
-		act.add(p.index, p.state)
-	}
+	act.addRange(s.pend.first, s.pend.n, s.pend.periodic)
 	s.durable = s.next.Load()
 	s.commits++
 	s.fsyncDur += d
 	s.mu.Unlock()
 	s.buf = s.buf[:0]
-	s.pending = s.pending[:0]
+	s.pend = pending{}
 	return nil
 }
 

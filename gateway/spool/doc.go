@@ -133,10 +133,27 @@
 // the centre learns what it will never receive. SegmentBytes is the drop
 // granularity: smaller segments drop less at a time but make more files.
 //
+// # Cost per record
+//
+// The gateway appends the readings of a group of MQTT messages in one call
+// and the uplink reads up to 1000 records at a time, so the work per record
+// is kept to the frame itself. Append frames the records into one buffer
+// of its request (index and CRC left zero; requests and buffers are reused
+// once committed); the committer numbers the frames, computes their CRCs
+// in place and copies each request to the write buffer in one piece. It
+// keeps the next index in a local variable and publishes it once per
+// flush, and describes the frames waiting for their fsync by a first index
+// and a count, since indexes within a group are consecutive. IsState is
+// asked about records only until a segment has a periodic one, because the
+// drop policy only asks whether a segment has any. Readers check frames
+// where they lie in a pooled 64 KiB read buffer and copy each record once;
+// Read sizes its result from the segment metadata, and ReadInto reuses the
+// caller's ReadBuffer so that forward reads do not allocate at all.
+//
 // # Concurrency
 //
 // Run is the only goroutine that writes files. Append hands records to it
-// through a bounded queue; Read opens segment files itself under a read
-// lock and sees only fsynced records; renames and removals take the write
-// lock.
+// through a bounded queue; Read and ReadInto open segment files themselves
+// under a read lock and see only fsynced records; renames and removals take
+// the write lock.
 package spool

@@ -25,7 +25,7 @@ func (s *Spool) makeRoom(need int64) error {
 			}
 			continue
 		}
-		if g := s.oldestSealed(func(g *segment) bool { return g.periodic > 0 }); g != nil {
+		if g := s.oldestSealed(func(g *segment) bool { return g.hasPeriodic }); g != nil {
 			if err := s.rewrite(g, true); err != nil {
 				return err
 			}
@@ -34,7 +34,7 @@ func (s *Spool) makeRoom(need int64) error {
 		// Periodic records in the active segment go before any state
 		// record: seal it so it can be rewritten like the others.
 		act := s.activeSegment()
-		if act.count > 0 && act.periodic > 0 {
+		if act.count > 0 && act.hasPeriodic {
 			if err := s.createSegment(s.next.Load()); err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -26,22 +25,42 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // frameSize is the bytes a record of n data bytes takes on disk.
 func frameSize(n int) int64 { return frameHeaderSize + int64(n) }
 
-// appendFrame appends one framed record to dst.
+// appendFrame appends one framed record to dst. The header is written in
+// place: a header array passed to the CRC escapes to the heap, one
+// allocation per record on the committer's hot path.
 func appendFrame(dst []byte, index uint64, data []byte) []byte {
-	var h [frameHeaderSize]byte
-	binary.LittleEndian.PutUint32(h[0:4], uint32(len(data)))
-	binary.LittleEndian.PutUint64(h[8:16], index)
-	binary.LittleEndian.PutUint32(h[4:8], frameCRC(h[:], data))
-	dst = append(dst, h[:]...)
-	return append(dst, data...)
+	start := len(dst)
+	dst = appendFrameHeader(dst, len(data))
+	dst = append(dst, data...)
+	sealFrame(dst[start:], index)
+	return dst
 }
 
-// frameCRC covers the length, the index and the data: a flipped length or
-// index is caught as surely as a flipped data byte.
-func frameCRC(h []byte, data []byte) uint32 {
-	c := crc32.Update(0, castagnoli, h[0:4])
-	c = crc32.Update(c, castagnoli, h[8:16])
-	return crc32.Update(c, castagnoli, data)
+// appendFrameHeader appends the header of a frame of n data bytes with
+// index and CRC still zero; sealFrame fills them once the index is known.
+func appendFrameHeader(dst []byte, n int) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	return append(dst, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
+// sealFrame stores index and the CRC in frame f (header and data, length
+// already set).
+func sealFrame(f []byte, index uint64) {
+	binary.LittleEndian.PutUint64(f[8:16], index)
+	binary.LittleEndian.PutUint32(f[4:8], frameCRC(f))
+}
+
+// frameCRC covers the length, the index and the data of frame f (header
+// and data, contiguous): a flipped length or index is caught as surely as a
+// flipped data byte. Index and data are adjacent, so one CRC update covers
+// both; the 4 length bytes go through the table inline, which costs less
+// than a second call into the hardware CRC for so few bytes.
+func frameCRC(f []byte) uint32 {
+	c := ^uint32(0)
+	for _, v := range f[0:4] {
+		c = castagnoli[byte(c)^v] ^ c>>8
+	}
+	return crc32.Update(^c, castagnoli, f[8:])
 }
 
 // errBadFrame marks a frame that fails validation; frameReader wraps it with
@@ -60,42 +79,72 @@ func (e *frameError) Unwrap() error { return errBadFrame }
 // length before checking it against MaxRecordBytes and the bytes left, so
 // random input cannot make it allocate much or panic.
 type frameReader struct {
-	r     *bufio.Reader
-	off   int64                 // file offset of the next frame
-	limit int64                 // file offset where readable bytes end
-	min   uint64                // smallest acceptable index (segment base, or last+1)
-	max   uint64                // largest acceptable index; 0 for no bound
-	buf   []byte                // reused unless the caller keeps the data
-	hdr   [frameHeaderSize]byte // a local array would escape through io.ReadFull: one allocation per record
+	src   io.Reader
+	pbuf  *[]byte // from readBufPool; nil once released
+	buf   []byte  // *pbuf: bytes buf[r:w] are read and not yet consumed
+	r, w  int
+	off   int64  // file offset of the next frame
+	limit int64  // file offset where readable bytes end
+	min   uint64 // smallest acceptable index (segment base, or last+1)
+	max   uint64 // largest acceptable index; 0 for no bound
+	big   []byte // a frame larger than buf, reused
 }
 
-// newFrameReader reads frames from r, positioned at file offset off, up to
-// file offset limit.
-func newFrameReader(r io.Reader, off, limit int64, minIndex, maxIndex uint64) *frameReader {
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(r)
-	return &frameReader{r: br, off: off, limit: limit, min: minIndex, max: maxIndex}
-}
+// readBufSize is the chunk a frameReader reads at a time.
+const readBufSize = 64 << 10
 
-// readerPool recycles the 64 KiB read buffers: the uplink reads the newest
+// readBufPool recycles the read buffers: the uplink reads the newest
 // records many times a second, and a fresh buffer per read was the largest
 // allocation on the gateway's hot path.
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// newFrameReader reads frames from src, positioned at file offset off, up
+// to file offset limit.
+func newFrameReader(src io.Reader, off, limit int64, minIndex, maxIndex uint64) *frameReader {
+	pb := readBufPool.Get().(*[]byte)
+	return &frameReader{src: src, pbuf: pb, buf: *pb, off: off, limit: limit, min: minIndex, max: maxIndex}
+}
 
 // release returns the frame reader's buffer to the pool; the reader must not
 // be used afterwards.
 func (fr *frameReader) release() {
-	if fr.r != nil {
-		fr.r.Reset(nil)
-		readerPool.Put(fr.r)
-		fr.r = nil
+	if fr.pbuf != nil {
+		readBufPool.Put(fr.pbuf)
+		fr.pbuf, fr.buf, fr.src = nil, nil, nil
 	}
+}
+
+// fill makes at least n (at most len(buf)) unconsumed bytes available in
+// buf[r:w]. A source that ends first gives io.ErrUnexpectedEOF.
+func (fr *frameReader) fill(n int) error {
+	if fr.r > 0 {
+		fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
+		fr.r = 0
+	}
+	for fr.w < n {
+		m, err := fr.src.Read(fr.buf[fr.w:])
+		fr.w += m
+		if fr.w >= n {
+			break
+		}
+		if err == io.EOF || (err == nil && m == 0) {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // next returns the next record. With keep false, data aliases a buffer the
 // next call reuses; with keep true, data is appended to dst (data is then a
-// subslice of the returned grown, which the caller passes to the next call). It returns io.EOF exactly at limit and a
-// *frameError for anything else that does not check out.
+// subslice of the returned grown, which the caller passes to the next
+// call). It returns io.EOF exactly at limit and a *frameError for anything
+// else that does not check out.
+//
+// Frames are checked where they lie in the read buffer, so a record is
+// copied at most once, into dst.
 func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []byte, err error) {
 	if fr.off == fr.limit {
 		return 0, nil, dst, io.EOF
@@ -104,10 +153,12 @@ func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []
 	if left < frameHeaderSize {
 		return 0, nil, dst, fr.fail("torn frame header")
 	}
-	h := &fr.hdr
-	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
-		return 0, nil, dst, fr.fail("short read of frame header: " + err.Error())
+	if fr.w-fr.r < frameHeaderSize {
+		if err := fr.fill(frameHeaderSize); err != nil {
+			return 0, nil, dst, fr.fail("short read of frame header: " + err.Error())
+		}
 	}
+	h := fr.buf[fr.r : fr.r+frameHeaderSize]
 	n := binary.LittleEndian.Uint32(h[0:4])
 	crc := binary.LittleEndian.Uint32(h[4:8])
 	index = binary.LittleEndian.Uint64(h[8:16])
@@ -117,29 +168,46 @@ func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []
 	if int64(n) > left-frameHeaderSize {
 		return 0, nil, dst, fr.fail("torn record data")
 	}
-	var buf []byte
-	if keep {
-		start := len(dst)
-		dst = append(dst, make([]byte, n)...)
-		buf = dst[start:]
-	} else {
-		if cap(fr.buf) < int(n) {
-			fr.buf = make([]byte, n)
+	size := frameHeaderSize + int(n)
+	var f []byte
+	if size <= len(fr.buf) {
+		if fr.w-fr.r < size {
+			if err := fr.fill(size); err != nil {
+				return 0, nil, dst, fr.fail("short read of record data: " + err.Error())
+			}
 		}
-		buf = fr.buf[:n]
+		f = fr.buf[fr.r : fr.r+size] // valid until the next fill
+		fr.r += size
+	} else {
+		if cap(fr.big) < size {
+			fr.big = make([]byte, size)
+		}
+		f = fr.big[:size]
+		k := copy(f, fr.buf[fr.r:fr.w])
+		fr.r, fr.w = 0, 0
+		if _, err := io.ReadFull(fr.src, f[k:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, dst, fr.fail("short read of record data: " + err.Error())
+		}
 	}
-	if _, err := io.ReadFull(fr.r, buf); err != nil {
-		return 0, nil, dst, fr.fail("short read of record data: " + err.Error())
-	}
-	if frameCRC(h[:], buf) != crc {
+	if frameCRC(f) != crc {
 		return 0, nil, dst, fr.fail("checksum mismatch")
 	}
 	if index < fr.min || (fr.max != 0 && index > fr.max) {
 		return 0, nil, dst, fr.fail("index out of order")
 	}
-	fr.off += frameSize(int(n))
+	fr.off += int64(size)
 	fr.min = index + 1
-	return index, buf, dst, nil
+	data = f[frameHeaderSize:]
+	if keep {
+		start := len(dst)
+		dst = append(dst, data...)
+		// Capped, so that appending to one record cannot overwrite the next.
+		data = dst[start:len(dst):len(dst)]
+	}
+	return index, data, dst, nil
 }
 
 func (fr *frameReader) fail(reason string) error {

@@ -151,7 +151,8 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 		if err != nil {
 			return nil, err
 		}
-		g.add(index, s.opts.IsState(data))
+		// Classifying stops at the first periodic record (see hasPeriodic).
+		g.add(index, g.hasPeriodic || s.opts.IsState(data))
 		indexes = append(indexes, index)
 	}
 	g.size = fr.off

@@ -7,9 +7,14 @@ import (
 
 // request is one Append waiting for the committer.
 type request struct {
-	recs  [][]byte // copies, owned by the spool
-	bytes int64    // framed size of recs
-	done  func(first uint64, err error)
+	// frames holds the records framed, with index and CRC left zero: the
+	// committer assigns indexes, so it only fills those in (sealFrame)
+	// and copies each frame once into the write buffer.
+	frames []byte
+	n      int    // records in frames
+	bytes  int64  // len(frames), the framed size
+	first  uint64 // index of the first record, set by the committer
+	done   func(first uint64, err error)
 }
 
 // queue hands appends to the committer. It is bounded in records: push
@@ -43,9 +48,9 @@ func (q *queue) push(r *request) error {
 			return ErrClosed
 		}
 		// An oversized request is let in alone so it cannot wait forever.
-		if q.n == 0 || q.n+len(r.recs) <= q.limit || q.bypass.Load() {
+		if q.n == 0 || q.n+r.n <= q.limit || q.bypass.Load() {
 			q.reqs = append(q.reqs, r)
-			q.n += len(r.recs)
+			q.n += r.n
 			q.b += r.bytes
 			q.mu.Unlock()
 			select {
@@ -63,27 +68,28 @@ func (q *queue) push(r *request) error {
 	}
 }
 
-// take removes queued requests up to about maxBytes framed bytes (at least
-// one request if any is queued).
-func (q *queue) take(maxBytes int64) []*request {
+// take moves queued requests up to about maxBytes framed bytes (at least
+// one request if any is queued) to dst and returns it.
+func (q *queue) take(dst []*request, maxBytes int64) []*request {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var taken int64
 	i := 0
 	for i < len(q.reqs) && (i == 0 || taken+q.reqs[i].bytes <= maxBytes) {
 		taken += q.reqs[i].bytes
-		q.n -= len(q.reqs[i].recs)
+		q.n -= q.reqs[i].n
 		q.b -= q.reqs[i].bytes
 		i++
 	}
-	out := make([]*request, i)
-	copy(out, q.reqs[:i])
-	q.reqs = append(q.reqs[:0], q.reqs[i:]...)
+	dst = append(dst, q.reqs[:i]...)
+	rest := copy(q.reqs, q.reqs[i:])
+	clear(q.reqs[rest:])
+	q.reqs = q.reqs[:rest]
 	if i > 0 && q.space != nil {
 		close(q.space)
 		q.space = nil
 	}
-	return out
+	return dst
 }
 
 // pendingBytes returns the framed bytes queued.

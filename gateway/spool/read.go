@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 )
 
@@ -25,8 +26,38 @@ type readCursor struct {
 // holes where the drop policy removed records. The returned data is the
 // caller's.
 func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
+	out, _, err := s.read(nil, nil, from, maxRecords, maxBytes)
+	return out, err
+}
+
+// ReadBuffer is reusable storage for ReadInto. The zero value is ready to
+// use; a ReadBuffer must not be used by two ReadInto calls at once.
+type ReadBuffer struct {
+	// Records are what the last ReadInto returned. Their Data lives in
+	// the buffer: the next ReadInto with it overwrites them.
+	Records []Record
+	data    []byte
+}
+
+// ReadInto is Read into b: the same records and limits, but the record
+// slice and the data are b's memory, reused from call to call, so a reader
+// that is done with a batch before it reads the next (the uplink encodes a
+// batch as soon as it has read it) reads without allocating. On error
+// b.Records is empty.
+func (s *Spool) ReadInto(b *ReadBuffer, from uint64, maxRecords, maxBytes int) error {
+	out, data, err := s.read(b.Records[:0], b.data[:0], from, maxRecords, maxBytes)
+	if err != nil {
+		out = out[:0]
+	}
+	b.Records, b.data = out, data
+	return err
+}
+
+// read appends to out the records Read returns and their data to arena,
+// growing both at most once when the estimate of readSize holds.
+func (s *Spool) read(out []Record, arena []byte, from uint64, maxRecords, maxBytes int) ([]Record, []byte, error) {
 	if maxRecords < 0 || maxBytes < 0 {
-		return nil, fmt.Errorf("spool: read limits %d records, %d bytes: negative", maxRecords, maxBytes)
+		return out, arena, fmt.Errorf("spool: read limits %d records, %d bytes: negative", maxRecords, maxBytes)
 	}
 	from = max(from, 1)
 	// Hold the read lock throughout: renames and removals take the write
@@ -41,11 +72,13 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	cur := s.cursors[slot]
 	s.readMu.Unlock()
 
-	var out []Record
-	var arena []byte
+	nrec, nbytes := s.readSize(i, from, cur, maxRecords, maxBytes)
+	out = slices.Grow(out, nrec)
+	arena = slices.Grow(arena, nbytes)
+	base := len(out)
 	total := 0
 	full := func() bool {
-		return (maxRecords > 0 && len(out) >= maxRecords) || (maxBytes > 0 && total >= maxBytes)
+		return (maxRecords > 0 && len(out)-base >= maxRecords) || (maxBytes > 0 && total >= maxBytes)
 	}
 	for ; i < len(s.segs) && !full(); i++ {
 		g := s.segs[i]
@@ -58,7 +91,7 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 		}
 		f, err := os.Open(g.path)
 		if err != nil {
-			return nil, fmt.Errorf("spool: read %s: %w", g.path, err)
+			return out, arena, fmt.Errorf("spool: read %s: %w", g.path, err)
 		}
 		fr := newFrameReader(io.NewSectionReader(f, off, g.size-off), off, g.size, minIndex, 0)
 		for {
@@ -72,15 +105,15 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 				f.Close()
 				var fe *frameError
 				if errors.As(err, &fe) {
-					return nil, &CorruptError{Path: g.path, Offset: fe.off, Reason: fe.reason}
+					return out, arena, &CorruptError{Path: g.path, Offset: fe.off, Reason: fe.reason}
 				}
-				return nil, fmt.Errorf("spool: read %s: %w", g.path, err)
+				return out, arena, fmt.Errorf("spool: read %s: %w", g.path, err)
 			}
 			if index < from {
 				arena = grown[:len(grown)-len(data)]
 				continue
 			}
-			if len(out) > 0 && maxBytes > 0 && total+len(data) > maxBytes {
+			if len(out) > base && maxBytes > 0 && total+len(data) > maxBytes {
 				// Leave this record for the next Read.
 				cur = readCursor{base: g.base, gen: g.gen, off: at, next: index}
 				total = maxBytes
@@ -100,7 +133,60 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	s.readMu.Lock()
 	s.cursors[slot] = cur
 	s.readMu.Unlock()
-	return out, nil
+	return out, arena, nil
+}
+
+// readSize estimates how many records and data bytes a read from `from`
+// starting at segment i returns, so that read sizes its slices once
+// instead of growing them record by record. It is exact for the uplink's
+// forward reads (the cursor marks where from starts); elsewhere it assumes
+// records of average size. s.mu is held.
+func (s *Spool) readSize(i int, from uint64, cur readCursor, maxRecords, maxBytes int) (records, bytes int) {
+	for ; i < len(s.segs); i++ {
+		g := s.segs[i]
+		n := g.countFrom(from)
+		if n == 0 {
+			continue
+		}
+		// Frames from off to the end of the file: all records >= next.
+		off, frames := int64(segHeaderSize), g.count
+		if cur.base == g.base && cur.gen == g.gen && cur.next <= from && cur.off <= g.size {
+			off, frames = cur.off, g.countFrom(cur.next)
+		}
+		data := int(g.size-off) - frames*frameHeaderSize
+		if data < 0 || frames < n {
+			return records, bytes // not what the metadata promises; the read will tell
+		}
+		if maxRecords > 0 && records+n >= maxRecords {
+			k := maxRecords - records
+			return maxRecords, capBytes(bytes+share(data, k, frames), maxBytes)
+		}
+		records += n
+		bytes += share(data, n, frames)
+		if maxBytes > 0 && bytes >= maxBytes {
+			return records, maxBytes
+		}
+	}
+	return records, bytes
+}
+
+// share estimates the data bytes of k of the frames records that hold data
+// bytes: all of it when k is all, else the average plus an eighth, so that
+// records a little larger than average do not make read grow its buffer.
+func share(data, k, frames int) int {
+	if k == frames {
+		return data
+	}
+	est := (data*k + frames - 1) / frames
+	return est + est/8
+}
+
+// capBytes bounds n by limit, if limit is set.
+func capBytes(n, limit int) int {
+	if limit > 0 {
+		return min(n, limit)
+	}
+	return n
 }
 
 // readCursors is how many readers' positions the spool remembers: the

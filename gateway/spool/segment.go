@@ -23,11 +23,15 @@ type segment struct {
 	size int64  // bytes on disk that are durable (header + fsynced frames)
 	gen  uint64 // bumped when the file is rewritten, invalidating read cursors
 
-	count    int      // records in the file
-	first    uint64   // index of the first record (0 if count == 0)
-	last     uint64   // index of the last record (0 if count == 0)
-	periodic int      // records IsState classified as periodic
-	sparse   []uint64 // every index present, once the drop policy left holes; nil while dense
+	count  int      // records in the file
+	first  uint64   // index of the first record (0 if count == 0)
+	last   uint64   // index of the last record (0 if count == 0)
+	sparse []uint64 // every index present, once the drop policy left holes; nil while dense
+	// hasPeriodic: some record is periodic (IsState false). The drop policy
+	// only asks whether there is one, so once it is set nobody classifies
+	// further records of the segment: IsState runs per record until the
+	// first periodic one, not for every record.
+	hasPeriodic bool
 }
 
 func segmentName(base uint64) string {
@@ -49,17 +53,26 @@ func parseSegmentName(name string) (uint64, bool) {
 
 // add records index as the newest record of the segment.
 func (g *segment) add(index uint64, state bool) {
+	g.addRange(index, 1, !state)
+}
+
+// addRange records n records with indexes first, first+1, ... as the
+// newest of the segment; periodic says whether any of them is periodic.
+func (g *segment) addRange(first uint64, n int, periodic bool) {
+	if n == 0 {
+		return
+	}
 	if g.count == 0 {
-		g.first = index
+		g.first = first
 	}
 	if g.sparse != nil {
-		g.sparse = append(g.sparse, index)
+		for i := range uint64(n) {
+			g.sparse = append(g.sparse, first+i)
+		}
 	}
-	g.last = index
-	g.count++
-	if !state {
-		g.periodic++
-	}
+	g.last = first + uint64(n) - 1
+	g.count += n
+	g.hasPeriodic = g.hasPeriodic || periodic
 }
 
 // compact switches to the sparse form when indexes are not contiguous.

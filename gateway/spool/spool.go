@@ -11,8 +11,9 @@ import (
 )
 
 // Spool is the gateway's durable queue of records between local sensors and
-// the centre. Append and AppendSync may be called from any goroutine; Read
-// and Release are meant for the one uplink, but are safe concurrently too.
+// the centre. Append and AppendSync may be called from any goroutine; Read,
+// ReadInto and Release are meant for the one uplink, but are safe
+// concurrently too.
 type Spool struct {
 	opts Options
 	log  *slog.Logger
@@ -41,18 +42,24 @@ type Spool struct {
 
 	// Owned by the committer (or by Open and Close when Run is not running).
 	active       *os.File
-	buf          []byte
-	pending      []pendingRec
-	ckptReleased uint64 // release point last persisted
+	buf          []byte     // frames written but not yet fsynced, all for the active segment
+	pend         pending    // what buf holds
+	taken        []*request // reused by commitQueued
+	ckptReleased uint64     // release point last persisted
+
+	reqPool sync.Pool // *request, see newRequest
 
 	readMu  sync.Mutex
 	cursors [readCursors]readCursor // read positions, see pickCursor
 }
 
-// pendingRec remembers what a frame in buf is until it is durable.
-type pendingRec struct {
-	index uint64
-	state bool
+// pending describes the frames in buf until they are durable: indexes
+// first, first+1, ... (the committer numbers consecutively and flushes
+// before it starts a segment), so a count replaces a per-record list.
+type pending struct {
+	first    uint64
+	n        int
+	periodic bool // some record is periodic, or the active segment already has one
 }
 
 // Append queues recs (copied) for the next group commit and returns. done,
@@ -73,33 +80,63 @@ func (s *Spool) Append(recs [][]byte, done func(first uint64, err error)) {
 		done(0, nil)
 		return
 	}
-	var total int64
+	maxRecord := s.opts.maxRecord()
 	size := 0
 	for _, r := range recs {
-		if len(r) > s.opts.maxRecord() {
+		if len(r) > maxRecord {
 			s.m.appendErrors.WithLabelValues(reasonTooLarge).Add(float64(len(recs)))
-			done(0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(r), s.opts.maxRecord()))
+			done(0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(r), maxRecord))
 			return
 		}
-		total += frameSize(len(r))
 		size += len(r)
 	}
+	total := int64(size) + frameHeaderSize*int64(len(recs))
 	if total > s.opts.MaxBytes/2 {
 		s.m.appendErrors.WithLabelValues(reasonTooLarge).Add(float64(len(recs)))
 		done(0, fmt.Errorf("%w: append of %d bytes, limit %d", ErrTooLarge, total, s.opts.MaxBytes/2))
 		return
 	}
-	// One allocation for all the copies.
-	store := make([]byte, 0, size)
-	req := &request{recs: make([][]byte, len(recs)), bytes: total, done: done}
-	for i, r := range recs {
-		store = append(store, r...)
-		req.recs[i] = store[len(store)-len(r):]
+	// The copies go into the request's own buffer, already framed, so the
+	// committer only fills in indexes and CRCs.
+	req := s.newRequest(int(total))
+	for _, r := range recs {
+		req.frames = appendFrameHeader(req.frames, len(r))
+		req.frames = append(req.frames, r...)
 	}
+	req.n, req.bytes, req.done = len(recs), total, done
 	if err := s.q.push(req); err != nil {
 		s.m.appendErrors.WithLabelValues(reasonClosed).Add(float64(len(recs)))
 		done(0, err)
 	}
+}
+
+// maxPooledFrames bounds the buffer of a request kept for reuse, so that
+// one large append does not pin its memory for the life of the spool.
+const maxPooledFrames = 64 << 10
+
+// newRequest returns an empty request whose frames buffer holds size bytes,
+// reused from an earlier append when possible: the gateway appends a group
+// of records per MQTT batch, and a request plus its buffer per call were
+// the spool's steady garbage.
+func (s *Spool) newRequest(size int) *request {
+	r, _ := s.reqPool.Get().(*request)
+	if r == nil {
+		r = &request{}
+	}
+	if cap(r.frames) < size {
+		r.frames = make([]byte, 0, max(size, 4<<10))
+	}
+	return r
+}
+
+// recycle makes r available to newRequest. Only the committer calls it,
+// after r's done callback has run; nothing refers to r afterwards.
+func (s *Spool) recycle(r *request) {
+	if cap(r.frames) > maxPooledFrames {
+		return
+	}
+	*r = request{frames: r.frames[:0]}
+	s.reqPool.Put(r)
 }
 
 // AppendSync appends recs and waits until they are durable. If ctx ends
@@ -222,7 +259,7 @@ func (s *Spool) failAll(reqs []*request, err error, reason string) {
 	s.inCallback.Store(true)
 	defer s.inCallback.Store(false)
 	for _, r := range reqs {
-		s.m.appendErrors.WithLabelValues(reason).Add(float64(len(r.recs)))
+		s.m.appendErrors.WithLabelValues(reason).Add(float64(r.n))
 		r.done(0, err)
 	}
 }
