@@ -38,6 +38,9 @@ type Config struct {
 	// Probe is the active check of cameras that publish nothing: devices
 	// with source "rtsp" in the facility file.
 	Probe ProbeConfig `mapstructure:"probe"`
+	// MaxProcs is the cores the Go runtime uses (GOMAXPROCS); 0 leaves
+	// Go's default. cmd/gateway applies it before starting.
+	MaxProcs int `mapstructure:"max_procs"`
 }
 
 // ProbeConfig times the RTSP camera probe.
@@ -52,6 +55,8 @@ type LocalConfig struct {
 	// Embedded runs the local broker inside the gateway (one binary per
 	// facility); mqtt.broker is then ignored.
 	Embedded embedbroker.Config `mapstructure:"embedded"`
+	// ReadCoalesce: see mqttsub.Options.ReadCoalesce.
+	ReadCoalesce time.Duration `mapstructure:"read_coalesce"`
 }
 
 // UplinkConfig is the connection to the centre.
@@ -86,6 +91,7 @@ func DefaultConfig() Config {
 		},
 		Spool:           SpoolConfig{Dir: "/var/lib/cradlewatch/spool", MaxBytes: 256 << 20, SegmentBytes: 4 << 20, CommitInterval: spool.DefaultCommitInterval},
 		StatusInterval:  time.Minute,
+		MaxProcs:        1,
 		DeviceClockSkew: decode.DefaultMaxClockSkew,
 		Probe:           ProbeConfig{Interval: probe.DefaultInterval, Timeout: probe.DefaultTimeout},
 	}
@@ -111,6 +117,12 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Local.MQTT.Broker; strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") {
 		return config.Errorf("local.mqtt.broker", "%q: the local link speaks MQTT over tcp:// or ssl://, not WebSocket", s)
+	}
+	if c.Local.ReadCoalesce < 0 || c.Local.ReadCoalesce > time.Second {
+		return config.Errorf("local.read_coalesce", "%s: want 0 to 1s", c.Local.ReadCoalesce)
+	}
+	if c.MaxProcs < 0 || c.MaxProcs > 1024 {
+		return config.Errorf("max_procs", "%d: want 0 (Go's default) to 1024", c.MaxProcs)
 	}
 	if k, err := c.Uplink.MQTT.Validate(); err != nil {
 		return config.Errorf("uplink.mqtt."+k, "%v", err)

@@ -185,7 +185,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Filters:      g.decoders.Subscriptions(),
 		CleanSession: false, // the local broker queues readings while the gateway restarts
 		Handler:      link,  // acknowledges only once the readings are on disk
-		ReadCoalesce: localReadCoalesce,
+		ReadCoalesce: g.cfg.Local.ReadCoalesce,
 		MetricPrefix: "cw_gateway_local",
 		Registerer:   g.o.Registerer,
 		Logger:       g.log.With("component", "local"),

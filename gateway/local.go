@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"time"
-
 	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
 )
 
@@ -13,10 +11,6 @@ import (
 const (
 	localGroupRecords = 2048
 	localGroupBytes   = 128 << 10
-	// localReadCoalesce lets a busy local link be read in larger pieces
-	// (see mqttsub.Options.ReadCoalesce): 2 ms is nothing next to the
-	// spool's group commit, which every acknowledgement waits for.
-	localReadCoalesce = 2 * time.Millisecond
 )
 
 // localLink receives the local broker's messages (mqttsub's reader

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Identities of the benchmark's facility and clients.
@@ -82,13 +83,30 @@ func facilityYAML(devices int) string {
 	return b.String()
 }
 
+// GatewayTuning overrides gateway keys for a run; negative values keep the
+// gateway's documented defaults.
+type GatewayTuning struct {
+	MaxProcs     int           // max_procs
+	ReadCoalesce time.Duration // local.read_coalesce
+}
+
+// DefaultTuning keeps every default.
+var DefaultTuning = GatewayTuning{MaxProcs: -1, ReadCoalesce: -1}
+
 // gatewayYAML configures the gateway with its documented defaults for the
-// uplink and the spool; only addresses and paths differ.
-func gatewayYAML(facilityFile, broker, spoolDir, httpListen string) string {
+// uplink and the spool; only addresses and paths differ, and what tune sets.
+func gatewayYAML(facilityFile, broker, spoolDir, httpListen string, tune GatewayTuning) string {
+	var extra, local string
+	if tune.MaxProcs >= 0 {
+		extra = fmt.Sprintf("max_procs: %d\n", tune.MaxProcs)
+	}
+	if tune.ReadCoalesce >= 0 {
+		local = fmt.Sprintf("\n  read_coalesce: %s", tune.ReadCoalesce)
+	}
 	return fmt.Sprintf(`gateway_id: %s
 facility_file: %s
 local:
-  mqtt: {broker: %s, client_id: %s}
+  mqtt: {broker: %s, client_id: %s}%s
 uplink:
   mqtt: {broker: %s, username: %q}
   max_batch: 1000
@@ -102,7 +120,7 @@ sources:
 status_interval: 1m
 http: {listen: %q}
 log: {format: text, level: info}
-`, GatewayID, facilityFile, broker, gatewayLocalID, broker, FacilityID, spoolDir, BaseTopic, httpListen)
+%s`, GatewayID, facilityFile, broker, gatewayLocalID, local, broker, FacilityID, spoolDir, BaseTopic, httpListen, extra)
 }
 
 // collectorYAML configures the collector with its documented defaults.

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/gateway"
@@ -21,7 +22,7 @@ func TestConfigsLoad(t *testing.T) {
 	col := filepath.Join(dir, "collector.yaml")
 	if err := writeFiles(map[string]string{
 		fac: facilityYAML(25),
-		gw:  gatewayYAML(fac, "tcp://127.0.0.1:1883", filepath.Join(dir, "spool"), "127.0.0.1:9100"),
+		gw:  gatewayYAML(fac, "tcp://127.0.0.1:1883", filepath.Join(dir, "spool"), "127.0.0.1:9100", GatewayTuning{MaxProcs: 0, ReadCoalesce: 2 * time.Millisecond}),
 		col: collectorYAML("tcp://127.0.0.1:1883", "http://127.0.0.1:8086", "127.0.0.1:9101"),
 	}); err != nil {
 		t.Fatal(err)

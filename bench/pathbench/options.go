@@ -49,6 +49,9 @@ type Options struct {
 	// Pipelines to run, among PipelineCradleWatch and PipelineTelegraf;
 	// empty means both.
 	Pipelines []string
+	// Gateway overrides gateway settings; the zero value is not valid, use
+	// DefaultTuning (what setDefaults fills in when Gateway is zero).
+	Gateway GatewayTuning
 	// ProcRoot is where /proc is mounted; empty means "/proc".
 	ProcRoot string
 	// Logger receives progress; nil discards it.
@@ -91,6 +94,9 @@ func (o *Options) setDefaults() error {
 		if p != PipelineCradleWatch && p != PipelineTelegraf {
 			return fmt.Errorf("pathbench: unknown pipeline %q (want %s or %s)", p, PipelineCradleWatch, PipelineTelegraf)
 		}
+	}
+	if o.Gateway == (GatewayTuning{}) {
+		o.Gateway = DefaultTuning
 	}
 	if o.ProcRoot == "" {
 		o.ProcRoot = "/proc"

@@ -184,7 +184,7 @@ func (h *harness) startCradleWatch(colBin, gwBin, brokerURL string) error {
 	if err := writeFiles(map[string]string{
 		fac:     facilityYAML(o.Devices),
 		colConf: collectorYAML(brokerURL, h.influx.URL(), colHTTP),
-		gwConf:  gatewayYAML(fac, brokerURL, filepath.Join(o.WorkDir, "spool"), gwHTTP),
+		gwConf:  gatewayYAML(fac, brokerURL, filepath.Join(o.WorkDir, "spool"), gwHTTP, o.Gateway),
 	}); err != nil {
 		return err
 	}

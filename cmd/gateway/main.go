@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
 
@@ -50,6 +51,10 @@ func main() {
 		cli.Exit("gateway", nil, false)
 	case "discover":
 		cli.Exit("gateway", gateway.Discover(ctx, cfg, *listen, os.Stdout, log), false)
+	}
+	if cfg.MaxProcs > 0 {
+		// Before anything runs: see max_procs in configs/gateway.example.yaml.
+		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
 	reg := obs.NewRegistry()
 	g, err := gateway.New(gateway.Options{Config: cfg, Facility: fac, Logger: log, Registerer: reg, Gatherer: reg, Version: cli.Version})

@@ -30,16 +30,19 @@ func main() {
 	out := flag.String("out", "docs/performance.md", "markdown file whose section is replaced; empty: stdout only")
 	command := flag.String("command", "", "command line to print in the report (default: this one)")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, configs, spool, databases)")
+	tune := pathbench.DefaultTuning
+	flag.IntVar(&tune.MaxProcs, "gateway-max-procs", -1, "the gateway's max_procs (-1: its default)")
+	flag.DurationVar(&tune.ReadCoalesce, "gateway-read-coalesce", -1, "the gateway's local.read_coalesce (-1: its default)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *readings, *devices, *publishers, *window, *timeout, *pipelines, *out, *command, *keep); err != nil {
+	if err := run(log, *readings, *devices, *publishers, *window, *timeout, *pipelines, *out, *command, *keep, tune); err != nil {
 		log.Error("pathbench failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, readings, devices, publishers, window int, timeout time.Duration, pipelines, out, command string, keep bool) error {
+func run(log *slog.Logger, readings, devices, publishers, window int, timeout time.Duration, pipelines, out, command string, keep bool, tune pathbench.GatewayTuning) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := influxd.RepoRoot()
@@ -65,7 +68,7 @@ func run(log *slog.Logger, readings, devices, publishers, window int, timeout ti
 	machine := pathbench.ReadMachine("/proc")
 	res, runErr := pathbench.Run(ctx, pathbench.Options{
 		Root: root, WorkDir: work, Readings: readings, Devices: devices, Publishers: publishers, Window: window,
-		Timeout: timeout, Pipelines: strings.Split(pipelines, ","), Logger: log,
+		Timeout: timeout, Pipelines: strings.Split(pipelines, ","), Gateway: tune, Logger: log,
 	})
 	if runErr != nil && len(res.Pipelines) == 0 {
 		if !keep {
