@@ -40,6 +40,7 @@ func run(in io.Reader, out io.Writer) int {
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var passed, failed, skipped []result
 	lastOutput := map[string]string{} // test → its last output line (the skip reason)
+	held := map[string][]string{}     // test → its output so far, printed if it fails
 	pkgFailed := 0
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -51,10 +52,12 @@ func run(in io.Reader, out io.Writer) int {
 		key := e.Package + "." + e.Test
 		switch e.Action {
 		case "output":
-			if e.Test == "" || strings.HasPrefix(e.Output, "--- FAIL") || strings.Contains(e.Output, "FAIL") {
+			if e.Test == "" {
 				fmt.Fprint(out, e.Output)
+				continue
 			}
-			if t := strings.TrimSpace(e.Output); e.Test != "" && t != "" && !strings.HasPrefix(t, "---") && !strings.HasPrefix(t, "=== ") {
+			held[key] = hold(held[key], e.Output)
+			if t := strings.TrimSpace(e.Output); t != "" && !strings.HasPrefix(t, "---") && !strings.HasPrefix(t, "=== ") {
 				lastOutput[key] = t
 			}
 		case "pass", "fail", "skip":
@@ -64,6 +67,14 @@ func run(in io.Reader, out io.Writer) int {
 				}
 				continue
 			}
+			if e.Action == "fail" {
+				// What the test said (t.Error, t.Log, its logs) is
+				// printed only when it failed, as go test does.
+				for _, o := range held[key] {
+					fmt.Fprint(out, o)
+				}
+			}
+			delete(held, key)
 			r := result{name: shortPkg(e.Package) + " " + e.Test, elapsed: e.Elapsed}
 			switch e.Action {
 			case "pass":
@@ -99,6 +110,18 @@ func run(in io.Reader, out io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// maxHeld bounds the output kept per running test: the last lines are the
+// ones that say why it failed.
+const maxHeld = 400
+
+func hold(lines []string, line string) []string {
+	if len(lines) == maxHeld {
+		copy(lines, lines[1:])
+		lines = lines[:maxHeld-1]
+	}
+	return append(lines, line)
 }
 
 func shortPkg(p string) string {
