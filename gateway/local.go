@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"errors"
+
+	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
 )
 
@@ -53,7 +56,12 @@ func (l *localLink) Idle() {
 	acks := append([]mqttsub.Ack(nil), l.acks...)
 	l.acks = l.acks[:0]
 	l.g.store(&l.sc, func(err error) {
-		if err != nil {
+		switch {
+		case errors.Is(err, spool.ErrClosed):
+			// Stopping: the local broker delivers them again at the next start.
+			l.g.log.Info("stopping; messages left to the local broker", "messages", len(acks))
+			return
+		case err != nil:
 			// Not acknowledged: the local broker delivers them again after
 			// the next reconnect. Counted, never silently dropped.
 			l.g.log.Error("spool append failed; messages left unacknowledged", "messages", len(acks), "err", err)
