@@ -50,12 +50,25 @@ func (s *sensor) publish(i, devices int) bool {
 // spool fsynced it, and its session there is persistent, so a reading is
 // either queued at the broker or on the gateway's disk at every moment.
 func TestGatewaySIGKILLLosesNoAcknowledgedReading(t *testing.T) {
+	faultsUnderLoad(t, "gw-kill", 8000, 5, "gateway killed", func(_ *testenv.Broker, gw *gatewayProcess) {
+		gw.kill()
+		gw.start()
+	})
+}
+
+// faultsUnderLoad runs a gateway process, a collector and a sensor on one
+// broker, publishes total readings (20 devices, each reading its own device
+// time) and applies fault `faults` times at even intervals meanwhile. It
+// then waits for InfluxDB to hold every reading the broker acknowledged to
+// the sensor, and fails on a loss or on more readings than were published.
+func faultsUnderLoad(t *testing.T, gatewayID string, total, faults int, what string, fault func(*testenv.Broker, *gatewayProcess)) *gatewayProcess {
+	t.Helper()
 	broker := testenv.Mosquitto(t)
 	inf := testenv.Influx(t)
 	dir := t.TempDir()
-	const facility, devices, total, kills = "110105001-0001", 20, 8000, 5
+	const facility, devices = "110105001-0001", 20
 	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", devices))
-	conf := writeFile(t, dir, "gateway.yaml", gatewayYAML("gw-kill", fac, broker.Addr(), filepath.Join(dir, "spool")))
+	conf := writeFile(t, dir, "gateway.yaml", gatewayYAML(gatewayID, fac, broker.Addr(), filepath.Join(dir, "spool")))
 	startCollector(t, broker.Addr(), inf, "collector-1")
 	gw := startGatewayProcess(t, conf)
 	s := newSensor(t, broker.Addr())
@@ -74,23 +87,23 @@ func TestGatewaySIGKILLLosesNoAcknowledgedReading(t *testing.T) {
 			published.Add(1)
 		}
 	}()
-	for k := 0; k < kills; k++ {
-		for published.Load() < int64((k+1)*total/(kills+1)) {
+	for k := 0; k < faults; k++ {
+		for published.Load() < int64((k+1)*total/(faults+1)) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		gw.kill()
-		gw.start()
+		fault(broker, gw)
 	}
 	wg.Wait()
 	acked := s.acked.Load()
 	n := waitCount(t, inf, q, acked, 120*time.Second)
-	t.Logf("published %d, acknowledged by the broker %d, in InfluxDB %d, gateway killed %d times", published.Load(), acked, n, kills)
+	t.Logf("published %d, acknowledged by the broker %d, in InfluxDB %d, %s %d times", published.Load(), acked, n, what, faults)
 	if n < acked {
 		t.Fatalf("InfluxDB has %d readings, the broker acknowledged %d: %d lost\ngateway output:\n%s", n, acked, acked-n, gw.output())
 	}
 	if n > published.Load() {
 		t.Fatalf("InfluxDB has %d readings, more than the %d published", n, published.Load())
 	}
+	return gw
 }
 
 // warmupSpan is the range of milliseconds warm-up readings use, before the
