@@ -150,7 +150,10 @@ func (ss *session) readLoop(ctx context.Context) error {
 				ss.r.Discard(total)
 			}
 		default:
+			// Larger than the read buffer (and within MaxPacket): its own
+			// allocation, and a fresh deadline for the long read.
 			ss.s.o.Handler.Idle()
+			ss.nc.SetReadDeadline(time.Now().Add(ss.s.o.KeepAlive * 3 / 2))
 			pkt := make([]byte, total)
 			if _, err = io.ReadFull(ss.r, pkt); err == nil {
 				err = ss.dispatch(pkt[0], pkt[size:])
