@@ -154,6 +154,9 @@ func (ss *session) readLoop(ctx context.Context) error {
 			// allocation, and a fresh deadline for the long read.
 			ss.s.o.Handler.Idle()
 			ss.nc.SetReadDeadline(time.Now().Add(ss.s.o.KeepAlive * 3 / 2))
+			if err := ctx.Err(); err != nil {
+				return err // as in peek: the deadline just set could override the one that stops us
+			}
 			pkt := make([]byte, total)
 			if _, err = io.ReadFull(ss.r, pkt); err == nil {
 				err = ss.dispatch(pkt[0], pkt[size:])
