@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -223,11 +224,11 @@ func BenchmarkIngest(b *testing.B) {
 	var w work
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg.payload)))
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		w.reset()
 		in.add(&w, msg)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/reading")
-	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*1000), "cpu-ns/reading")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N*1000), "cpu-ns/reading")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -70,7 +71,7 @@ func benchmarkWritePath(b *testing.B, gz bool) {
 	ctx := context.Background()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		w.reset()
 		for _, msg := range msgs {
@@ -81,7 +82,7 @@ func benchmarkWritePath(b *testing.B, gz bool) {
 		}
 		recordLag(m, &w, stored)
 	}
-	cpu := processCPU() - cpu0
+	cpu := testenv.ProcessCPU() - cpu0
 	runtime.ReadMemStats(&ms1)
 	n := float64(b.N * perBatch * batches)
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/reading")

@@ -2,14 +2,14 @@ package gateway
 
 import (
 	"fmt"
+	"time"
+
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/probe"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
-	"strings"
-	"time"
-
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
+	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 )
 
@@ -115,8 +115,8 @@ func (c *Config) Validate() error {
 	if k, err := c.Local.MQTT.Validate(); err != nil {
 		return config.Errorf("local.mqtt."+k, "%v", err)
 	}
-	if s := c.Local.MQTT.Broker; strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") {
-		return config.Errorf("local.mqtt.broker", "%q: the local link speaks MQTT over tcp:// or ssl://, not WebSocket", s)
+	if err := mqttsub.CheckBroker(c.Local.MQTT.Broker); err != nil {
+		return config.Errorf("local.mqtt.broker", "%v", err)
 	}
 	if c.Local.ReadCoalesce < 0 || c.Local.ReadCoalesce > time.Second {
 		return config.Errorf("local.read_coalesce", "%s: want 0 to 1s", c.Local.ReadCoalesce)

@@ -56,9 +56,7 @@ type Gateway struct {
 	ready    obs.Readiness
 	http     *obs.Server
 	probed   scratch // onProbe's buffers (the prober's goroutine)
-	// devices are the registered devices by source, then address.
-	devices map[string]map[string]*model.Device
-	prober  *probe.Prober
+	prober   *probe.Prober
 }
 
 // New loads the facility, builds the decoders and opens (and, after a
@@ -87,13 +85,6 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 		g.fac = f
-	}
-	g.devices = make(map[string]map[string]*model.Device)
-	for k, d := range g.fac.Sources {
-		if g.devices[k.Source] == nil {
-			g.devices[k.Source] = make(map[string]*model.Device)
-		}
-		g.devices[k.Source][k.Address] = d
 	}
 	var err error
 	g.decoders, err = decode.Build(cfg.Sources, decode.Options{Logger: g.log, Registerer: o.Registerer, MaxClockSkew: cfg.DeviceClockSkew})
@@ -265,7 +256,7 @@ func (g *Gateway) collect(sc *scratch) {
 	for i := range sc.obs {
 		o := &sc.obs[i]
 		if o.Source != sc.source || sc.bySource == nil {
-			sc.source, sc.bySource = o.Source, g.devices[o.Source]
+			sc.source, sc.bySource = o.Source, g.fac.Sources[o.Source]
 		}
 		dev := sc.bySource[o.Address]
 		if dev == nil {

@@ -40,15 +40,25 @@ var ErrCorrupt = errors.New("corrupt batch")
 // the spool: a scale byte s and the zigzag varint of v·10^s, or scale 0xFF
 // and the 8 raw bytes when no s ≤ 6 represents v exactly.
 func AppendValue(dst []byte, v float64) []byte {
-	for s := 0; s <= maxScale; s++ {
-		m := math.Round(v * pow10[s])
-		if math.Abs(m) < 1<<53 && m/pow10[s] == v {
-			dst = append(dst, byte(s))
-			return binary.AppendVarint(dst, int64(m))
-		}
+	if m, s, ok := Decimal(v); ok {
+		dst = append(dst, byte(s))
+		return binary.AppendVarint(dst, m)
 	}
 	dst = append(dst, scaleFloat)
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+}
+
+// Decimal finds the smallest scale s ≤ 6 at which v is the decimal m·10^-s
+// exactly (m/10^s rounds to v, |m| < 2^53): sensor values are mostly short
+// decimals. ok is false when no such scale exists (and for NaN and ±Inf).
+func Decimal(v float64) (m int64, s int, ok bool) {
+	for s := 0; s <= maxScale; s++ {
+		f := math.Round(v * pow10[s])
+		if math.Abs(f) < 1<<53 && f/pow10[s] == v {
+			return int64(f), s, true
+		}
+	}
+	return 0, 0, false
 }
 
 // ReadValue decodes what AppendValue wrote; n is the bytes used (0 on error).

@@ -31,7 +31,7 @@ func TestConfigsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("facility file: %v", err)
 	}
-	if len(f.Devices) != 26 || f.Sources[facilityfile.SourceKey{Source: "zigbee2mqtt", Address: DeviceName(24)}] == nil {
+	if len(f.Devices) != 26 || f.Sources["zigbee2mqtt"][DeviceName(24)] == nil {
 		t.Errorf("facility file: %d devices, want 25 load devices and the warm-up device", len(f.Devices))
 	}
 	gcfg := gateway.DefaultConfig()

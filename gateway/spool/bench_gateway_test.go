@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -67,7 +68,7 @@ func benchGatewayPath(b *testing.B, into bool) {
 	b.SetBytes(int64(size / len(group)))
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	t0 := time.Now()
 	b.ResetTimer()
 	go func() {
@@ -106,7 +107,7 @@ func benchGatewayPath(b *testing.B, into bool) {
 	}
 	b.StopTimer()
 	elapsed := time.Since(t0)
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(testenv.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/record")
 	// allocs/op is rounded down to an integer; this keeps the fraction.
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(b.N), "allocs/record")

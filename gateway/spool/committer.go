@@ -85,7 +85,7 @@ func (s *Spool) commitQueued(minBytes, budget int64) error {
 		}
 		s.taken = s.q.take(s.taken[:0], min(int64(s.opts.CommitBytes), budget))
 		for _, r := range s.taken {
-			budget -= r.bytes
+			budget -= r.size()
 		}
 		err := s.commit(s.taken)
 		clear(s.taken) // the requests are recycled or garbage now
@@ -103,8 +103,8 @@ func (s *Spool) shutdown(cause error) error {
 	if cause == nil {
 		for len(rest) > 0 {
 			n, b := 0, int64(0)
-			for n < len(rest) && (n == 0 || b+rest[n].bytes <= int64(s.opts.CommitBytes)) {
-				b += rest[n].bytes
+			for n < len(rest) && (n == 0 || b+rest[n].size() <= int64(s.opts.CommitBytes)) {
+				b += rest[n].size()
 				n++
 			}
 			if err := s.commit(rest[:n]); err != nil {
@@ -131,7 +131,7 @@ func (s *Spool) commit(reqs []*request) error {
 	}
 	var need int64
 	for _, r := range reqs {
-		need += r.bytes
+		need += r.size()
 	}
 	need += segHeaderSize * (1 + need/s.opts.SegmentBytes) // headers of segments this group may open
 	if err := s.makeRoom(need); err != nil {

@@ -12,10 +12,12 @@ type request struct {
 	// and copies each frame once into the write buffer.
 	frames []byte
 	n      int    // records in frames
-	bytes  int64  // len(frames), the framed size
 	first  uint64 // index of the first record, set by the committer
 	done   func(first uint64, err error)
 }
+
+// size is the request's framed size in bytes.
+func (r *request) size() int64 { return int64(len(r.frames)) }
 
 // queue hands appends to the committer. It is bounded in records: push
 // blocks while it is full, except when bypass is set, so that callbacks run
@@ -51,7 +53,7 @@ func (q *queue) push(r *request) error {
 		if q.n == 0 || q.n+r.n <= q.limit || q.bypass.Load() {
 			q.reqs = append(q.reqs, r)
 			q.n += r.n
-			q.b += r.bytes
+			q.b += r.size()
 			q.mu.Unlock()
 			select {
 			case q.wake <- struct{}{}:
@@ -75,10 +77,10 @@ func (q *queue) take(dst []*request, maxBytes int64) []*request {
 	defer q.mu.Unlock()
 	var taken int64
 	i := 0
-	for i < len(q.reqs) && (i == 0 || taken+q.reqs[i].bytes <= maxBytes) {
-		taken += q.reqs[i].bytes
+	for i < len(q.reqs) && (i == 0 || taken+q.reqs[i].size() <= maxBytes) {
+		taken += q.reqs[i].size()
 		q.n -= q.reqs[i].n
-		q.b -= q.reqs[i].bytes
+		q.b -= q.reqs[i].size()
 		i++
 	}
 	dst = append(dst, q.reqs[:i]...)

@@ -103,7 +103,7 @@ func (s *Spool) Append(recs [][]byte, done func(first uint64, err error)) {
 		req.frames = appendFrameHeader(req.frames, len(r))
 		req.frames = append(req.frames, r...)
 	}
-	req.n, req.bytes, req.done = len(recs), total, done
+	req.n, req.done = len(recs), done
 	if err := s.q.push(req); err != nil {
 		s.m.appendErrors.WithLabelValues(reasonClosed).Add(float64(len(recs)))
 		done(0, err)

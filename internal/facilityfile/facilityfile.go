@@ -72,8 +72,10 @@ type Facility struct {
 	Coordinates  Location // the file's facility.location; Location (promoted from model.Facility) is the time zone
 	OpeningHours []string
 	Operators    []Operator
-	// Sources maps a device's (source, address) to the registered device.
-	Sources map[SourceKey]*model.Device
+	// Sources maps a device's source, then its address at that source, to
+	// the registered device. Two levels, so the gateway looks up a
+	// message's source once and each address with one string hash.
+	Sources map[string]map[string]*model.Device
 	// Entries keeps the file's device entries (source and address included).
 	Entries []DeviceEntry
 }
@@ -167,7 +169,7 @@ func build(path string, f *File) *Facility {
 			ID: f.Facility.ID, Name: f.Facility.Name, Region: model.Region(f.Facility.Region), Location: loc,
 		},
 		Path: path, Coordinates: f.Facility.Location, OpeningHours: f.Facility.OpeningHours, Operators: f.Operators,
-		Sources: map[SourceKey]*model.Device{}, Entries: f.Devices,
+		Sources: map[string]map[string]*model.Device{}, Entries: f.Devices,
 	}
 	for _, r := range f.Rooms {
 		out.Rooms = append(out.Rooms, model.Room{ID: r.ID, Name: r.Name, Type: model.RoomType(r.Type)})
@@ -180,7 +182,10 @@ func build(path string, f *File) *Facility {
 			md.Kinds = append(md.Kinds, kk)
 		}
 		out.Devices[i] = md
-		out.Sources[SourceKey{d.Source, d.Address}] = &out.Devices[i]
+		if out.Sources[d.Source] == nil {
+			out.Sources[d.Source] = map[string]*model.Device{}
+		}
+		out.Sources[d.Source][d.Address] = &out.Devices[i]
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // Line protocol writing. Every name and value that came from outside goes
@@ -118,38 +120,30 @@ func AppendStringField(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// Bounds of AppendFloat's fast path: values below fastFloatMax with at most
-// fastFloatScale decimals. Below 2^30 a float64's spacing is under 2^-22,
-// far finer than 10^-3, so at most one decimal with that many fraction
-// digits rounds to the value, and v·10^s is computed exactly enough (error
-// under 10^-3) to find it.
-const (
-	fastFloatMax   = 1 << 30
-	fastFloatScale = 3
-)
-
-var pow10 = [fastFloatScale + 1]float64{1, 10, 100, 1000}
+// fastFloatMax bounds AppendFloat's fast path. Below 2^30 a float64's
+// spacing is under 2^-22, finer than the 10^-6 of model.Decimal's largest
+// scale, so at most one decimal of that many fraction digits rounds to the
+// value: the one model.Decimal finds, with the fewest digits, which is
+// strconv's shortest form.
+const fastFloatMax = 1 << 30
 
 // AppendFloat appends a float field value in its shortest exact form, the
 // same text as strconv.AppendFloat(dst, v, 'f', -1, 64).
 //
 // Sensor values are mostly short decimals (21.5, 800, 0.05): those are
-// written from the integer v·10^s for the smallest scale s that represents
-// v exactly, which is strconv's shortest form, and much cheaper than its
-// general algorithm. Everything else goes to strconv.
+// written from the integer m and scale s of model.Decimal (the same
+// decomposition the wire uses), much cheaper than strconv's general
+// algorithm. Everything else goes to strconv.
 func AppendFloat(dst []byte, v float64) []byte {
 	if math.Abs(v) < fastFloatMax && !(v == 0 && math.Signbit(v)) { // NaN fails the bound; -0 prints as "-0"
-		for s := 0; s <= fastFloatScale; s++ {
-			m := math.Round(v * pow10[s])
-			if m/pow10[s] == v {
-				return appendScaled(dst, int64(m), s)
-			}
+		if m, s, ok := model.Decimal(v); ok {
+			return appendScaled(dst, m, s)
 		}
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
-// appendScaled appends m·10^-s in positional notation, s ≤ fastFloatScale.
+// appendScaled appends m·10^-s in positional notation.
 func appendScaled(dst []byte, m int64, s int) []byte {
 	if m < 0 {
 		dst = append(dst, '-')

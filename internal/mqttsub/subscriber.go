@@ -114,6 +114,15 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
+// CheckBroker reports a broker URL this subscriber cannot use although
+// mqttx.Config.Validate accepts it: WebSocket (ws://, wss://).
+func CheckBroker(broker string) error {
+	if u, err := url.Parse(broker); err == nil && (u.Scheme == "ws" || u.Scheme == "wss") {
+		return fmt.Errorf("%q: WebSocket is not supported on this link; use tcp:// or ssl://", broker)
+	}
+	return nil
+}
+
 // Subscriber receives messages from one broker, reconnecting until its
 // context ends.
 type Subscriber struct {
@@ -138,8 +147,8 @@ func New(o Options) (*Subscriber, error) {
 	if _, err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("mqttsub: %w", err)
 	}
-	if u, _ := url.Parse(o.Broker); u.Scheme == "ws" || u.Scheme == "wss" {
-		return nil, fmt.Errorf("mqttsub: broker %s: WebSocket is not supported on this link; use tcp:// or ssl://", o.Broker)
+	if err := CheckBroker(o.Broker); err != nil {
+		return nil, fmt.Errorf("mqttsub: %w", err)
 	}
 	if o.QoS == 0 {
 		o.QoS = 1
