@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Reading is one measured value of one device, at the time the device (or the
 // gateway, when the device sends no time) measured it. Its identity in
@@ -36,8 +39,38 @@ type Batch struct {
 	First    uint64 // spool index of the first entry: the batch's sequence number
 	Span     uint64 // number of spool indexes covered; 0 when encoding means Count()
 	Sent     time.Time
+	Lane     Lane // which of the gateway's uplink lanes sent it
+	// Draining is set by the gateway while older entries than this batch's
+	// are still unacknowledged in its spool (a backlog lane is draining):
+	// the centre then knows the facility's stream is not yet complete up to
+	// this batch's readings, and does not announce what it may still revise.
+	Draining bool
 	Readings []Reading
 	Gaps     []Gap
+}
+
+// Lane says why a gateway sent a batch, so that the centre can tell current
+// data from history. It travels in the batch's flags byte (docs/wire.md).
+type Lane uint8
+
+// Lanes of the gateway's uplink.
+const (
+	LaneLive    Lane = 0 // the spool's head: current readings
+	LaneBacklog Lane = 1 // older entries sent after an outage, in index order
+	LaneUrgent  Lane = 2 // a safety-relevant state change sent at once, ahead of the group commit's batch
+)
+
+// String names the lane.
+func (l Lane) String() string {
+	switch l {
+	case LaneLive:
+		return "live"
+	case LaneBacklog:
+		return "backlog"
+	case LaneUrgent:
+		return "urgent"
+	}
+	return fmt.Sprintf("lane(%d)", uint8(l))
 }
 
 // Count is the number of entries (readings and gaps) the batch carries.

@@ -23,7 +23,10 @@ const (
 
 const (
 	magic0, magic1 = 'C', 'W'
-	msgBatch       = 1
+	msgBatch       = 1 // a batch of a live lane, not draining: no flags byte
+	msgBatchFlags  = 2 // a batch followed by a flags byte (lane, draining)
+	flagLaneMask   = 0x03
+	flagDraining   = 0x04
 	scaleFloat     = 0xFF // value follows as 8 bytes IEEE-754, little endian
 	maxScale       = 6
 )
@@ -86,7 +89,7 @@ func ReadValue(p []byte) (v float64, n int) {
 // EncodeBatch appends the binary form of b to dst. Layout (all integers
 // varints unless said otherwise; docs/wire.md has the table):
 //
-//	"CW" version=1 type=1
+//	"CW" version=1 type=1, or type=2 and a flags byte (lane, draining)
 //	gateway facility region              (length-prefixed strings)
 //	first span sent_ms
 //	n_strings string*                    (device and room IDs, each once)
@@ -98,7 +101,15 @@ func ReadValue(p []byte) (v float64, n int) {
 // minus sent_ms), zigzag-encoded, so time-ordered readings cost one or two bytes.
 func EncodeBatch(dst []byte, b *Batch) []byte {
 	start := len(dst)
-	dst = append(dst, magic0, magic1, WireVersion, msgBatch)
+	if flags := byte(b.Lane) & flagLaneMask; flags != 0 || b.Draining {
+		if b.Draining {
+			flags |= flagDraining
+		}
+		dst = append(dst, magic0, magic1, WireVersion, msgBatchFlags, flags)
+	} else {
+		// The common case keeps the original layout, byte for byte.
+		dst = append(dst, magic0, magic1, WireVersion, msgBatch)
+	}
 	dst = appendString(dst, b.Gateway)
 	dst = appendString(dst, b.Facility)
 	dst = appendString(dst, string(b.Region))
@@ -252,14 +263,22 @@ func DecodeBatch(p []byte, b *Batch) error {
 	if len(p) < 8 || p[0] != magic0 || p[1] != magic1 {
 		return fmt.Errorf("%w: not a CradleWatch batch", ErrCorrupt)
 	}
-	if p[2] != WireVersion || p[3] != msgBatch {
-		return fmt.Errorf("%w: version %d type %d, want version %d type %d", ErrCorrupt, p[2], p[3], WireVersion, msgBatch)
+	if p[2] != WireVersion || (p[3] != msgBatch && p[3] != msgBatchFlags) {
+		return fmt.Errorf("%w: version %d type %d, want version %d type %d or %d", ErrCorrupt, p[2], p[3], WireVersion, msgBatch, msgBatchFlags)
 	}
 	body := p[:len(p)-4]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(p[len(p)-4:]) {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	r := batchReader{p: body[4:]}
+	b.Lane, b.Draining = LaneLive, false
+	if p[3] == msgBatchFlags {
+		flags := r.byte("flags")
+		if flags&^(flagLaneMask|flagDraining) != 0 || Lane(flags&flagLaneMask) > LaneUrgent {
+			r.fail(fmt.Sprintf("unknown flags %#02x", flags))
+		}
+		b.Lane, b.Draining = Lane(flags&flagLaneMask), flags&flagDraining != 0
+	}
 	b.Gateway = r.string("gateway")
 	b.Facility = r.string("facility")
 	b.Region = Region(r.string("region"))

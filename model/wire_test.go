@@ -1,7 +1,9 @@
 package model
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"fmt"
 	"math"
 	"reflect"
@@ -203,5 +205,44 @@ func TestWireSize(t *testing.T) {
 	t.Logf("%d readings in %d bytes: %.2f bytes per reading", len(b.Readings), len(p), per)
 	if per > 12 {
 		t.Errorf("%.2f bytes per reading; the wire format should stay near 8", per)
+	}
+}
+
+func TestBatchLanes(t *testing.T) {
+	plain := EncodeBatch(nil, sampleBatch())
+	if plain[3] != msgBatch {
+		t.Fatalf("a live batch changed its layout: type %d", plain[3])
+	}
+	for _, tc := range []struct {
+		lane     Lane
+		draining bool
+	}{{LaneLive, false}, {LaneLive, true}, {LaneBacklog, false}, {LaneBacklog, true}, {LaneUrgent, false}, {LaneUrgent, true}} {
+		in := sampleBatch()
+		in.Lane, in.Draining = tc.lane, tc.draining
+		p := EncodeBatch(nil, in)
+		var out Batch
+		out.Lane, out.Draining = LaneUrgent, true // stale values must be reset
+		if err := DecodeBatch(p, &out); err != nil {
+			t.Fatalf("%v draining=%v: %v", tc.lane, tc.draining, err)
+		}
+		if out.Lane != tc.lane || out.Draining != tc.draining || len(out.Readings) != len(in.Readings) {
+			t.Errorf("%v draining=%v: decoded %v draining=%v, %d readings", tc.lane, tc.draining, out.Lane, out.Draining, len(out.Readings))
+		}
+	}
+}
+
+func TestBatchUnknownFlagsRejected(t *testing.T) {
+	in := sampleBatch()
+	in.Lane = LaneBacklog
+	p := EncodeBatch(nil, in)
+	for _, flags := range []byte{0x03, 0x08, 0x80} {
+		q := append([]byte(nil), p...)
+		q[4] = flags
+		body := q[:len(q)-4]
+		binary.LittleEndian.PutUint32(q[len(q)-4:], crc32.Checksum(body, castagnoli))
+		var out Batch
+		if err := DecodeBatch(q, &out); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("flags %#02x: err %v, want ErrCorrupt", flags, err)
+		}
 	}
 }
