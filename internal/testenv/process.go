@@ -20,11 +20,16 @@ type process struct {
 // startProcess starts bin with args, output going to out.
 func startProcess(bin string, out *tail, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	return startCmd(cmd, out)
+}
+
+// startCmd starts cmd, output going to out.
+func startCmd(cmd *exec.Cmd, out *tail) (*process, error) {
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -36,8 +41,11 @@ func startProcess(bin string, out *tail, args ...string) (*process, error) {
 
 // stop sends SIGTERM and waits; after grace it kills. It reports whether
 // the process exited on its own.
-func (p *process) stop(grace time.Duration) bool {
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+func (p *process) stop(grace time.Duration) bool { return p.stopWith(syscall.SIGTERM, grace) }
+
+// stopWith is stop with another signal (PostgreSQL's fast shutdown is SIGINT).
+func (p *process) stopWith(sig os.Signal, grace time.Duration) bool {
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.kill()
 		return false
 	}
