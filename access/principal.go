@@ -130,3 +130,18 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
 	return p, ok
 }
+
+type sourceKey struct{}
+
+// WithSource returns ctx carrying the client's address as the front
+// door determined it (the peer, or the address a trusted proxy reported).
+// Only the HTTP middleware (access/web) calls it.
+func WithSource(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, addr)
+}
+
+// SourceFromContext returns the client's address set by WithSource.
+func SourceFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
+}

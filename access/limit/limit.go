@@ -82,6 +82,9 @@ type Options struct {
 	Now        func() time.Time
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// OnLockout, if set, is called once when a key is locked (to record
+	// the lockout in the audit trail).
+	OnLockout func(ctx context.Context, k Key, until time.Time)
 }
 
 // Limiter counts failures and locks keys out.
@@ -94,6 +97,7 @@ type Limiter struct {
 	failed  *prometheus.CounterVec
 	locks   *prometheus.CounterVec
 	refused *prometheus.CounterVec
+	onLock  func(context.Context, Key, time.Time)
 }
 
 type metrics struct {
@@ -156,7 +160,7 @@ func New(o Options) (*Limiter, error) {
 	}
 	return &Limiter{name: o.Name, rules: o.Rules, backend: o.Backend, now: o.Now,
 		logger: o.Logger.With("component", "limit", "limiter", o.Name),
-		failed: m.failed, locks: m.locks, refused: m.refused}, nil
+		failed: m.failed, locks: m.locks, refused: m.refused, onLock: o.OnLockout}, nil
 }
 
 // Check returns a *LockedError for the first locked key (and counts the
@@ -214,6 +218,9 @@ func (l *Limiter) Fail(ctx context.Context, keys ...Key) error {
 			l.locks.WithLabelValues(l.name, k.Kind).Inc()
 			l.logger.Warn("locked out after too many failed attempts", "kind", k.Kind, "key", k.Display,
 				"failures", rule.Max, "window", rule.Window, "until", now.Add(rule.Lockout))
+			if l.onLock != nil {
+				l.onLock(ctx, k, now.Add(rule.Lockout))
+			}
 		}
 	}
 	if len(errs) > 0 {

@@ -154,9 +154,14 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}, s.ln)
+}
+
+// Serve runs srv on ln until ctx is cancelled, then shuts it down,
+// giving requests in flight a few seconds.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
