@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/access"
@@ -72,9 +71,7 @@ type Front struct {
 	log      *slog.Logger
 	rejected *prometheus.CounterVec
 	panics   prometheus.Counter
-	mu       sync.Mutex
-	lastLog  map[string]time.Time
-	unlogged map[string]int
+	throttle *LogThrottle
 }
 
 // New builds the middleware; a malformed trusted origin is an error.
@@ -92,12 +89,12 @@ func New(o Options) (*Front, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Front{o: o, cop: http.NewCrossOriginProtection(), log: o.Logger.With("component", "web"),
-		lastLog: map[string]time.Time{}, unlogged: map[string]int{},
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_access_http_rejected_total",
 			Help: "HTTP requests refused by the front door, by reason (cross_origin, content_type, body_too_large, unauthenticated, forbidden, locked)."}, []string{"reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_access_http_panics_total",
 			Help: "Handler panics caught and answered with 500."}),
 	}
+	f.throttle = NewLogThrottle(f.log, logEvery, o.Now)
 	for _, origin := range o.TrustedOrigins {
 		if err := f.cop.AddTrustedOrigin(origin); err != nil {
 			return nil, fmt.Errorf("web: trusted origin %q: %w", origin, err)
@@ -236,20 +233,7 @@ func (f *Front) Forbidden(w http.ResponseWriter, r *http.Request, err error) {
 	Error(w, http.StatusForbidden, "forbidden")
 }
 
-func (f *Front) logLimited(kind, msg string, args ...any) {
-	now := f.o.Now()
-	f.mu.Lock()
-	last, seen := f.lastLog[kind]
-	if seen && now.Sub(last) < logEvery {
-		f.unlogged[kind]++
-		f.mu.Unlock()
-		return
-	}
-	n := f.unlogged[kind]
-	f.lastLog[kind], f.unlogged[kind] = now, 0
-	f.mu.Unlock()
-	f.log.Warn(msg, append(args, "unlogged_since_last", n)...)
-}
+func (f *Front) logLimited(kind, msg string, args ...any) { f.throttle.Warn(kind, msg, args...) }
 
 // Error writes a JSON error {"error": msg} with status.
 func Error(w http.ResponseWriter, status int, msg string) {
