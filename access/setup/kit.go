@@ -31,11 +31,16 @@ type Env struct {
 
 // Kit is the access pieces of one service.
 type Kit struct {
-	Store    *store.Store
-	Audit    *audit.Writer
-	Auth     *authn.Authenticator
-	OIDC     *authn.OIDC // nil without an issuer
+	Store *store.Store
+	Audit *audit.Writer
+	Auth  *authn.Authenticator
+	OIDC  *authn.OIDC // nil without an issuer
+	// Front guards the JSON API (Content-Type: application/json only);
+	// Pages guards HTML pages whose forms post
+	// application/x-www-form-urlencoded. Both refuse cross-origin
+	// state-changing requests.
 	Front    *web.Front
+	Pages    *web.Front
 	Phones   *audit.PhoneKeyer
 	Silences access.SilencePolicy
 	env      Env
@@ -122,9 +127,14 @@ func Open(ctx context.Context, c Config, env Env) (*Kit, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if kit.Front, err = web.New(web.Options{Auth: kit.Auth, TrustedOrigins: c.HTTP.TrustedOrigins, TrustedProxies: proxies,
+	wo := web.Options{Auth: kit.Auth, TrustedOrigins: c.HTTP.TrustedOrigins, TrustedProxies: proxies,
 		MaxBody: c.HTTP.MaxBody, JSONOnly: true, HSTS: c.HTTP.TLSCertFile != "" || !c.Sessions.InsecureCookies,
-		Now: env.Now, Logger: env.Logger, Registerer: env.Registerer}); err != nil {
+		Now: env.Now, Logger: env.Logger, Registerer: env.Registerer}
+	if kit.Front, err = web.New(wo); err != nil {
+		return fail(err)
+	}
+	wo.JSONOnly = false
+	if kit.Pages, err = web.New(wo); err != nil {
 		return fail(err)
 	}
 	return kit, nil

@@ -82,6 +82,9 @@ func TestOpenFromConfiguration(t *testing.T) {
 	if _, err := kit.Guard("aliyun", "notify.callbacks.aliyun", setup.CallbackConfig{SecretFile: cbSecret, Allow: []string{"106.11.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
+	if kit.Pages == nil || kit.Pages == kit.Front {
+		t.Fatal("no separate front for HTML pages")
+	}
 	if _, err := kit.Server("127.0.0.1:0", kit.Front.Private(nil)); err != nil {
 		t.Fatal(err)
 	}

@@ -104,10 +104,21 @@ func New(o Options) (*Front, error) {
 		f.Reject(w, r, "cross_origin", http.StatusForbidden, "cross-origin request refused")
 	}))
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{f.rejected, f.panics} {
-			if err := o.Registerer.Register(c); err != nil {
+		// A service with two fronts (a JSON API and HTML pages) shares the
+		// counters: the second takes those the first registered.
+		if err := o.Registerer.Register(f.rejected); err != nil {
+			are, ok := err.(prometheus.AlreadyRegisteredError)
+			if !ok {
 				return nil, fmt.Errorf("web: %w", err)
 			}
+			f.rejected = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		if err := o.Registerer.Register(f.panics); err != nil {
+			are, ok := err.(prometheus.AlreadyRegisteredError)
+			if !ok {
+				return nil, fmt.Errorf("web: %w", err)
+			}
+			f.panics = are.ExistingCollector.(prometheus.Counter)
 		}
 	}
 	return f, nil
