@@ -9,7 +9,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/gateway"
 	"github.com/cradlewatch/cradlewatch/internal/config"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // TestConfigsLoad checks the generated files against the services' own
@@ -27,7 +27,7 @@ func TestConfigsLoad(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := facilityfile.Load(fac)
+	f, err := registry.Load(fac)
 	if err != nil {
 		t.Fatalf("facility file: %v", err)
 	}
