@@ -92,11 +92,12 @@ func keyAtLine(n *yaml.Node, line int, msg string) string {
 	walk(n, "")
 	for _, c := range cands {
 		quoted := func(s string) bool {
-			return s != "" && (strings.Contains(msg, "`"+s+"`") || strings.Contains(msg, strconv.Quote(s)) || strings.Contains(msg, " "+s+" "))
+			return s != "" && (strings.Contains(msg, "`"+s+"`") || strings.Contains(msg, strconv.Quote(s)))
 		}
+		named := c.name != "" && strings.Contains(msg, "field "+c.name+" not found")
 		collection := (c.kind == yaml.SequenceNode && strings.Contains(msg, "!!seq")) ||
 			(c.kind == yaml.MappingNode && strings.Contains(msg, "!!map"))
-		if quoted(c.name) || (c.value != "" && quoted(c.value)) || collection {
+		if named || quoted(c.value) || collection {
 			return c.path
 		}
 	}
