@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -171,4 +172,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s\nthen\n%s", out, out2)
 		}
 	})
+}
+
+// TestShippedFacilityFiles: every facility file the repository ships loads
+// and registers a gateway (a file listing none sends nothing the centre
+// accepts).
+func TestShippedFacilityFiles(t *testing.T) {
+	for _, dir := range []string{"../configs/facilities", "../deploy/compose/config/facilities"} {
+		r, err := OpenDir(context.Background(), dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Snapshot().Facilities() {
+			if len(f.Gateways) == 0 {
+				t.Errorf("%s registers no gateway", f.Origin)
+			}
+		}
+	}
 }
