@@ -228,6 +228,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, tr := range s.store.Unsent() {
 		s.notifyQ <- tr // sent again: the notification path de-duplicates
 	}
+	facilities := len(s.added) // before the engine's goroutine may add more
 	g := obs.NewGroup(ctx)
 	if s.pollReg {
 		g.Go("registry", s.reg.Run)
@@ -241,7 +242,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.http != nil {
 		g.Go("http", s.http.Run)
 	}
-	s.log.Info("alerting running", "broker", cfg.MQTT.Broker, "shard", cfg.Shard.Index, "of", cfg.Shard.Count, "facilities", len(s.added))
+	s.log.Info("alerting running", "broker", cfg.MQTT.Broker, "shard", cfg.Shard.Index, "of", cfg.Shard.Count, "facilities", facilities)
 	return g.Wait()
 }
 
