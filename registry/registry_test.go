@@ -379,3 +379,39 @@ func TestStaticAndFixed(t *testing.T) {
 		t.Fatal("DeviceElsewhere")
 	}
 }
+
+// failingSource is a source that cannot be read (a database that is down).
+type failingSource struct{}
+
+func (failingSource) Entries(context.Context) ([]Entry, error) {
+	return nil, errors.New("database down")
+}
+func (failingSource) String() string { return "failing" }
+
+// TestMergedSources: a folder and a second source (the access database's
+// place) make one registry; a facility ID in both is a conflict; a source
+// that cannot be read keeps the registry as it was.
+func TestMergedSources(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", facilityYAML("f-a", "gw-a", "+8613800000001", "d1"))
+	db, err := Parse("db/f-b", []byte(facilityYAML("f-b", "gw-b", "+8613800000002", "d1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := Merge(NewDir(dir), Static(db))
+	r, err := Open(context.Background(), Options{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Snapshot(); s.Len() != 2 || s.GatewayFacility("gw-b") == nil || !strings.Contains(src.String(), "static") {
+		t.Fatalf("merged registry: %d facilities, source %s", s.Len(), src)
+	}
+	write(t, dir, "b.yaml", facilityYAML("f-b", "gw-x", "+8613800000003", "d1"))
+	if reload(t, r); r.Snapshot().Facility("f-b") != db || r.Stats().Rejected != 1 {
+		t.Fatalf("the file claiming the database's facility must lose: %+v", r.Stats())
+	}
+	broken, err := Open(context.Background(), Options{Source: Merge(NewDir(dir), failingSource{})})
+	if err == nil || broken != nil || !strings.Contains(err.Error(), "database down") {
+		t.Fatalf("open with an unreadable source: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Entry is one record of a source: a facility file, a database row.
@@ -53,3 +54,33 @@ type staticSource []Entry
 
 func (s staticSource) Entries(context.Context) ([]Entry, error) { return s, nil }
 func (s staticSource) String() string                           { return "static" }
+
+// Merge is a Source of several: the folder of files and the access
+// database, say. Their origins must not collide (a path, "db/<key>"); a
+// facility ID or gateway ID claimed in two of them is a conflict the
+// Registry settles as within one source. An error of any source is the
+// merged source's error, so the registry keeps its snapshot rather than
+// drop the facilities of the source it could not read.
+func Merge(sources ...Source) Source { return mergedSource(sources) }
+
+type mergedSource []Source
+
+func (m mergedSource) Entries(ctx context.Context) ([]Entry, error) {
+	var out []Entry
+	for _, s := range m {
+		es, err := s.Entries(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+func (m mergedSource) String() string {
+	names := make([]string, len(m))
+	for i, s := range m {
+		names[i] = s.String()
+	}
+	return strings.Join(names, " + ")
+}
