@@ -22,11 +22,12 @@ import (
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/alerting/state"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
+	"github.com/cradlewatch/cradlewatch/registry/regmetrics"
 )
 
 // Queue bounds. Messages wait in inQueue while the engine works; transitions
@@ -39,8 +40,10 @@ const (
 
 // Options carry the service's configuration and dependencies.
 type Options struct {
-	Config     Config
-	Facilities []*facilityfile.Facility           // nil: loaded from Config.Facilities
+	Config Config
+	// Registry of facilities; nil opens Config.Facilities, and Run polls
+	// it. A registry passed here is reloaded by its owner.
+	Registry   *registry.Registry
 	Notifiers  map[notify.Channel]notify.Notifier // nil: built from Config.Notify
 	Sink       influxwrite.Sink                   // alert events; nil: Config.Events.Influx
 	Logger     *slog.Logger
@@ -54,7 +57,10 @@ type Service struct {
 	o        Options
 	cfg      Config
 	log      *slog.Logger
-	fac      map[string]*facilityfile.Facility
+	reg      *registry.Registry
+	pollReg  bool            // the registry is the service's own: Run polls it
+	added    map[string]bool // facilities of this shard added to the engine (engine goroutine only)
+	regGen   uint64          // registry generation the engine has seen (engine goroutine only)
 	rs       *rules.RuleSet
 	engine   *rules.Engine
 	store    *state.Store
@@ -93,46 +99,40 @@ func New(o Options) (*Service, error) {
 		o.Clock = time.Now
 	}
 	s := &Service{
-		o: o, cfg: cfg, log: o.Logger.With("component", "alerting"), fac: map[string]*facilityfile.Facility{},
+		o: o, cfg: cfg, log: o.Logger.With("component", "alerting"), reg: o.Registry, added: map[string]bool{},
 		m: newMetrics(o.Registerer), in: make(chan message, inQueue), notifyQ: make(chan rules.Transition, notifyQueue),
 		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest, ackQueue), queries: make(chan chan []rules.Alert),
-	}
-	facs := o.Facilities
-	if facs == nil {
-		var err error
-		if facs, err = facilityfile.LoadDir(cfg.Facilities); err != nil {
-			return nil, err
-		}
 	}
 	var err error
 	if s.rs, err = rules.LoadFile(cfg.Rules, cfg.CalendarDir); err != nil {
 		return nil, err
 	}
+	if s.reg == nil {
+		if s.reg, err = registry.OpenDir(context.Background(), cfg.Facilities, registry.Options{
+			Check: CheckFacility(s.rs), Logger: s.log, Clock: o.Clock}); err != nil {
+			return nil, err
+		}
+		s.pollReg = true
+	}
+	if err := regmetrics.Register(o.Registerer, s.reg); err != nil {
+		return nil, fmt.Errorf("alerting: %w", err)
+	}
 	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer})
+	if err := s.syncRegistry(); err != nil {
+		return nil, err
+	}
+	// Operators come from the registry at each lookup, so a changed
+	// operator applies without a restart; notify's own directory, set
+	// centrally, wins for the facilities it lists.
 	ncfg := cfg.Notify.Config
-	if ncfg.Directory.Operators == nil {
-		ncfg.Directory.Operators = map[string][]notify.Contact{}
-	}
-	for _, f := range facs {
-		if rules.ShardOf(f.ID, cfg.Shard.Count) != cfg.Shard.Index {
-			continue
-		}
-		if err := s.engine.AddFacility(rules.Facility{Facility: f.Facility, OpeningHours: f.OpeningHours}); err != nil {
-			return nil, fmt.Errorf("alerting: facility %s (%s): %w", f.ID, f.Path, err)
-		}
-		s.fac[f.ID] = f
-		if _, ok := ncfg.Directory.Operators[f.ID]; !ok {
-			for i, op := range f.Operators {
-				ncfg.Directory.Operators[f.ID] = append(ncfg.Directory.Operators[f.ID], notify.Contact{
-					ID: fmt.Sprintf("%s/op%d", f.ID, i), Name: op.Name, Phone: op.Phone,
-				})
-			}
-		}
-	}
+	ncfg.Directory.OperatorsFor = s.operators
 	notifiers := o.Notifiers
 	if notifiers == nil {
+		// The notifiers for the channels the directory and today's
+		// operators use.
 		scfg := cfg.Notify
 		scfg.Config = ncfg
+		scfg.Config.Directory.Operators = s.operatorDirectory()
 		if notifiers, err = setup.BuildNotifiers(scfg, setup.BuildOptions{Logger: s.log}); err != nil {
 			return nil, fmt.Errorf("alerting: notify: %w", err)
 		}
@@ -155,7 +155,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	restored := s.engine.Restore(s.store.Alerts())
-	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.fac))
+	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added))
 	if cfg.Events.Enabled {
 		sink := o.Sink
 		if sink == nil {
@@ -228,7 +228,11 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, tr := range s.store.Unsent() {
 		s.notifyQ <- tr // sent again: the notification path de-duplicates
 	}
+	facilities := len(s.added) // before the engine's goroutine may add more
 	g := obs.NewGroup(ctx)
+	if s.pollReg {
+		g.Go("registry", s.reg.Run)
+	}
 	g.Go("engine", s.evaluate)
 	g.Go("notify", s.notifyLoop)
 	g.Go("dispatcher", s.disp.Run)
@@ -238,7 +242,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.http != nil {
 		g.Go("http", s.http.Run)
 	}
-	s.log.Info("alerting running", "broker", cfg.MQTT.Broker, "shard", cfg.Shard.Index, "of", cfg.Shard.Count, "facilities", len(s.fac))
+	s.log.Info("alerting running", "broker", cfg.MQTT.Broker, "shard", cfg.Shard.Index, "of", cfg.Shard.Count, "facilities", facilities)
 	return g.Wait()
 }
 
@@ -255,6 +259,9 @@ func (s *Service) evaluate(ctx context.Context) error {
 		case msg := <-s.in:
 			s.observe(msg, &b)
 		case <-tick.C:
+			if err := s.syncRegistry(); err != nil {
+				s.log.Error("registry: adding a facility to the engine failed", "err", err)
+			}
 			s.apply(s.engine.Tick(s.o.Clock()), time.Time{})
 		case tr := <-s.notified:
 			if err := s.store.MarkNotified(tr); err != nil {
@@ -274,27 +281,54 @@ func (s *Service) evaluate(ctx context.Context) error {
 	}
 }
 
+// observe evaluates one message. The registry decides what is trusted: a
+// facility it does not list, a gateway not registered to the facility, a
+// batch claiming another region, and readings of devices the facility does
+// not list are refused and counted; readings get their room from the
+// registry.
 func (s *Service) observe(msg message, b *model.Batch) {
-	facility, _, suffix, err := model.ParseTopic(msg.topic)
+	facility, gateway, suffix, err := model.ParseTopic(msg.topic)
 	if err != nil {
 		s.m.messages.WithLabelValues("bad_topic").Inc()
 		return
 	}
-	if _, ours := s.fac[facility]; !ours {
+	snap := s.reg.Snapshot()
+	f := snap.Facility(facility)
+	switch {
+	case f == nil:
+		s.m.messages.WithLabelValues(model.RejectUnknownFacility).Inc()
+		return
+	case rules.ShardOf(facility, s.cfg.Shard.Count) != s.cfg.Shard.Index:
 		s.m.messages.WithLabelValues("other_shard").Inc()
 		return
+	case !f.HasGateway(gateway):
+		// 200 invented gateway IDs on a facility's topic must not raise
+		// 200 gateway alerts.
+		s.m.messages.WithLabelValues(model.RejectUnregisteredGateway).Inc()
+		return
+	}
+	if !s.added[facility] {
+		if err := s.syncRegistry(); err != nil {
+			s.log.Error("registry: adding a facility to the engine failed", "facility", facility, "err", err)
+			return
+		}
 	}
 	switch suffix {
 	case model.SuffixBatch:
-		if err := model.DecodeBatch(msg.payload, b); err != nil || b.Facility != facility {
+		if err := model.DecodeBatch(msg.payload, b); err != nil || b.Facility != facility || b.Gateway != gateway {
 			s.m.messages.WithLabelValues("rejected").Inc()
 			return
 		}
+		if b.Region != f.Region {
+			s.m.messages.WithLabelValues(model.RejectRegionMismatch).Inc()
+			return
+		}
+		s.keepRegistered(b, snap, f)
 		s.m.messages.WithLabelValues("batch").Inc()
 		s.apply(s.engine.ObserveBatch(b), msg.arrived)
 	case model.SuffixStatus:
 		st, err := model.DecodeStatus(msg.payload)
-		if err != nil || st.Facility != facility {
+		if err != nil || st.Facility != facility || st.Gateway != gateway {
 			s.m.messages.WithLabelValues("rejected").Inc()
 			return
 		}
@@ -313,8 +347,9 @@ func (s *Service) apply(trs []rules.Transition, arrived time.Time) {
 		// Still announced: losing the record is better than losing the SMS.
 		s.log.Error("state: append transitions", "err", err)
 	}
+	snap := s.reg.Snapshot()
 	for _, tr := range trs {
-		f := s.fac[tr.Alert.Facility]
+		f := snap.Facility(tr.Alert.Facility)
 		if s.events != nil && f != nil {
 			s.events.add(tr, f.Region)
 		}
@@ -371,7 +406,7 @@ func (s *Service) toNotify(tr rules.Transition) notify.Alert {
 	if n.StartsAt.IsZero() {
 		n.StartsAt = tr.At
 	}
-	if f := s.fac[a.Facility]; f != nil {
+	if f := s.reg.Snapshot().Facility(a.Facility); f != nil {
 		n.FacilityName, n.Region = f.Name, f.Region
 		for _, r := range f.Rooms {
 			if r.ID == a.Room && r.Name != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // maxAPIBody bounds request bodies of the HTTP API.
@@ -79,7 +80,7 @@ func (s *Service) ackHandler() http.Handler {
 // state (?state=firing). The alert console builds on this.
 func (s *Service) alertsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		region, ok := regionPrefix(r.URL.Query().Get("region"))
+		region, ok := regionFilter(r.URL.Query().Get("region"))
 		if !ok {
 			http.Error(w, "bad request: region must be a 6-digit division code or a 9-digit street code", http.StatusBadRequest)
 			return
@@ -98,9 +99,13 @@ func (s *Service) alertsHandler() http.Handler {
 			return
 		}
 		out := make([]rules.Alert, 0, len(alerts))
+		snap := s.reg.Snapshot()
 		for _, a := range alerts {
-			f := s.fac[a.Facility] // read-only after New
-			if region != "" && (f == nil || !strings.HasPrefix(string(f.Region), region)) {
+			// The facility's registered region, never one a gateway claims.
+			// (An alert of a facility gone from the registry shows only
+			// country-wide.)
+			f := snap.Facility(a.Facility)
+			if (f == nil && region.Level() != model.LevelCountry) || (f != nil && !region.Contains(f.Region)) {
 				continue
 			}
 			if state != "" && a.State.String() != state {
@@ -113,24 +118,12 @@ func (s *Service) alertsHandler() http.Handler {
 	})
 }
 
-// regionPrefix turns a division code into the prefix of the street codes
-// it covers: "110000" (a province) → "11", "110100" (a city) → "1101",
-// "110105" (a county) → "110105", a 9-digit street code → itself, "" → "".
-func regionPrefix(code string) (string, bool) {
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return "", false
-		}
+// regionFilter reads the region parameter: a division code, or nothing
+// for the whole country.
+func regionFilter(code string) (model.RegionCode, bool) {
+	if code == "" {
+		return model.Nationwide(), true
 	}
-	switch {
-	case code == "" || len(code) == 9:
-		return code, true
-	case len(code) != 6:
-		return "", false
-	case strings.HasSuffix(code, "0000"):
-		return code[:2], true
-	case strings.HasSuffix(code, "00"):
-		return code[:4], true
-	}
-	return code, true
+	c, err := model.ParseRegionCode(code)
+	return c, err == nil
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // TestMain checks that the service's goroutines the latency benchmark
@@ -39,15 +39,18 @@ var svcValues = map[model.Kind]float64{model.KindTemperature: 23, model.KindHumi
 
 func svcFacilityID(i int) string { return fmt.Sprintf("110105001-%04d", i) }
 
-func svcRegistry() []*facilityfile.Facility {
+// svcGatewayID is the gateway registered to facility i.
+func svcGatewayID(i int) string { return "gw-" + svcFacilityID(i) }
+
+func svcRegistry() []*registry.Facility {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600)
 	}
-	out := make([]*facilityfile.Facility, svcFacilities)
+	out := make([]*registry.Facility, svcFacilities)
 	for i := range out {
-		f := &facilityfile.Facility{Facility: model.Facility{ID: svcFacilityID(i), Name: "测试园", Region: "110105001", Location: loc},
-			Operators: []facilityfile.Operator{{Name: "园长", Phone: fmt.Sprintf("+86138%08d", i)}}}
+		f := &registry.Facility{Facility: model.Facility{ID: svcFacilityID(i), Name: "测试园", Region: "110105001", Location: loc},
+			Gateways: []string{svcGatewayID(i)}, Operators: []registry.Operator{{Name: "园长", Phone: fmt.Sprintf("+86138%08d", i)}}}
 		for r := 0; r < svcRooms; r++ {
 			room := fmt.Sprintf("r%d", r)
 			rt := model.RoomToddler
@@ -83,7 +86,7 @@ func newBenchService(b *testing.B, sms notify.Notifier, groupWait time.Duration,
 		Budget:   notify.BudgetConfig{PerDay: 1000, PerWindow: 1000, Window: time.Second},
 		Policies: map[string]notify.Policy{"info": operator, "warning": operator, "critical": operator},
 	}
-	s, err := New(Options{Config: cfg, Facilities: svcRegistry(), Sink: discardSink{},
+	s, err := New(Options{Config: cfg, Registry: registry.Fixed(svcRegistry()...), Sink: discardSink{},
 		Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms}, Registerer: prometheus.NewRegistry(), Clock: clock})
 	if err != nil {
 		b.Fatal(err)
@@ -93,7 +96,7 @@ func newBenchService(b *testing.B, sms notify.Notifier, groupWait time.Duration,
 
 // roomBatch is one room's six air readings at t.
 func roomBatch(dst []byte, fac, room int, t time.Time, bump float64) []byte {
-	bt := model.Batch{Gateway: "gw", Facility: svcFacilityID(fac), Region: "110105001", Sent: t}
+	bt := model.Batch{Gateway: svcGatewayID(fac), Facility: svcFacilityID(fac), Region: "110105001", Sent: t}
 	r := fmt.Sprintf("r%d", room)
 	for _, k := range svcKinds {
 		bt.Readings = append(bt.Readings, model.Reading{Device: r + "-air", Room: r, Kind: k, Time: t, Value: svcValues[k] + bump})
@@ -111,7 +114,7 @@ func BenchmarkServiceObserve(b *testing.B) {
 	start := time.Date(2026, 5, 12, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	topics := make([]string, svcFacilities)
 	for i := range topics {
-		topics[i] = model.Topic(svcFacilityID(i), "gw", model.SuffixBatch)
+		topics[i] = model.Topic(svcFacilityID(i), svcGatewayID(i), model.SuffixBatch)
 	}
 	run := func(b *testing.B, observe bool, bump func(i int) float64) {
 		var s *Service
@@ -226,11 +229,11 @@ func benchLatency(b *testing.B, groupWait time.Duration) {
 	}
 	topics := make([]string, svcFacilities)
 	for i := range topics {
-		topics[i] = model.Topic(svcFacilityID(i), "gw", model.SuffixBatch)
+		topics[i] = model.Topic(svcFacilityID(i), svcGatewayID(i), model.SuffixBatch)
 	}
 	smoke := func(fac int, v float64, state notify.State) {
 		now := time.Now()
-		bt := model.Batch{Gateway: "gw", Facility: svcFacilityID(fac), Region: "110105001", Sent: now,
+		bt := model.Batch{Gateway: svcGatewayID(fac), Facility: svcFacilityID(fac), Region: "110105001", Sent: now,
 			Readings: []model.Reading{{Device: smokeDevice, Room: "r0", Kind: model.KindSmoke, Time: now, Value: v}}}
 		l.arrive(rules.Fingerprint("smoke_alarm", svcFacilityID(fac), "r0", smokeDevice)+"|"+state.String(), now)
 		s.in <- message{topic: topics[fac], payload: model.EncodeBatch(nil, &bt), arrived: now}

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -10,9 +11,9 @@ import (
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/internal/config"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // Config is the alerting service's YAML (configs/alerting.example.yaml
@@ -105,18 +106,18 @@ func (c *Config) Validate() error {
 // builds every facility's rule instances, without opening state or
 // connecting: what `alerting -check-config` runs.
 func Check(cfg Config) error {
-	facs, err := facilityfile.LoadDir(cfg.Facilities)
-	if err != nil {
-		return err
-	}
 	rs, err := rules.LoadFile(cfg.Rules, cfg.CalendarDir)
 	if err != nil {
 		return err
 	}
+	reg, err := registry.OpenDir(context.Background(), cfg.Facilities, registry.Options{Check: CheckFacility(rs)})
+	if err != nil {
+		return err
+	}
 	e := rules.New(rules.Options{Rules: rs, Registerer: prometheus.NewRegistry()})
-	for _, f := range facs {
-		if err := e.AddFacility(rules.Facility{Facility: f.Facility, OpeningHours: f.OpeningHours}); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
+	for _, f := range reg.Snapshot().Facilities() {
+		if err := e.AddFacility(engineFacility(f)); err != nil {
+			return fmt.Errorf("%s: %w", f.Origin, err)
 		}
 	}
 	return nil

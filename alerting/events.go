@@ -102,27 +102,27 @@ func (e *events) run(ctx context.Context) error {
 // configuration, so tag values need no escaping beyond what is done here.
 func eventLine(dst []byte, tr rules.Transition, region model.Region) []byte {
 	a := tr.Alert
-	dst = append(dst, "alert_event"...)
+	dst = append(dst, model.MeasurementAlertEvent...)
 	tag := func(k, v string) { dst = influxwrite.AppendTag(dst, k, v) }
-	tag("city", region.City())
-	tag("county", region.County())
-	tag("device", a.Device)
-	tag("facility", a.Facility)
-	tag("province", region.Province())
-	tag("room", a.Room)
-	tag("rule", a.Rule)
-	tag("severity", a.Severity.String())
-	tag("state", tr.To.String())
-	tag("street", region.Street())
-	dst = append(dst, " fingerprint="...)
+	tag(model.TagCity, region.City())
+	tag(model.TagCounty, region.County())
+	tag(model.TagDevice, a.Device)
+	tag(model.TagFacility, a.Facility)
+	tag(model.TagProvince, region.Province())
+	tag(model.TagRoom, a.Room)
+	tag(model.TagRule, a.Rule)
+	tag(model.TagSeverity, a.Severity.String())
+	tag(model.TagState, tr.To.String())
+	tag(model.TagStreet, region.Street())
+	dst = append(dst, " "+model.FieldFingerprint+"="...)
 	dst = influxwrite.AppendStringField(dst, a.Fingerprint)
-	dst = append(dst, ",value="...)
+	dst = append(dst, ","+model.FieldValue+"="...)
 	dst = influxwrite.AppendFloat(dst, finiteOr0(a.Value))
-	dst = append(dst, ",limit="...)
+	dst = append(dst, ","+model.FieldLimit+"="...)
 	dst = influxwrite.AppendFloat(dst, finiteOr0(a.Limit))
-	dst = append(dst, ",actor="...)
+	dst = append(dst, ","+model.FieldActor+"="...)
 	dst = influxwrite.AppendStringField(dst, tr.Actor)
-	dst = append(dst, ",message="...)
+	dst = append(dst, ","+model.FieldMessage+"="...)
 	dst = influxwrite.AppendStringField(dst, a.Description)
 	since := a.FiredAt
 	if since.IsZero() {
@@ -131,10 +131,10 @@ func eventLine(dst []byte, tr rules.Transition, region model.Region) []byte {
 	if !since.IsZero() {
 		switch tr.To {
 		case rules.Acknowledged:
-			dst = append(dst, ",ack_seconds="...)
+			dst = append(dst, ","+model.FieldAckSeconds+"="...)
 			dst = strconv.AppendFloat(dst, tr.At.Sub(since).Seconds(), 'f', 3, 64)
 		case rules.Resolved:
-			dst = append(dst, ",resolve_seconds="...)
+			dst = append(dst, ","+model.FieldResolveSeconds+"="...)
 			dst = strconv.AppendFloat(dst, tr.At.Sub(since).Seconds(), 'f', 3, 64)
 		}
 	}

@@ -3,19 +3,23 @@ package alerting
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	messages      *prometheus.CounterVec
-	queueFull     prometheus.Counter
-	notifyDropped prometheus.Counter
-	notifyFailed  prometheus.Counter
-	latency       prometheus.Histogram
-	ackDropped    prometheus.Counter
+	messages         *prometheus.CounterVec
+	readingsRejected *prometheus.CounterVec
+	queueFull        prometheus.Counter
+	notifyDropped    prometheus.Counter
+	notifyFailed     prometheus.Counter
+	latency          prometheus.Histogram
+	ackDropped       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cw_alerting_messages_total", Help: "Messages from gateways, by outcome (batch, status, rejected, bad_topic, other_shard).",
+			Name: "cw_alerting_messages_total", Help: "Messages from gateways, by outcome (batch, status, rejected, bad_topic, other_shard, unknown_facility, unregistered_gateway, region_mismatch).",
 		}, []string{"outcome"}),
+		readingsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_alerting_unregistered_readings_total", Help: "Readings not evaluated because the registry does not list their device for the facility, by reason (unregistered_device, foreign_device).",
+		}, []string{"reason"}),
 		queueFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_alerting_input_queue_full_total", Help: "Messages that waited because the engine was behind.",
 		}),
@@ -33,6 +37,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.ackDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cw_alerting_engine_acks_dropped_total", Help: "Acknowledgements the engine was not told of because its queue was full (the notification path has them).",
 	})
-	reg.MustRegister(m.ackDropped, m.messages, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
+	reg.MustRegister(m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
 	return m
 }

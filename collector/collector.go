@@ -1,8 +1,12 @@
 // Package collector is the central ingest service: it takes batches from
-// thousands of gateways through an MQTT shared subscription, checks that each
-// gateway writes only for its own facility, writes InfluxDB in large blocking
-// writes with its own retry, and acknowledges each batch to its gateway only
-// after InfluxDB stored it. docs/wire.md is the contract it serves.
+// thousands of gateways through an MQTT shared subscription, checks each
+// batch against the facility registry (the gateway must be registered to
+// the facility, the region must be the facility's, every reading's device
+// must be listed for it, and readings get their room from the registry,
+// never from the gateway), writes InfluxDB in large blocking writes with
+// its own retry, and acknowledges each batch to its gateway only after
+// InfluxDB stored it, with the count of refused readings by reason.
+// docs/wire.md is the contract it serves.
 package collector
 
 import (
@@ -10,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -19,6 +24,8 @@ import (
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
+	"github.com/cradlewatch/cradlewatch/registry/regmetrics"
 )
 
 // Options carry the collector's configuration and dependencies.
@@ -29,19 +36,25 @@ type Options struct {
 	Gatherer   prometheus.Gatherer // served on /metrics; nil disables the HTTP server
 	Sink       influxwrite.Sink    // nil: InfluxDB as configured
 	Clock      func() time.Time
+	// Registry of facilities; nil opens Config.Registry.Dir, and Run polls
+	// it. A registry passed here is reloaded by its owner.
+	Registry *registry.Registry
 }
 
 // Collector is one collector instance.
 type Collector struct {
-	o     Options
-	log   *slog.Logger
-	m     *metrics
-	in    chan message
-	todo  chan *work
-	free  chan *work
-	ready obs.Readiness
-	wr    *writer
-	http  *obs.Server
+	o         Options
+	log       *slog.Logger
+	m         *metrics
+	reg       *registry.Registry
+	pollReg   bool // the registry is the collector's own: Run polls it
+	in        chan message
+	todo      chan *work
+	free      chan *work
+	ready     obs.Readiness
+	wr        *writer
+	http      *obs.Server
+	closeOnce sync.Once
 }
 
 // New checks the options and builds a collector; Run starts it.
@@ -62,6 +75,7 @@ func New(o Options) (*Collector, error) {
 		o:    o,
 		log:  o.Logger.With("component", "collector"),
 		m:    newMetrics(o.Registerer),
+		reg:  o.Registry,
 		in:   make(chan message, o.Config.Ingest.MaxInflight),
 		todo: make(chan *work, 1),
 		free: make(chan *work, 2),
@@ -69,6 +83,17 @@ func New(o Options) (*Collector, error) {
 	// Two work items: one filling while the other is written.
 	c.free <- &work{}
 	c.free <- &work{}
+	if c.reg == nil {
+		reg, err := registry.OpenDir(context.Background(), o.Config.Registry.Dir,
+			registry.Options{PollInterval: o.Config.Registry.PollInterval, Logger: c.log, Clock: o.Clock})
+		if err != nil {
+			return nil, fmt.Errorf("collector: registry: %w", err)
+		}
+		c.reg, c.pollReg = reg, true
+	}
+	if err := regmetrics.Register(o.Registerer, c.reg); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	if o.Gatherer != nil {
 		c.http = &obs.Server{Addr: o.Config.HTTP.Listen, Gatherer: o.Gatherer, Ready: &c.ready, Logger: c.log}
 		if err := c.http.Listen(); err != nil {
@@ -77,6 +102,21 @@ func New(o Options) (*Collector, error) {
 	}
 	return c, nil
 }
+
+// Close releases what New acquired (the operational HTTP listener) when
+// Run is not called or has returned. It is idempotent.
+func (c *Collector) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		if c.http != nil {
+			err = c.http.Close()
+		}
+	})
+	return err
+}
+
+// Registry is the facility registry the collector attributes readings by.
+func (c *Collector) Registry() *registry.Registry { return c.reg }
 
 // HTTPAddr is the bound operational address ("" when disabled).
 func (c *Collector) HTTPAddr() string {
@@ -144,19 +184,22 @@ func (c *Collector) Run(ctx context.Context) error {
 	defer client.Disconnect(250)
 
 	g := obs.NewGroup(ctx)
+	if c.pollReg {
+		g.Go("registry", c.reg.Run)
+	}
 	g.Go("pipeline", c.pipeline)
 	g.Go("writer", func(ctx context.Context) error { return c.writeLoop(ctx, client) })
 	if c.http != nil {
 		g.Go("http", c.http.Run)
 	}
-	c.log.Info("collector running", "broker", cfg.MQTT.Broker, "influx", cfg.Influx.URL)
+	c.log.Info("collector running", "broker", cfg.MQTT.Broker, "influx", cfg.Influx.URL, "facilities", c.reg.Snapshot().Len())
 	return g.Wait()
 }
 
 // pipeline decodes and renders messages into work items and hands a full
 // (or old enough) item to the writer.
 func (c *Collector) pipeline(ctx context.Context) error {
-	in := &ingester{cfg: c.o.Config.Ingest, m: c.m, now: c.o.Clock, log: c.log, regions: map[model.Region]*regionTags{}}
+	in := &ingester{cfg: c.o.Config.Ingest, m: c.m, now: c.o.Clock, log: c.log, reg: c.reg, regions: map[model.Region]*regionTags{}}
 	flushEvery := c.o.Config.Ingest.FlushInterval
 	timer := time.NewTimer(flushEvery)
 	timer.Stop()
@@ -238,9 +281,9 @@ func (c *Collector) settle(client mqtt.Client, w *work, refused []int) {
 			stored := p.to - p.from
 			for ri < len(refused) && refused[ri] < p.to {
 				if refused[ri] >= p.from {
-					p.ack.Rejected++
+					p.ack.Reject(model.RejectDatabase, 1)
 					stored--
-					c.m.rejected.WithLabelValues(reasonDatabase).Inc()
+					c.m.rejected.WithLabelValues(model.RejectDatabase).Inc()
 				}
 				ri++
 			}

@@ -24,7 +24,7 @@ func newTestIngester() *ingester {
 	cfg := DefaultConfig().Ingest
 	cfg.MaxAge = 24 * time.Hour
 	return &ingester{cfg: cfg, m: newMetrics(prometheus.NewRegistry()), now: func() time.Time { return t0 },
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), regions: map[model.Region]*regionTags{}}
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), reg: testRegistry(), regions: map[model.Region]*regionTags{}}
 }
 
 func batchMsg(topicFacility string, b *model.Batch, acked *int) message {
@@ -68,14 +68,14 @@ func TestIngestRejects(t *testing.T) {
 		reason string
 		n      int
 	}{
-		{"other facility", "110105001-0002", func(b *model.Batch) {}, reasonFacilityMismatch, 1},
-		{"bad region", "", func(b *model.Batch) { b.Region = "1101" }, reasonBadRegion, 1},
-		{"bad device id", "", func(b *model.Batch) { b.Readings[0].Device = "a,b=c d" }, reasonBadID, 1},
-		{"newline in room", "", func(b *model.Batch) { b.Readings[0].Room = "r\nco2,facility=x value=1" }, reasonBadID, 1},
-		{"unknown kind", "", func(b *model.Batch) { b.Readings[0].Kind = 200 }, reasonBadKind, 1},
-		{"negative co2", "", func(b *model.Batch) { b.Readings[0].Value = -5 }, reasonOutOfRange, 1},
-		{"future", "", func(b *model.Batch) { b.Readings[0].Time = t0.Add(time.Hour) }, reasonFuture, 1},
-		{"too old", "", func(b *model.Batch) { b.Readings[0].Time = t0.Add(-48 * time.Hour) }, reasonTooOld, 1},
+		{"other facility", "110105001-0002", func(b *model.Batch) {}, model.RejectFacilityMismatch, 1},
+		{"bad region", "", func(b *model.Batch) { b.Region = "1101" }, model.RejectBadRegion, 1},
+		{"bad device id", "", func(b *model.Batch) { b.Readings[0].Device = "a,b=c d" }, model.RejectBadID, 1},
+		{"newline in room", "", func(b *model.Batch) { b.Readings[0].Room = "r\nco2,facility=x value=1" }, model.RejectBadID, 1},
+		{"unknown kind", "", func(b *model.Batch) { b.Readings[0].Kind = 200 }, model.RejectBadKind, 1},
+		{"negative co2", "", func(b *model.Batch) { b.Readings[0].Value = -5 }, model.RejectOutOfRange, 1},
+		{"future", "", func(b *model.Batch) { b.Readings[0].Time = t0.Add(time.Hour) }, model.RejectFuture, 1},
+		{"too old", "", func(b *model.Batch) { b.Readings[0].Time = t0.Add(-48 * time.Hour) }, model.RejectTooOld, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,7 +111,7 @@ func TestIngestCorruptBatchIsReleasedAtTheBroker(t *testing.T) {
 	if acked != 1 || len(w.pending) != 0 {
 		t.Fatalf("acked %d pending %d", acked, len(w.pending))
 	}
-	if got := testutil.ToFloat64(in.m.batches.WithLabelValues(reasonCorrupt)); got != 1 {
+	if got := testutil.ToFloat64(in.m.batches.WithLabelValues(model.RejectCorrupt)); got != 1 {
 		t.Fatalf("corrupt batches %v", got)
 	}
 }

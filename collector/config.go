@@ -6,6 +6,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // Config is the collector's YAML (configs/collector.example.yaml documents
@@ -13,10 +14,17 @@ import (
 type Config struct {
 	MQTT       mqttx.Config       `mapstructure:"mqtt"`
 	ShareGroup string             `mapstructure:"share_group"` // MQTT shared-subscription group all collector instances join
+	Registry   RegistryConfig     `mapstructure:"registry"`
 	Influx     influxwrite.Config `mapstructure:"influx"`
 	Ingest     IngestConfig       `mapstructure:"ingest"`
 	HTTP       HTTPConfig         `mapstructure:"http"`
 	Log        LogConfig          `mapstructure:"log"`
+}
+
+// RegistryConfig is where the facility registry (备案) is read from.
+type RegistryConfig struct {
+	Dir          string        `mapstructure:"dir"`           // folder of facility files
+	PollInterval time.Duration `mapstructure:"poll_interval"` // how often the folder is checked for changes
 }
 
 // IngestConfig tunes batching, validation and back-pressure.
@@ -25,7 +33,7 @@ type IngestConfig struct {
 	FlushInterval time.Duration `mapstructure:"flush_interval"`  // longest a reading waits for a write
 	MaxInflight   int           `mapstructure:"max_inflight"`    // batches received and not yet acknowledged; keep ≥ the broker's max_inflight_messages
 	MaxFutureSkew time.Duration `mapstructure:"max_future_skew"` // readings measured further in the future are rejected
-	MaxAge        time.Duration `mapstructure:"max_age"`         // readings older than this (the retention) are rejected; 0: no limit
+	MaxAge        time.Duration `mapstructure:"max_age"`         // readings older than this are rejected; 0: no limit
 	RetryInitial  time.Duration `mapstructure:"retry_initial"`   // first back-off after a failed write
 	RetryMax      time.Duration `mapstructure:"retry_max"`       // longest back-off
 }
@@ -41,15 +49,23 @@ type LogConfig struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
 }
 
+// Defaults of the checks that protect history (configs/collector.example.yaml
+// gives the reasons).
+const (
+	DefaultMaxAge        = 30 * 24 * time.Hour
+	DefaultMaxFutureSkew = 5 * time.Minute
+)
+
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	return Config{
 		MQTT:       mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-collector-1"},
 		ShareGroup: "cw-collector",
+		Registry:   RegistryConfig{Dir: "configs/facilities", PollInterval: registry.DefaultPollInterval},
 		Influx:     influxwrite.DefaultConfig(),
 		Ingest: IngestConfig{
 			MaxLines: 5000, FlushInterval: 200 * time.Millisecond, MaxInflight: 1024,
-			MaxFutureSkew: 5 * time.Minute, MaxAge: 0,
+			MaxFutureSkew: DefaultMaxFutureSkew, MaxAge: DefaultMaxAge,
 			RetryInitial: 500 * time.Millisecond, RetryMax: 30 * time.Second,
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:9101"},
@@ -64,6 +80,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShareGroup == "" {
 		return config.Errorf("share_group", "empty")
+	}
+	if c.Registry.Dir == "" {
+		return config.Errorf("registry.dir", "empty: the collector stores only what the facility registry lists")
+	}
+	if c.Registry.PollInterval <= 0 {
+		return config.Errorf("registry.poll_interval", "must be positive")
 	}
 	if k, err := c.Influx.Validate(); err != nil {
 		return config.Errorf("influx."+k, "%v", err)

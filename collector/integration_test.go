@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/collector"
+	"github.com/cradlewatch/cradlewatch/internal/fileutil"
 	"github.com/cradlewatch/cradlewatch/internal/influxd"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
@@ -35,7 +37,10 @@ type fakeGateway struct {
 
 func newFakeGateway(t *testing.T, broker, facility, gateway string) *fakeGateway {
 	g := &fakeGateway{t: t, facility: facility, gateway: gateway, acks: map[uint64]model.Ack{}}
-	o := mqtt.NewClientOptions().AddBroker(broker).SetClientID(gateway).SetUsername(facility)
+	// The username is the facility and the client ID the gateway, as the
+	// broker's ACL pattern binds them; any password passes a broker
+	// without a password file.
+	o := mqtt.NewClientOptions().AddBroker(broker).SetClientID(gateway).SetUsername(facility).SetPassword(testPassword)
 	o.SetOnConnectHandler(func(c mqtt.Client) {
 		c.Subscribe(model.Topic(facility, gateway, model.SuffixAck), 1, func(_ mqtt.Client, m mqtt.Message) {
 			a, err := model.DecodeAck(m.Payload())
@@ -84,10 +89,17 @@ func (g *fakeGateway) sendUntilAck(topicFacility string, b *model.Batch, within 
 	return model.Ack{}, false
 }
 
-func startCollector(t *testing.T, broker string, inf *influxd.Server) *prometheus.Registry {
+// testPassword is every test client's password.
+const testPassword = "pw"
+
+// startCollector runs a collector over the registry folder facilities until
+// the test ends.
+func startCollector(t *testing.T, broker string, inf *influxd.Server, facilities string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	cfg := collector.DefaultConfig()
-	cfg.MQTT = mqttx.Config{Broker: broker, ClientID: "collector-test"}
+	cfg.MQTT = mqttx.Config{Broker: broker, ClientID: "collector-test", Username: "collector", Password: testPassword}
+	cfg.Registry.Dir = facilities
+	cfg.Registry.PollInterval = 20 * time.Millisecond
 	cfg.Influx.URL = inf.URL()
 	cfg.Influx.CreateDatabase = true
 	cfg.Ingest.RetryMax = time.Second
@@ -99,8 +111,26 @@ func startCollector(t *testing.T, broker string, inf *influxd.Server) *prometheu
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; c.Close() })
 	return reg
+}
+
+// writeRegistry writes facility files (name → YAML) into a fresh folder,
+// each atomically, and returns the folder.
+func writeRegistry(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		writeAtomic(t, filepath.Join(dir, name), body)
+	}
+	return dir
+}
+
+func writeAtomic(t *testing.T, path, body string) {
+	t.Helper()
+	if err := fileutil.WriteFileAtomic(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
@@ -132,7 +162,20 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 func TestTenantSafety(t *testing.T) {
 	broker := testenv.Mosquitto(t)
 	inf := testenv.Influx(t)
-	reg := startCollector(t, broker.Addr(), inf)
+	reg := startCollector(t, broker.Addr(), inf, writeRegistry(t, map[string]string{
+		"0001.yaml": `facility: {id: "110105001-0001", name: 园, region: "110105001"}
+gateways: [gw-1]
+rooms: [{id: r1, name: 乳儿班, type: infant}]
+devices:
+  - {id: ok-1, room: r1, source: s, address: a1}
+  - {id: ok-2, room: r1, source: s, address: a2}
+  - {id: ok-dev, room: r1, source: s, address: a3}
+`,
+		"0002.yaml": `facility: {id: "110105001-0002", name: 园2, region: "110105001"}
+gateways: [gw-2]
+rooms: [{id: r1, name: 乳儿班, type: infant}]
+devices: [{id: th-1, room: r1, source: s, address: a1}]
+`}))
 	g := newFakeGateway(t, broker.Addr(), "110105001-0001", "gw-1")
 	now := time.Now()
 

@@ -40,13 +40,13 @@ type readingLines struct {
 // reset starts a batch of facility in region rt; the lines must then all be
 // appended to one buffer.
 func (l *readingLines) reset(facility string, rt *regionTags) {
-	l.tags = influxwrite.AppendTag(l.tags[:0], "city", rt.city)
-	l.tags = influxwrite.AppendTag(l.tags, "county", rt.county)
+	l.tags = influxwrite.AppendTag(l.tags[:0], model.TagCity, rt.city)
+	l.tags = influxwrite.AppendTag(l.tags, model.TagCounty, rt.county)
 	l.headEnd = len(l.tags)
-	l.tags = influxwrite.AppendTag(l.tags, "facility", facility)
-	l.tags = influxwrite.AppendTag(l.tags, "province", rt.province)
+	l.tags = influxwrite.AppendTag(l.tags, model.TagFacility, facility)
+	l.tags = influxwrite.AppendTag(l.tags, model.TagProvince, rt.province)
 	l.midEnd = len(l.tags)
-	l.tags = influxwrite.AppendTag(l.tags, "street", rt.street)
+	l.tags = influxwrite.AppendTag(l.tags, model.TagStreet, rt.street)
 	l.cached, l.device, l.room, l.tsTo = false, "", "", 0
 }
 
@@ -58,13 +58,13 @@ func (l *readingLines) appendLine(dst []byte, r *model.Reading, ms int64) []byte
 	} else {
 		from := len(dst)
 		dst = append(dst, l.tags[:l.headEnd]...)
-		dst = influxwrite.AppendTag(dst, "device", r.Device)
+		dst = influxwrite.AppendTag(dst, model.TagDevice, r.Device)
 		dst = append(dst, l.tags[l.headEnd:l.midEnd]...)
-		dst = influxwrite.AppendTag(dst, "room", r.Room)
+		dst = influxwrite.AppendTag(dst, model.TagRoom, r.Room)
 		dst = append(dst, l.tags[l.midEnd:]...)
 		l.cached, l.device, l.room, l.from, l.to = true, r.Device, r.Room, from, len(dst)
 	}
-	dst = append(dst, " value="...)
+	dst = append(dst, " "+model.FieldValue+"="...)
 	dst = influxwrite.AppendFloat(dst, r.Value)
 	if l.tsTo > 0 && ms == l.ms {
 		return append(dst, dst[l.tsFrom:l.tsTo]...)
@@ -77,20 +77,20 @@ func (l *readingLines) appendLine(dst []byte, r *model.Reading, ms int64) []byte
 
 // appendGapLine writes one gap reported by a gateway.
 func appendGapLine(dst []byte, facility, gateway string, rt *regionTags, g *model.Gap) []byte {
-	dst = append(dst, "gap"...)
-	dst = influxwrite.AppendTag(dst, "city", rt.city)
-	dst = influxwrite.AppendTag(dst, "county", rt.county)
-	dst = influxwrite.AppendTag(dst, "facility", facility)
-	dst = influxwrite.AppendTag(dst, "gateway", gateway)
-	dst = influxwrite.AppendTag(dst, "province", rt.province)
-	dst = influxwrite.AppendTag(dst, "street", rt.street)
-	dst = append(dst, " count="...)
+	dst = append(dst, model.MeasurementGap...)
+	dst = influxwrite.AppendTag(dst, model.TagCity, rt.city)
+	dst = influxwrite.AppendTag(dst, model.TagCounty, rt.county)
+	dst = influxwrite.AppendTag(dst, model.TagFacility, facility)
+	dst = influxwrite.AppendTag(dst, model.TagGateway, gateway)
+	dst = influxwrite.AppendTag(dst, model.TagProvince, rt.province)
+	dst = influxwrite.AppendTag(dst, model.TagStreet, rt.street)
+	dst = append(dst, " "+model.FieldCount+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(g.Count))
-	dst = append(dst, ",from_ms="...)
+	dst = append(dst, ","+model.FieldFromMs+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(g.From.UnixMilli()))
-	dst = append(dst, ",to_ms="...)
+	dst = append(dst, ","+model.FieldToMs+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(g.To.UnixMilli()))
-	dst = append(dst, ",devices="...)
+	dst = append(dst, ","+model.FieldDevices+"="...)
 	devs := make([]byte, 0, 64)
 	for i, d := range g.Devices {
 		if i > 0 {
@@ -104,31 +104,31 @@ func appendGapLine(dst []byte, facility, gateway string, rt *regionTags, g *mode
 
 // appendStatusLine writes a gateway status message.
 func appendStatusLine(dst []byte, st *model.Status, rt *regionTags, at time.Time) []byte {
-	dst = append(dst, "gateway_status"...)
-	dst = influxwrite.AppendTag(dst, "city", rt.city)
-	dst = influxwrite.AppendTag(dst, "county", rt.county)
-	dst = influxwrite.AppendTag(dst, "facility", st.Facility)
-	dst = influxwrite.AppendTag(dst, "gateway", st.Gateway)
-	dst = influxwrite.AppendTag(dst, "province", rt.province)
-	dst = influxwrite.AppendTag(dst, "street", rt.street)
+	dst = append(dst, model.MeasurementGatewayStatus...)
+	dst = influxwrite.AppendTag(dst, model.TagCity, rt.city)
+	dst = influxwrite.AppendTag(dst, model.TagCounty, rt.county)
+	dst = influxwrite.AppendTag(dst, model.TagFacility, st.Facility)
+	dst = influxwrite.AppendTag(dst, model.TagGateway, st.Gateway)
+	dst = influxwrite.AppendTag(dst, model.TagProvince, rt.province)
+	dst = influxwrite.AppendTag(dst, model.TagStreet, rt.street)
 	online := 0.0
 	if st.State == model.GatewayOnline {
 		online = 1
 	}
-	dst = append(dst, " online="...)
+	dst = append(dst, " "+model.FieldOnline+"="...)
 	dst = influxwrite.AppendFloat(dst, online)
-	dst = append(dst, ",spool_depth="...)
+	dst = append(dst, ","+model.FieldSpoolDepth+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(st.SpoolDepth))
-	dst = append(dst, ",dropped="...)
+	dst = append(dst, ","+model.FieldDropped+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(st.Dropped))
-	dst = append(dst, ",oldest_unsent_ms="...)
+	dst = append(dst, ","+model.FieldOldestUnsentMs+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(st.OldestMs))
-	dst = append(dst, ",unregistered="...)
+	dst = append(dst, ","+model.FieldUnregistered+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(len(st.Unregistered)))
 	if st.Lat != 0 || st.Lon != 0 {
-		dst = append(dst, ",lat="...)
+		dst = append(dst, ","+model.FieldLat+"="...)
 		dst = influxwrite.AppendFloat(dst, st.Lat)
-		dst = append(dst, ",lon="...)
+		dst = append(dst, ","+model.FieldLon+"="...)
 		dst = influxwrite.AppendFloat(dst, st.Lon)
 	}
 	return influxwrite.AppendTimestamp(dst, at)

@@ -2,19 +2,8 @@ package collector
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Rejection reasons, the values of the reason label.
-const (
-	reasonCorrupt          = "corrupt"           // batch could not be decoded
-	reasonFacilityMismatch = "facility_mismatch" // batch names another facility than its topic
-	reasonGatewayMismatch  = "gateway_mismatch"  // batch names another gateway than its topic
-	reasonBadRegion        = "bad_region"        // region code is not 9 digits
-	reasonBadID            = "bad_id"            // device or room ID breaks model.ValidateID
-	reasonBadKind          = "bad_kind"          // unknown kind
-	reasonOutOfRange       = "out_of_range"      // value not finite or physically impossible
-	reasonFuture           = "future"            // measured further in the future than max_future_skew
-	reasonTooOld           = "too_old"           // older than max_age
-	reasonDatabase         = "database"          // InfluxDB refused the single point
-)
+// The reason label of the rejection counters takes the model.Reject*
+// values, which the gateway's ack carries too.
 
 type metrics struct {
 	batches         *prometheus.CounterVec
@@ -26,6 +15,8 @@ type metrics struct {
 	lag             *lagHistogram
 	outstanding     prometheus.Gauge
 	statuses        prometheus.Counter
+	statusRejected  *prometheus.CounterVec
+	reattributed    prometheus.Counter
 	gaps            prometheus.Counter
 	gapReadings     prometheus.Counter
 	acksFailed      prometheus.Counter
@@ -41,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "cw_collector_readings_total", Help: "Readings written to InfluxDB.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cw_collector_readings_rejected_total", Help: "Readings refused, by reason.",
+			Name: "cw_collector_readings_rejected_total", Help: "Readings refused, by reason (model.Reject*: unregistered_device, foreign_device, unregistered_gateway, region_mismatch, too_old, ...); the gateway's ack carries the same counts.",
 		}, []string{"reason"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_collector_writes_total", Help: "InfluxDB write requests, by result (ok, retry, bad_data, too_large).",
@@ -61,6 +52,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		statuses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_collector_status_messages_total", Help: "Gateway status messages written.",
 		}),
+		statusRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_collector_status_rejected_total", Help: "Gateway status messages not written, by reason (corrupt, unknown_facility, unregistered_gateway, too_old, future, ...).",
+		}, []string{"reason"}),
+		reattributed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_collector_readings_reattributed_total", Help: "Readings stored under the room the registry lists for their device rather than the room their gateway sent (the gateway's facility file differs from the centre's).",
+		}),
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_collector_gaps_total", Help: "Gaps reported by gateways whose spool dropped readings.",
 		}),
@@ -75,6 +72,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.batches, m.readings, m.rejected, m.writes, m.writeSeconds, m.writeRetries, m.lag,
-		m.outstanding, m.statuses, m.gaps, m.gapReadings, m.acksFailed, m.inflightBlocked)
+		m.outstanding, m.statuses, m.statusRejected, m.reattributed, m.gaps, m.gapReadings, m.acksFailed, m.inflightBlocked)
 	return m
 }

@@ -60,6 +60,7 @@ func TestAlertingIncidents(t *testing.T) {
 	zone, loc := eveningZone(time.Now())
 	specs := simulator.GenerateFacilities(2, incidentRegion)
 	specs[0].Timezone = zone
+	specs[0].Gateways, specs[1].Gateways = []string{"gw-a"}, []string{"gw-b"}
 	for i := range specs {
 		quicken(&specs[i])
 	}
@@ -84,7 +85,7 @@ func TestAlertingIncidents(t *testing.T) {
 	}, nil)
 	cfg := alertingConfig(broker.Addr(), inf, facDir, rules, filepath.Join(dir, "alerting"), ncfg)
 
-	startCollector(t, broker.Addr(), inf, "collector-incidents")
+	startCollector(t, broker.Addr(), inf, "collector-incidents", facDir)
 	al := startAlerting(t, cfg, sms)
 	startGateway(t, writeFile(t, dir, "gw-a.yaml", simGatewayYAML("gw-a", facA, broker.Addr(), filepath.Join(dir, "spool-a"), zone, "127.0.0.1:0")))
 	// The child process serves no HTTP (it has no Gatherer): its readings

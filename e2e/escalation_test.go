@@ -65,8 +65,8 @@ func TestEscalation(t *testing.T) {
 	}
 	facs := []string{facUnacked, facAcked, facSilenced}
 	for i, id := range facs {
-		fac := writeFile(t, facDir, id+".yaml", smokeFacilityYAML(id, fmt.Sprintf("+86138000001%02d", i)))
 		gw := "gw-" + id[len(id)-4:]
+		fac := writeFile(t, facDir, id+".yaml", smokeFacilityYAML(id, gw, fmt.Sprintf("+86138000001%02d", i)))
 		startGateway(t, writeFile(t, dir, gw+".yaml", smokeGatewayYAML(gw, id, fac, broker.Addr(), filepath.Join(dir, "spool-"+gw))))
 	}
 	operatorOnly := notify.Policy{Steps: []notify.Step{{Name: "operator", Targets: []notify.Target{notify.TargetOperator}}}}
@@ -83,7 +83,7 @@ func TestEscalation(t *testing.T) {
 	})
 	cfg := alertingConfig(broker.Addr(), inf, facDir, writeRulesOverlay(t, dir, "    {}\n"), filepath.Join(dir, "alerting"), ncfg)
 	sms := &capture{}
-	startCollector(t, broker.Addr(), inf, "collector-escalation")
+	startCollector(t, broker.Addr(), inf, "collector-escalation", facDir)
 	al := startAlerting(t, cfg, sms)
 	pub := newSmokePublisher(t, broker.Addr())
 	for _, id := range facs {
@@ -247,15 +247,16 @@ func silencedInLog(t *testing.T, path, facility string) int {
 
 // smokeFacilityYAML is a facility with one smoke detector on a generic
 // JSON source and one operator. Interval 0: no absence rule.
-func smokeFacilityYAML(id, phone string) string {
+func smokeFacilityYAML(id, gateway, phone string) string {
 	return fmt.Sprintf(`facility: {id: %q, name: 测试园%s, region: "110105001", timezone: Asia/Shanghai}
+gateways: [%s]
 rooms:
   - {id: room-1, name: 乳儿班, type: infant}
 devices:
   - {id: smoke-1, room: room-1, source: smoke, address: s1, kinds: [smoke], interval: 0s}
 operators:
   - {name: 园长, phone: %q, role: director}
-`, id, id[len(id)-4:], phone)
+`, id, id[len(id)-4:], gateway, phone)
 }
 
 // smokeGatewayYAML configures a gateway reading e2e/<facility>/<device>/state

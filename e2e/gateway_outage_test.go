@@ -37,7 +37,7 @@ func TestGatewayCentreUnreachableForAnHour(t *testing.T) {
 	obs := newCentreObserver(t, central.Addr(), facility, gw)
 	central.Stop()
 
-	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", devices))
+	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", gw, devices))
 	spoolDir := filepath.Join(dir, "spool")
 	conf := writeFile(t, dir, "gateway.yaml", gatewayConf{id: gw, facilityFile: fac, local: local.Addr(),
 		uplink: central.Addr(), spoolDir: spoolDir}.yaml())
@@ -74,7 +74,7 @@ func TestGatewayCentreUnreachableForAnHour(t *testing.T) {
 	t.Logf("centre down: spool holds %d readings in %d bytes", onDisk.readings, onDisk.bytes)
 
 	central.Start()
-	startCollector(t, central.Addr(), inf, "collector-outage")
+	startCollector(t, central.Addr(), inf, "collector-outage", registryOf(t, fac))
 	for k := 0; k < liveOne; k++ {
 		for d := 0; d < liveDev; d++ {
 			s.temperature(d, liveBase+int64(k*devices+d), 25)

@@ -58,9 +58,10 @@ func runGatewayProcess(path string) int {
 }
 
 // facilityYAML is a facility with n generic-JSON devices test-0..test-n-1.
-func facilityYAML(id, region string, n int) string {
+func facilityYAML(id, region, gateway string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "facility: {id: %q, name: 测试园, region: %q, timezone: Asia/Shanghai, opening_hours: [\"mon-fri 07:30-18:00\"]}\n", id, region)
+	fmt.Fprintf(&b, "gateways: [%s]\n", gateway)
 	b.WriteString("rooms:\n  - {id: room-1, name: 乳儿班, type: infant}\ndevices:\n")
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - {id: dev-%d, room: room-1, source: load, address: \"d%d\", kinds: [temperature], interval: 10s}\n", i, i)
@@ -137,10 +138,12 @@ func (g *gatewayProcess) output() string {
 	return string(b)
 }
 
-// startCollector runs a collector in this process until the test ends.
-func startCollector(t *testing.T, broker string, inf *influxd.Server, id string) {
+// startCollector runs a collector in this process until the test ends,
+// over the facility registry folder facilities (registryOf).
+func startCollector(t *testing.T, broker string, inf *influxd.Server, id, facilities string) {
 	cfg := collector.DefaultConfig()
 	cfg.MQTT = mqttx.Config{Broker: broker, ClientID: id}
+	cfg.Registry.Dir = facilities
 	cfg.Influx.URL = inf.URL()
 	cfg.Influx.CreateDatabase = true
 	cfg.Ingest.RetryMax = 2 * time.Second

@@ -74,9 +74,9 @@ http: {listen: %q}
 
 // facilityDoorsYAML is facilityYAML plus door contacts door-0..door-n-1
 // (source doors, addresses d0..).
-func facilityDoorsYAML(id, region string, sensors, doors int) string {
+func facilityDoorsYAML(id, region, gateway string, sensors, doors int) string {
 	var b strings.Builder
-	b.WriteString(facilityYAML(id, region, sensors))
+	b.WriteString(facilityYAML(id, region, gateway, sensors))
 	for i := 0; i < doors; i++ {
 		fmt.Fprintf(&b, "  - {id: door-%d, room: room-1, source: doors, address: \"d%d\", kinds: [door]}\n", i, i)
 	}

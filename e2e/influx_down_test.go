@@ -34,9 +34,9 @@ func TestCollectorSurvivesInfluxDown(t *testing.T) {
 	inf := testenv.Influx(t)
 	dir := t.TempDir()
 	const facility = "110105001-0003"
-	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", influxDownDevs))
+	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", "gw-influx", influxDownDevs))
 	conf := writeFile(t, dir, "gateway.yaml", gatewayYAML("gw-influx", fac, broker.Addr(), filepath.Join(dir, "spool")))
-	startCollector(t, broker.Addr(), inf, "collector-influx")
+	startCollector(t, broker.Addr(), inf, "collector-influx", registryOf(t, fac))
 	gw := startGatewayProcess(t, conf)
 	s := newSensor(t, broker.Addr())
 	warmup(t, s, inf, gw, facility)

@@ -67,9 +67,9 @@ func faultsUnderLoad(t *testing.T, gatewayID string, total, faults int, what str
 	inf := testenv.Influx(t)
 	dir := t.TempDir()
 	const facility, devices = "110105001-0001", 20
-	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", devices))
+	fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", gatewayID, devices))
 	conf := writeFile(t, dir, "gateway.yaml", gatewayYAML(gatewayID, fac, broker.Addr(), filepath.Join(dir, "spool")))
-	startCollector(t, broker.Addr(), inf, "collector-1")
+	startCollector(t, broker.Addr(), inf, "collector-1", registryOf(t, fac))
 	gw := startGatewayProcess(t, conf)
 	s := newSensor(t, broker.Addr())
 	warmup(t, s, inf, gw, facility)

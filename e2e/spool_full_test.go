@@ -36,7 +36,7 @@ func TestGatewaySpoolFullDropsByPolicy(t *testing.T) {
 		periodic  = 40000
 		doorEvery = 100
 	)
-	fac := writeFile(t, dir, "facility.yaml", facilityDoorsYAML(facility, "110105001", sensors, doors))
+	fac := writeFile(t, dir, "facility.yaml", facilityDoorsYAML(facility, "110105001", gw, sensors, doors))
 	spoolDir := filepath.Join(dir, "spool")
 	conf := writeFile(t, dir, "gateway.yaml", gatewayConf{id: gw, facilityFile: fac, local: local.Addr(),
 		uplink: central.Addr(), spoolDir: spoolDir, maxBytes: 1 << 20, segment: 64 << 10}.yaml())
@@ -94,7 +94,7 @@ func TestGatewaySpoolFullDropsByPolicy(t *testing.T) {
 	t.Logf("centre down: %d published, %d on disk in %d bytes, %d dropped, %d gap entries", published, onDisk.readings, onDisk.bytes, dropped, onDisk.gaps)
 
 	central.Start()
-	startCollector(t, central.Addr(), inf, "collector-full")
+	startCollector(t, central.Addr(), inf, "collector-full", registryOf(t, fac))
 	where := fmt.Sprintf(`facility = '%s' AND time >= %dms`, facility, base)
 	wantTemps := int64(len(temps)) - int64(dropped)
 	if n := waitCount(t, inf, `SELECT count(value) FROM temperature WHERE `+where, wantTemps, 120*time.Second); n != wantTemps {

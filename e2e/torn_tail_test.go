@@ -49,7 +49,7 @@ func TestGatewayRepairsTornSpoolTail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			facility, gw := fmt.Sprintf("110105001-%04d", 10+i), fmt.Sprintf("gw-torn-%d", i)
-			fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", 10))
+			fac := writeFile(t, dir, "facility.yaml", facilityYAML(facility, "110105001", gw, 10))
 			spoolDir := filepath.Join(dir, "spool")
 			// The uplink has no collector until the end: everything stays
 			// in the spool.
@@ -100,7 +100,7 @@ func TestGatewayRepairsTornSpoolTail(t *testing.T) {
 				s.temperature(k%10, base+int64(k), 22)
 			}
 			s.flush()
-			startCollector(t, broker.Addr(), inf, "collector-"+gw)
+			startCollector(t, broker.Addr(), inf, "collector-"+gw, registryOf(t, fac))
 
 			want := int64(before + after)
 			if lost {

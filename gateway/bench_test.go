@@ -22,10 +22,10 @@ import (
 	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // Benchmarks of the gateway's whole path, measured in readings per second
@@ -75,10 +75,10 @@ func BenchmarkIngestPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	topics := make([]string, benchDevices)
-	devices := map[facilityfile.SourceKey]benchDevice{}
+	devices := map[registry.SourceKey]benchDevice{}
 	for i := range topics {
 		topics[i] = fmt.Sprintf("zigbee2mqtt/th-%03d", i)
-		devices[facilityfile.SourceKey{Source: "zigbee2mqtt", Address: fmt.Sprintf("th-%03d", i)}] =
+		devices[registry.SourceKey{Source: "zigbee2mqtt", Address: fmt.Sprintf("th-%03d", i)}] =
 			benchDevice{id: fmt.Sprintf("th-%03d", i), room: fmt.Sprintf("room-%02d", i/4)}
 	}
 	sp, err := spool.Open(spool.Options{Dir: benchSpoolDir(b), IsState: model.EntryIsState, Registerer: prometheus.NewRegistry()})
@@ -154,7 +154,7 @@ func BenchmarkIngestPath(b *testing.B) {
 		arena, offs, recs = arena[:0], offs[:0], recs[:0]
 		for j := range obs {
 			o := &obs[j]
-			dev, ok := devices[facilityfile.SourceKey{Source: o.Source, Address: o.Address}]
+			dev, ok := devices[registry.SourceKey{Source: o.Source, Address: o.Address}]
 			if !ok {
 				b.Fatalf("unmapped observation %s/%s", o.Source, o.Address)
 			}

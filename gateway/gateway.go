@@ -23,17 +23,17 @@ import (
 	"github.com/cradlewatch/cradlewatch/gateway/probe"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/embedbroker"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // Options carry the gateway's configuration and dependencies.
 type Options struct {
 	Config     Config
-	Facility   *facilityfile.Facility // nil: loaded from Config.FacilityFile
+	Facility   *registry.Facility // nil: loaded from Config.FacilityFile
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer // served on /metrics; nil disables the HTTP server
@@ -46,7 +46,7 @@ type Gateway struct {
 	o        Options
 	cfg      Config
 	log      *slog.Logger
-	fac      *facilityfile.Facility
+	fac      *registry.Facility
 	decoders *decode.Set
 	spool    *spool.Spool
 	up       *uplink
@@ -80,7 +80,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g := &Gateway{o: o, cfg: cfg, log: o.Logger.With("component", "gateway"), fac: o.Facility}
 	if g.fac == nil {
-		f, err := facilityfile.Load(cfg.FacilityFile)
+		f, err := registry.Load(cfg.FacilityFile)
 		if err != nil {
 			return nil, err
 		}
@@ -364,7 +364,7 @@ func (g *Gateway) publishStatus(c mqtt.Client, state model.GatewayState, clean b
 
 // probeTargets lists the facility's cameras to probe: devices whose source
 // is "rtsp", with the camera's host:port as address (port 554 when absent).
-func probeTargets(f *facilityfile.Facility) []probe.Target {
+func probeTargets(f *registry.Facility) []probe.Target {
 	var out []probe.Target
 	for _, d := range f.Entries {
 		if d.Source != probe.Family {

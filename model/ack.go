@@ -25,9 +25,45 @@ type Ack struct {
 	First    uint64    `json:"first"`
 	Count    uint64    `json:"count"`
 	Status   AckStatus `json:"status"`
-	Rejected uint64    `json:"rejected,omitempty"` // readings refused one by one (out of range, too old)
-	Reason   string    `json:"reason,omitempty"`
+	Rejected uint64    `json:"rejected,omitempty"` // readings refused (one by one, or the whole batch when Status is rejected)
+	Reason   string    `json:"reason,omitempty"`   // why a rejected batch was refused (a Reject* value)
+	// Rejections counts the refused readings by reason (Reject* values), so
+	// the facility sees why; its values add up to Rejected. Gateways that
+	// predate it ignore the key.
+	Rejections map[string]uint64 `json:"rejections,omitempty"`
 }
+
+// Reject adds n refused readings for reason.
+func (a *Ack) Reject(reason string, n uint64) {
+	if n == 0 {
+		return
+	}
+	if a.Rejections == nil {
+		a.Rejections = map[string]uint64{}
+	}
+	a.Rejections[reason] += n
+	a.Rejected += n
+}
+
+// Why a reading or a batch was refused: the reason label of the services'
+// rejection counters and the keys of Ack.Rejections.
+const (
+	RejectCorrupt             = "corrupt"              // the batch could not be decoded, or its span is wrong
+	RejectFacilityMismatch    = "facility_mismatch"    // the batch names another facility than its topic
+	RejectGatewayMismatch     = "gateway_mismatch"     // the batch names another gateway than its topic
+	RejectBadRegion           = "bad_region"           // the batch's region code is not 9 digits
+	RejectUnknownFacility     = "unknown_facility"     // the facility is not in the registry
+	RejectUnregisteredGateway = "unregistered_gateway" // the gateway is not registered to the facility
+	RejectRegionMismatch      = "region_mismatch"      // the batch claims another region than the registry's
+	RejectBadID               = "bad_id"               // a device or room ID breaks ValidateID
+	RejectUnregisteredDevice  = "unregistered_device"  // the device is not listed for the facility, nor for any other
+	RejectForeignDevice       = "foreign_device"       // the device is listed for another facility only
+	RejectBadKind             = "bad_kind"             // unknown kind
+	RejectOutOfRange          = "out_of_range"         // value not finite or physically impossible
+	RejectFuture              = "future"               // measured further ahead than the centre allows
+	RejectTooOld              = "too_old"              // older than the centre keeps (max_age)
+	RejectDatabase            = "database"             // the database refused the single point
+)
 
 // EncodeAck renders an Ack.
 func EncodeAck(a Ack) []byte {

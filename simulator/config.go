@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -31,40 +33,24 @@ type Config struct {
 	Incidents      []Incident    `yaml:"incidents"`
 }
 
-// ConfigError names the file and key of a configuration mistake.
-type ConfigError struct {
-	File string
-	Key  string // empty when the file as a whole is at fault
-	Err  error
-}
-
-func (e *ConfigError) Error() string {
-	if e.Key == "" {
-		return fmt.Sprintf("%s: %v", e.File, e.Err)
-	}
-	return fmt.Sprintf("%s: %s: %v", e.File, e.Key, e.Err)
-}
-
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, &ConfigError{File: path, Err: err}
+		return Config{}, &config.Error{File: path, Reason: fmt.Sprintf("cannot read: %v", err)}
 	}
 	return ParseConfig(path, b)
 }
 
-// ParseConfig parses configuration YAML; name is used in errors. Unknown
-// keys are errors, so a misspelt key does not silently fall back to a
-// default.
+// ParseConfig parses configuration YAML; name is used in errors, which are
+// *config.Error (file, key, reason). Unknown keys are errors, so a misspelt
+// key does not silently fall back to a default.
 func ParseConfig(name string, b []byte) (Config, error) {
 	c := Config{Facilities: 1}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, &ConfigError{File: name, Err: err}
+		return Config{}, &config.Error{File: name, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if err := c.check(); err != nil {
 		err.File = name
@@ -73,28 +59,28 @@ func ParseConfig(name string, b []byte) (Config, error) {
 	return c, nil
 }
 
-func (c *Config) check() *ConfigError {
+func (c *Config) check() *config.Error {
 	if c.Facilities < 1 {
-		return &ConfigError{Key: "facilities", Err: fmt.Errorf("%d must be at least 1", c.Facilities)}
+		return config.Errorf("facilities", "%d must be at least 1", c.Facilities)
 	}
 	if c.Region != "" {
 		if _, err := model.ParseRegion(c.Region); err != nil {
-			return &ConfigError{Key: "region", Err: err}
+			return config.Errorf("region", "%v", err)
 		}
 	}
 	if c.Speed < 0 {
-		return &ConfigError{Key: "speed", Err: fmt.Errorf("%v must be positive", c.Speed)}
+		return config.Errorf("speed", "%v must be positive", c.Speed)
 	}
 	if c.Start != "" {
 		if _, err := time.Parse(time.RFC3339, c.Start); err != nil {
-			return &ConfigError{Key: "start", Err: fmt.Errorf("%q is not RFC 3339 (2026-11-26T07:00:00+08:00)", c.Start)}
+			return config.Errorf("start", "%q is not RFC 3339 (2026-11-26T07:00:00+08:00)", c.Start)
 		}
 	}
 	if c.Interval < 0 {
-		return &ConfigError{Key: "interval", Err: fmt.Errorf("%v must be positive", c.Interval)}
+		return config.Errorf("interval", "%v must be positive", c.Interval)
 	}
 	if c.QoS > 2 {
-		return &ConfigError{Key: "qos", Err: fmt.Errorf("%d must be 1 or 2 (0 means 1)", c.QoS)}
+		return config.Errorf("qos", "%d must be 1 or 2 (0 means 1)", c.QoS)
 	}
 	return nil
 }
@@ -118,7 +104,7 @@ func (c Config) Options() (Options, error) {
 	if c.Start != "" {
 		t, err := time.Parse(time.RFC3339, c.Start)
 		if err != nil {
-			return Options{}, &ConfigError{Key: "start", Err: err}
+			return Options{}, config.Errorf("start", "%v", err)
 		}
 		o.Start = t
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
 func TestConfigFiles(t *testing.T) {
@@ -31,9 +33,9 @@ func TestConfigFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := LoadConfig(path)
 			if strings.HasSuffix(name, ".bad.yaml") {
-				var ce *ConfigError
-				if !errors.As(err, &ce) || ce.File != path || ce.Key != wantKey[name] {
-					t.Fatalf("err = %#v, want a ConfigError on %s key %q", err, path, wantKey[name])
+				var ce *config.Error
+				if !errors.As(err, &ce) || ce.File != path || ce.Key != wantKey[name] || ce.Reason == "" {
+					t.Fatalf("err = %#v, want a config.Error on %s key %q", err, path, wantKey[name])
 				}
 				return
 			}

@@ -38,7 +38,8 @@ func standardLayout() []roomTemplate {
 }
 
 // GenerateFacilities builds n facilities with the standard layout in the
-// given street. Facility i (from 0) has ID "<region>-<i+1 as 4 digits>".
+// given street. Facility i (from 0) has ID "<region>-<i+1 as 4 digits>" and
+// registers gateway "gw-<facility id>".
 //
 // When n > 1 the facilities usually share one broker in a load test, so the
 // device addresses carry the facility number ("0002/infant-1/th",
@@ -65,6 +66,7 @@ func GenerateFacilities(n int, region model.Region) []FacilitySpec {
 			Lat:          39.9087 + float64(i%100)*0.001,
 			Lon:          116.4605 + float64(i/100)*0.001,
 			OpeningHours: []string{"mon-fri 07:30-18:00"},
+			Gateways:     []string{"gw-" + string(region) + "-" + num},
 		}
 		for _, t := range standardLayout() {
 			f.Rooms = append(f.Rooms, RoomSpec{ID: t.id, Name: t.name, Type: t.typ, Children: t.children})

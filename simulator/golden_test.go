@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -68,12 +70,12 @@ func TestFacilityFileRoundTrip(t *testing.T) {
 				if want := FacilityFileFor(f); !reflect.DeepEqual(got, want) {
 					t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 				}
-				m, err := got.Model()
+				m, err := registry.New("simulated", got)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m.Region.County() != "440305" || len(m.Devices) != len(f.Devices) {
-					t.Errorf("model %+v", m)
+				if m.Region.County() != "440305" || len(m.Devices) != len(f.Devices) || !m.HasGateway("gw-"+f.ID) {
+					t.Errorf("model %+v", m.Facility)
 				}
 				for _, d := range got.Devices {
 					key := d.Source + " " + d.Address

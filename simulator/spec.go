@@ -59,6 +59,10 @@ type FacilitySpec struct {
 	Timezone     string // IANA name; Asia/Shanghai when empty
 	Lat, Lon     float64
 	OpeningHours []string // as in the facility file, e.g. "mon-fri 07:30-18:00"
+	// Gateways registered to the facility in its file; the centre accepts
+	// batches of these gateways only. GenerateFacilities registers
+	// "gw-<facility id>".
+	Gateways []string
 	// Broker overrides Options.BrokerURL for this facility's local broker.
 	Broker  string
 	Rooms   []RoomSpec

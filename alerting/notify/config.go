@@ -86,13 +86,21 @@ const (
 type Directory struct {
 	Operators map[string][]Contact `yaml:"operators" mapstructure:"operators"`
 	Regions   map[string][]Contact `yaml:"regions" mapstructure:"regions"`
+	// OperatorsFor, when set, gives the operators of a facility that
+	// Operators does not list: the facility registry's, read at each
+	// lookup so a changed registry applies without a restart. It is
+	// called from the dispatcher's goroutine and must be safe for that.
+	OperatorsFor func(facility string) []Contact `yaml:"-" mapstructure:"-"`
 }
 
 // Lookup returns the contacts a target reaches for an alert.
 func (d Directory) Lookup(t Target, a Alert) []Contact {
 	switch t {
 	case TargetOperator:
-		return d.Operators[a.Facility]
+		if c, ok := d.Operators[a.Facility]; ok || d.OperatorsFor == nil {
+			return c
+		}
+		return d.OperatorsFor(a.Facility)
 	case TargetStreet:
 		return d.Regions[a.Region.Street()]
 	case TargetCounty:

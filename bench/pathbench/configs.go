@@ -3,6 +3,7 @@ package pathbench
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -68,6 +69,7 @@ func mosquittoConf(port int, dataDir, logPath string, root bool) string {
 func facilityYAML(devices int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "facility: {id: %q, name: 基准测试园, region: %q, timezone: Asia/Shanghai, opening_hours: [\"mon-fri 07:30-18:00\"]}\n", FacilityID, FacilityRegion)
+	fmt.Fprintf(&b, "gateways: [%s]\n", GatewayID)
 	b.WriteString("rooms:\n")
 	for r := range roomsOfLoad {
 		fmt.Fprintf(&b, "  - {id: room-%02d, name: 活动室%d, type: activity}\n", r, r)
@@ -123,15 +125,17 @@ log: {format: text, level: info}
 %s`, GatewayID, facilityFile, broker, gatewayLocalID, local, broker, FacilityID, spoolDir, BaseTopic, httpListen, extra)
 }
 
-// collectorYAML configures the collector with its documented defaults.
-func collectorYAML(broker, influxURL, httpListen string) string {
+// collectorYAML configures the collector with its documented defaults; the
+// folder facilities is its registry.
+func collectorYAML(broker, influxURL, httpListen, facilities string) string {
 	return fmt.Sprintf(`mqtt: {broker: %s, client_id: %s}
 share_group: cw-collector
+registry: {dir: %s}
 influx: {url: %s, version: 1, database: %s, retention_policy: autogen, gzip: false, timeout: 10s}
 ingest: {max_lines: 5000, flush_interval: 200ms, max_inflight: 1024}
 http: {listen: %q}
 log: {format: text, level: info}
-`, broker, collectorID, influxURL, DatabaseCradleWatch, httpListen)
+`, broker, collectorID, facilities, influxURL, DatabaseCradleWatch, httpListen)
 }
 
 // telegrafConf configures Telegraf the way the issue describes it, with
@@ -167,9 +171,13 @@ func telegrafConf(broker, influxURL string) string {
 `, broker, BaseTopic, telegrafClientID, influxURL, DatabaseTelegraf)
 }
 
-// writeFiles writes each path's content with owner-only permissions.
+// writeFiles writes each path's content with owner-only permissions,
+// making its folder when missing.
 func writeFiles(files map[string]string) error {
 	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return fmt.Errorf("pathbench: %w", err)
+		}
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return fmt.Errorf("pathbench: write %s: %w", path, err)
 		}

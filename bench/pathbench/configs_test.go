@@ -9,7 +9,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/gateway"
 	"github.com/cradlewatch/cradlewatch/internal/config"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 // TestConfigsLoad checks the generated files against the services' own
@@ -17,17 +17,17 @@ import (
 // benchmark run minutes later.
 func TestConfigsLoad(t *testing.T) {
 	dir := t.TempDir()
-	fac := filepath.Join(dir, "facility.yaml")
+	fac := filepath.Join(dir, "facilities", "facility.yaml")
 	gw := filepath.Join(dir, "gateway.yaml")
 	col := filepath.Join(dir, "collector.yaml")
 	if err := writeFiles(map[string]string{
 		fac: facilityYAML(25),
 		gw:  gatewayYAML(fac, "tcp://127.0.0.1:1883", filepath.Join(dir, "spool"), "127.0.0.1:9100", GatewayTuning{MaxProcs: 0, ReadCoalesce: 2 * time.Millisecond}),
-		col: collectorYAML("tcp://127.0.0.1:1883", "http://127.0.0.1:8086", "127.0.0.1:9101"),
+		col: collectorYAML("tcp://127.0.0.1:1883", "http://127.0.0.1:8086", "127.0.0.1:9101", filepath.Dir(fac)),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := facilityfile.Load(fac)
+	f, err := registry.Load(fac)
 	if err != nil {
 		t.Fatalf("facility file: %v", err)
 	}

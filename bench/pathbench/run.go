@@ -178,12 +178,12 @@ func (h *harness) startCradleWatch(colBin, gwBin, brokerURL string) error {
 		return err
 	}
 	colHTTP, gwHTTP := "127.0.0.1:"+strconv.Itoa(colPort), "127.0.0.1:"+strconv.Itoa(gwPort)
-	fac := filepath.Join(o.WorkDir, "facility.yaml")
+	fac := filepath.Join(o.WorkDir, "facilities", "facility.yaml") // the collector's registry folder too
 	colConf := filepath.Join(o.WorkDir, "collector.yaml")
 	gwConf := filepath.Join(o.WorkDir, "gateway.yaml")
 	if err := writeFiles(map[string]string{
 		fac:     facilityYAML(o.Devices),
-		colConf: collectorYAML(brokerURL, h.influx.URL(), colHTTP),
+		colConf: collectorYAML(brokerURL, h.influx.URL(), colHTTP, filepath.Dir(fac)),
 		gwConf:  gatewayYAML(fac, brokerURL, filepath.Join(o.WorkDir, "spool"), gwHTTP, o.Gateway),
 	}); err != nil {
 		return err

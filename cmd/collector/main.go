@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
 	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
@@ -11,6 +12,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/internal/cli"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 func main() {
@@ -22,7 +24,9 @@ func main() {
 		cli.Exit("collector", err, true)
 	}
 	if *check {
-		cli.Exit("collector", nil, false)
+		// The registry too: an invalid facility file stops the start.
+		_, err := registry.OpenDir(context.Background(), cfg.Registry.Dir, registry.Options{})
+		cli.Exit("collector", err, err != nil)
 	}
 	log, err := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {

@@ -59,6 +59,15 @@ func (f *influxFlags) register(fs *flag.FlagSet) {
 	f.token = os.Getenv("CW_INFLUX_TOKEN") // never on the command line: it would show in ps
 }
 
+// rulesFlags name the alerting rule set: limits, seasons, opening hours,
+// the one source of them for every regulator view.
+type rulesFlags struct{ rules, calendar string }
+
+func (f *rulesFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.rules, "rules", "configs/rules.yaml", "alerting rules: limits, seasons, default opening hours")
+	fs.StringVar(&f.calendar, "calendar", "configs/calendar", "yearly holiday files")
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v

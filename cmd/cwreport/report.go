@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/alerting/calendar"
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
@@ -20,8 +22,14 @@ func runReport(ctx context.Context, args []string, logger *slog.Logger) error {
 	monthS := fs.String("month", "", "month, YYYY-MM")
 	region := fs.String("region", "", "region code: 6 digits (province, city, county) or 9 (street)")
 	out := fs.String("out", ".", "output directory")
+	var rf rulesFlags
+	rf.register(fs)
 	_ = fs.Parse(args)
-	loc, err := time.LoadLocation("Asia/Shanghai")
+	rs, err := rules.LoadFile(rf.rules, rf.calendar)
+	if err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(calendar.DefaultZone)
 	if err != nil {
 		return fmt.Errorf("time zone: %w", err)
 	}
@@ -29,7 +37,7 @@ func runReport(ctx context.Context, args []string, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("-month %q: want YYYY-MM: %w", *monthS, err)
 	}
-	rep, err := report.Build(ctx, &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token}, *region, month, loc)
+	rep, err := report.Build(ctx, &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token}, rs, *region, month, loc)
 	if err != nil {
 		return err
 	}

@@ -5,14 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/alerting"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
+	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
@@ -21,11 +21,11 @@ func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("rollup", flag.ExitOnError)
 	var inf influxFlags
 	inf.register(fs)
+	var rf rulesFlags
+	rf.register(fs)
 	fromS := fs.String("from", "", "first hour, RFC3339 (e.g. 2026-11-01T00:00:00+08:00)")
 	toS := fs.String("to", "", "end hour (exclusive), RFC3339")
-	facDir := fs.String("facilities", "configs/facilities", "facility registry: opening hours per facility (missing: Mon-Fri 07:30-18:00 Asia/Shanghai)")
-	rulesFile := fs.String("rules", "configs/rules.yaml", "rules file: default hours, holidays, seasons")
-	calDir := fs.String("calendar", "configs/calendar", "yearly holiday files")
+	facDir := fs.String("facilities", "configs/facilities", "facility registry: the facilities rolled up, with their registered region, hours and rooms")
 	last := fs.Int("last", 0, "instead of -from/-to: the last N whole hours before now (an hourly timer runs -last 3, so late data is rolled up again)")
 	_ = fs.Parse(args)
 	var from, to time.Time
@@ -41,55 +41,38 @@ func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {
 			return fmt.Errorf("-to %q: %w", *toS, err)
 		}
 	}
-	hours, err := openingHours(*facDir, *rulesFile, *calDir, logger)
+	rs, reg, err := loadRegistry(ctx, *facDir, rf)
 	if err != nil {
 		return err
 	}
 	client := influxdb2.NewClient(inf.url, inf.token)
 	defer client.Close()
 	roller, err := compliance.New(compliance.Options{
-		OpeningHours: hours,
-		Query:        &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token},
-		Writer:       client.WriteAPIBlocking("", inf.bucket),
-		Logger:       logger,
-		Registerer:   prometheus.NewRegistry(), // a one-shot command: nobody scrapes it
+		Rules:      rs,
+		Registry:   reg,
+		Query:      &influxql.Client{URL: inf.url, Database: inf.db, Token: inf.token},
+		Writer:     client.WriteAPIBlocking("", inf.bucket),
+		Logger:     logger,
+		Registerer: prometheus.NewRegistry(), // a one-shot command: nobody scrapes it
 	})
 	if err != nil {
 		return err
 	}
 	n, err := roller.Run(ctx, from, to)
-	logger.Info("rollup done", "from", from, "to", to, "facility_hours", n)
+	logger.Info("rollup done", "from", from, "to", to, "facilities", reg.Snapshot().Len(), "facility_hours", n)
 	return err
 }
 
-// openingHours is each registered facility's calendar (its hours, public
-// holidays and make-up working days), as the alerting service uses it;
-// facilities not in the registry get compliance's default.
-func openingHours(facDir, rulesFile, calDir string, logger *slog.Logger) (compliance.OpeningHours, error) {
-	if _, err := os.Stat(facDir); err != nil {
-		logger.Warn("no facility registry; default opening hours for every facility", "dir", facDir)
-		return compliance.DefaultOpeningHours, nil
-	}
-	facs, err := facilityfile.LoadDir(facDir)
+// loadRegistry reads the rule set and the facility registry, checking each
+// facility's opening hours as the alerting service does.
+func loadRegistry(ctx context.Context, dir string, rf rulesFlags) (*rules.RuleSet, *registry.Registry, error) {
+	rs, err := rules.LoadFile(rf.rules, rf.calendar)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rs, err := rules.LoadFile(rulesFile, calDir)
+	reg, err := registry.OpenDir(ctx, dir, registry.Options{Check: alerting.CheckFacility(rs)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cals := map[string]func(time.Time) bool{}
-	for _, f := range facs {
-		cal, err := rs.Calendar(f.ID, f.Region, f.Location, f.OpeningHours)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		cals[f.ID] = cal.IsOpen
-	}
-	return func(facility string) func(time.Time) bool {
-		if open, ok := cals[facility]; ok {
-			return open
-		}
-		return compliance.DefaultOpeningHours(facility)
-	}, nil
+	return rs, reg, nil
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/cradlewatch/cradlewatch/gateway"
 	"github.com/cradlewatch/cradlewatch/internal/cli"
 	"github.com/cradlewatch/cradlewatch/internal/config"
-	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
 func main() {
@@ -35,7 +35,7 @@ func main() {
 	if err := config.Load(*path, &cfg); err != nil {
 		cli.Exit("gateway", err, true)
 	}
-	fac, err := facilityfile.Load(cfg.FacilityFile)
+	fac, err := registry.Load(cfg.FacilityFile)
 	if err != nil {
 		cli.Exit("gateway", err, true)
 	}

@@ -133,6 +133,7 @@ func Run(ctx context.Context, o Options) error {
 
 	ccfg := collector.DefaultConfig()
 	ccfg.MQTT.Broker = broker.Addr()
+	ccfg.Registry.Dir = filepath.Join(dir, "facilities")
 	ccfg.Influx.URL = inf.URL()
 	ccfg.HTTP.Listen = "127.0.0.1:0"
 	creg := obs.NewRegistry()
@@ -140,6 +141,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	defer col.Close() // its port, if a later start fails
 
 	acfg := alerting.DefaultConfig()
 	if err := config.Load(filepath.Join(o.Root, "configs", "alerting.example.yaml"), &acfg); err != nil {

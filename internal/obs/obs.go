@@ -176,3 +176,17 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 
 // Stderr is where mains send logs.
 var Stderr io.Writer = os.Stderr
+
+// Close releases the listener bound by Listen when the server will not Run
+// (a service whose start failed after New) or has run. It is idempotent;
+// do not call it while Run serves.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // Run's shutdown closed it
+	}
+	return err
+}

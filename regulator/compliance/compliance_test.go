@@ -3,10 +3,19 @@ package compliance
 import (
 	"testing"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
+// TestDefaultOpeningHours: a facility whose file names no hours opens by
+// the rule set's default, Monday to Friday 07:30-18:00 Asia/Shanghai, as
+// in alerting.
 func TestDefaultOpeningHours(t *testing.T) {
-	open := DefaultOpeningHours("any")
+	cal, err := Calendar(seed.Rules(t), testFacility(t, "110105001", model.RoomToddler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		at   string
 		want bool
@@ -19,15 +28,25 @@ func TestDefaultOpeningHours(t *testing.T) {
 		{"2026-06-01T02:00:00Z", true},       // 10:00 in Beijing
 	} {
 		at, _ := time.Parse(time.RFC3339, tc.at)
-		if got := open(at); got != tc.want {
+		if got := cal.IsOpen(at); got != tc.want {
 			t.Errorf("open(%s) = %v, want %v", tc.at, got, tc.want)
 		}
 	}
 }
 
+// TestLimitsWithin: a Beijing toddler room is judged by the rule set's
+// limits for its season (heating 11-15 to 03-15, cooling 06-01 to 09-15).
 func TestLimitsWithin(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*3600)
 	summer := time.Date(2026, 7, 1, 12, 0, 0, 0, shanghai)
 	winter := time.Date(2026, 12, 1, 12, 0, 0, 0, shanghai)
+	rs := seed.Rules(t)
+	f := testFacility(t, "110105001", model.RoomToddler)
+	cal, err := Calendar(rs, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJudge(rs, f, cal)
 	for _, tc := range []struct {
 		at   time.Time
 		kind string
@@ -44,10 +63,12 @@ func TestLimitsWithin(t *testing.T) {
 		{summer, "co2", 1000.1, false},
 		{summer, "hcho", 0.081, false},
 		{summer, "pm25", 50, true},
-		{summer, "tvoc", 0, false}, // unknown to the rollup: never compliant
+		{summer, "tvoc", 0, false},    // not a kind the rollup judges: never compliant
+		{summer, "co2_ppm", 0, false}, // a typo: never compliant
 	} {
-		if got := DefaultLimits("f", tc.at).Within(tc.kind, tc.v); got != tc.want {
-			t.Errorf("%s %s %v: %v, want %v", tc.at.Format("01-02"), tc.kind, tc.v, got, tc.want)
+		got, err := j.within(tc.kind, "r1", tc.at, tc.v)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %s %v: %v (%v), want %v", tc.at.Format("01-02"), tc.kind, tc.v, got, err, tc.want)
 		}
 	}
 }

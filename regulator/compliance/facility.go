@@ -6,12 +6,21 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
-// facility computes one facility's hours in [from, to).
-func (r *Roller) facility(ctx context.Context, f Facility, from, to time.Time) ([]Hour, error) {
-	isOpen := r.opts.OpeningHours(f.ID)
+// facility computes one registered facility's hours in [from, to), tagged
+// with its registered region. On failure it names the stage.
+func (r *Roller) facility(ctx context.Context, rf *registry.Facility, from, to time.Time) ([]Hour, string, error) {
+	cal, err := Calendar(r.opts.Rules, rf)
+	if err != nil {
+		return nil, "calendar", err
+	}
+	isOpen := cal.IsOpen
+	j := newJudge(r.opts.Rules, rf, cal)
+	f := FacilityOf(rf.ID, rf.Region)
 	n := int(to.Sub(from) / time.Hour)
 	hours := make([]Hour, n)
 	for i := range hours {
@@ -25,18 +34,21 @@ func (r *Roller) facility(ctx context.Context, f Facility, from, to time.Time) (
 	for m := range open {
 		t := from.Add(time.Duration(m) * time.Minute)
 		if open[m] = isOpen(t); open[m] {
-			hours[hourOf(t)].Fields[FieldOpenMinutes]++
+			hours[hourOf(t)].Fields[model.FieldOpenMinutes]++
 		}
 	}
-	where := fmt.Sprintf(`"facility" = %s AND %s`, influxql.Literal(f.ID), influxql.TimeRange(from, to))
+	where := fmt.Sprintf(`%q = %s AND %s`, model.TagFacility, influxql.Literal(f.ID), influxql.TimeRange(from, to))
 
 	withData := make([]bool, minutes)
-	for _, kind := range EnvKinds {
-		series, err := r.opts.Query.Query(ctx, fmt.Sprintf(`SELECT mean("value") FROM %q WHERE %s GROUP BY time(1m), "room" fill(none)`, kind, where))
+	for _, k := range model.ComplianceKinds {
+		kind := k.String()
+		series, err := r.opts.Query.Query(ctx, fmt.Sprintf(`SELECT mean(%q) FROM %q WHERE %s GROUP BY time(1m), %q fill(none)`,
+			model.FieldValue, kind, where, model.TagRoom))
 		if err != nil {
-			return nil, err
+			return nil, "query", err
 		}
 		for _, s := range series {
+			room := s.Tags[model.TagRoom]
 			for _, row := range s.Values {
 				t := influxql.Time(row[0])
 				v, ok := influxql.Float(row[1])
@@ -46,9 +58,13 @@ func (r *Roller) facility(ctx context.Context, f Facility, from, to time.Time) (
 				}
 				withData[m] = true
 				h := &hours[hourOf(t)]
-				h.Fields[MinutesField(kind)]++
-				if r.opts.Limits(f.ID, t).Within(kind, v) {
-					h.Fields[OKField(kind)]++
+				h.Fields[model.ComplianceMinutesField(k)]++
+				ok, err := j.within(kind, room, t, v)
+				if err != nil {
+					return nil, "rules", err
+				}
+				if ok {
+					h.Fields[model.ComplianceOKField(k)]++
 				}
 			}
 		}
@@ -64,18 +80,18 @@ func (r *Roller) facility(ctx context.Context, f Facility, from, to time.Time) (
 		}
 		for m := s0; covered && m < min(s0+slot, minutes); m++ {
 			if open[m] {
-				hours[m/60].Fields[FieldDataMinutes]++
+				hours[m/60].Fields[model.FieldDataMinutes]++
 			}
 		}
 	}
 
 	if err := r.cameras(ctx, f, from, to, open, hours); err != nil {
-		return nil, err
+		return nil, "query", err
 	}
 	if err := r.alerts(ctx, where, from, hours); err != nil {
-		return nil, err
+		return nil, "query", err
 	}
-	return hours, nil
+	return hours, "", nil
 }
 
 // DataSlot is the span within which one reading makes every open minute
@@ -95,13 +111,13 @@ type stateChange struct {
 // before from comes from the last event before it.
 func (r *Roller) cameras(ctx context.Context, f Facility, from, to time.Time, open []bool, hours []Hour) error {
 	kinds := []struct{ measurement, field string }{
-		{"camera_online", FieldCameraOnlineMinutes},
-		{"camera_recording", FieldCameraRecordingMinutes},
+		{model.KindCameraOnline.String(), model.FieldCameraOnlineMinutes},
+		{model.KindCameraRecording.String(), model.FieldCameraRecordingMinutes},
 	}
 	devices := map[string]bool{}
 	states := map[string]map[string][]stateChange{}
 	for _, k := range kinds {
-		fac := `"facility" = ` + influxql.Literal(f.ID)
+		fac := fmt.Sprintf(`%q = %s`, model.TagFacility, influxql.Literal(f.ID))
 		before, err := r.opts.Query.Query(ctx, fmt.Sprintf(`SELECT last("value") FROM %q WHERE %s AND time < %d GROUP BY "device"`, k.measurement, fac, from.UnixNano()))
 		if err != nil {
 			return err
@@ -112,7 +128,7 @@ func (r *Roller) cameras(ctx context.Context, f Facility, from, to time.Time, op
 		}
 		byDevice := map[string][]stateChange{}
 		for _, s := range append(before, during...) {
-			dev := s.Tags["device"]
+			dev := s.Tags[model.TagDevice]
 			devices[dev] = true
 			for _, row := range s.Values {
 				v, _ := influxql.Float(row[1])
@@ -134,7 +150,7 @@ func (r *Roller) cameras(ctx context.Context, f Facility, from, to time.Time, op
 		}
 		t := from.Add(time.Duration(m) * time.Minute)
 		h := &hours[m/60]
-		h.Fields[FieldCameraMinutes] += float64(len(devices))
+		h.Fields[model.FieldCameraMinutes] += float64(len(devices))
 		for _, k := range kinds {
 			for _, changes := range states[k.measurement] {
 				if stateAt(changes, t) {
@@ -160,9 +176,12 @@ func (r *Roller) alerts(ctx context.Context, where string, from time.Time, hours
 		q              string
 		count, sumName string
 	}{
-		{`SELECT count("value") FROM "alert_event" WHERE ` + where + ` AND "state" = 'firing' GROUP BY time(1h) fill(none)`, FieldAlertsFired, ""},
-		{`SELECT count("ack_seconds"), sum("ack_seconds") FROM "alert_event" WHERE ` + where + ` AND "state" = 'acknowledged' GROUP BY time(1h) fill(none)`, FieldAcknowledged, FieldAckSecondsSum},
-		{`SELECT count("resolve_seconds"), sum("resolve_seconds") FROM "alert_event" WHERE ` + where + ` AND "state" = 'resolved' GROUP BY time(1h) fill(none)`, FieldResolved, FieldResolveSecondsSum},
+		{fmt.Sprintf(`SELECT count(%q) FROM %q WHERE %s AND %q = 'firing' GROUP BY time(1h) fill(none)`,
+			model.FieldValue, model.MeasurementAlertEvent, where, model.TagState), model.FieldAlertsFired, ""},
+		{fmt.Sprintf(`SELECT count(%[1]q), sum(%[1]q) FROM %[2]q WHERE %[3]s AND %[4]q = 'acknowledged' GROUP BY time(1h) fill(none)`,
+			model.FieldAckSeconds, model.MeasurementAlertEvent, where, model.TagState), model.FieldAcknowledged, model.FieldAckSecondsSum},
+		{fmt.Sprintf(`SELECT count(%[1]q), sum(%[1]q) FROM %[2]q WHERE %[3]s AND %[4]q = 'resolved' GROUP BY time(1h) fill(none)`,
+			model.FieldResolveSeconds, model.MeasurementAlertEvent, where, model.TagState), model.FieldResolved, model.FieldResolveSecondsSum},
 	}
 	for _, q := range queries {
 		series, err := r.opts.Query.Query(ctx, q.q)

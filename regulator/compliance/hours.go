@@ -3,38 +3,58 @@ package compliance
 import (
 	"fmt"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/alerting/calendar"
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 )
 
-// shanghai is the default facility time zone. Loading it cannot fail on a
-// system with tzdata; FixedZone is the fallback (China has no DST).
-var shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600)
+// Calendar is a registered facility's calendar as the alerting service
+// builds it: the rule set's default hours or the facility's own, public
+// holidays and make-up days, its region's seasons, its time zone.
+func Calendar(rs *rules.RuleSet, f *registry.Facility) (*calendar.Calendar, error) {
+	return rs.Calendar(f.ID, f.Region, f.Location, f.OpeningHours)
+}
+
+// judge answers, for one facility, whether a room's one-minute mean is in
+// limits, with each room's limits compiled once.
+type judge struct {
+	rs    *rules.RuleSet
+	fac   *registry.Facility
+	cal   *calendar.Calendar
+	rooms map[string]*rules.RoomLimits
+}
+
+func newJudge(rs *rules.RuleSet, f *registry.Facility, cal *calendar.Calendar) *judge {
+	return &judge{rs: rs, fac: f, cal: cal, rooms: map[string]*rules.RoomLimits{}}
+}
+
+// within reports whether v, the one-minute mean of measurement kind in
+// room at t, is in limits. A kind the rollup does not judge is never
+// within: a typo must not make a facility look compliant.
+func (j *judge) within(kind, room string, t time.Time, v float64) (bool, error) {
+	k, err := model.ParseKind(kind)
+	if err != nil || !complianceKind(k) {
+		return false, nil
 	}
-	return loc
-}()
-
-// OpeningHours returns, for a facility, whether it is open at a moment.
-// The lead plugs the facility calendar (holidays, 调休 make-up days) in here.
-type OpeningHours func(facility string) (isOpen func(time.Time) bool)
-
-// Default opening hours: Monday to Friday 07:30-18:00 Beijing time.
-const (
-	defaultOpenMinute  = 7*60 + 30
-	defaultCloseMinute = 18 * 60
-)
-
-// DefaultOpeningHours is Monday to Friday, 07:30-18:00 Asia/Shanghai.
-func DefaultOpeningHours(string) func(time.Time) bool {
-	return func(t time.Time) bool {
-		t = t.In(shanghai)
-		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
-			return false
+	l, ok := j.rooms[room]
+	if !ok {
+		if l, err = j.rs.RoomLimits(j.fac.ID, room, j.fac.RoomType(room), j.cal); err != nil {
+			return false, err
 		}
-		m := t.Hour()*60 + t.Minute()
-		return m >= defaultOpenMinute && m < defaultCloseMinute
+		j.rooms[room] = l
 	}
+	return l.Within(k, t, v), nil
+}
+
+func complianceKind(k model.Kind) bool {
+	for _, c := range model.ComplianceKinds {
+		if c == k {
+			return true
+		}
+	}
+	return false
 }
 
 // RangeError reports a rollup range that is not whole hours.

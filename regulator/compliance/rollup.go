@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
@@ -28,13 +29,12 @@ type Options struct {
 	Logger *slog.Logger         // nil: discard
 	// Registerer receives the rollup's metrics; nil: not registered.
 	Registerer prometheus.Registerer
-	// OpeningHours defaults to DefaultOpeningHours.
-	OpeningHours OpeningHours
-	// Limits defaults to DefaultLimits.
-	Limits func(facility string, t time.Time) Limits
-	// Facilities lists the facilities to roll up; nil discovers them from
-	// the gateway_status series (every facility has a gateway).
-	Facilities func(ctx context.Context) ([]Facility, error)
+	// Rules is the alerting rule set: the limits, seasons and opening
+	// hours the rollup judges by (required).
+	Rules *rules.RuleSet
+	// Registry lists the facilities to roll up, with their registered
+	// region, time zone, hours and room types (required).
+	Registry *registry.Registry
 }
 
 // Roller computes and writes compliance_hourly.
@@ -50,14 +50,11 @@ func New(opts Options) (*Roller, error) {
 	if opts.Query == nil {
 		return nil, errors.New("compliance: Options.Query is required")
 	}
+	if opts.Rules == nil || opts.Registry == nil {
+		return nil, errors.New("compliance: Options.Rules and Options.Registry are required")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.OpeningHours == nil {
-		opts.OpeningHours = DefaultOpeningHours
-	}
-	if opts.Limits == nil {
-		opts.Limits = DefaultLimits
 	}
 	r := &Roller{
 		opts: opts,
@@ -68,7 +65,7 @@ func New(opts Options) (*Roller, error) {
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_regulator_rollup_failures_total",
-			Help: "Rollups that failed, by stage (discover, query, write).",
+			Help: "Facility rollups that failed, by stage (calendar, query, write).",
 		}, []string{"stage"}),
 	}
 	if opts.Registerer != nil {
@@ -77,9 +74,6 @@ func New(opts Options) (*Roller, error) {
 				return nil, fmt.Errorf("compliance: register metrics: %w", err)
 			}
 		}
-	}
-	if opts.Facilities == nil {
-		r.opts.Facilities = r.discover
 	}
 	return r, nil
 }
@@ -98,10 +92,7 @@ func (r *Roller) Run(ctx context.Context, from, to time.Time) (int, error) {
 		for k, v := range h.Fields {
 			fields[k] = v
 		}
-		points = append(points, write.NewPoint(Measurement, map[string]string{
-			"province": h.Facility.Province, "city": h.Facility.City, "county": h.Facility.County,
-			"street": h.Facility.Street, "facility": h.Facility.ID,
-		}, fields, h.Start))
+		points = append(points, write.NewPoint(model.MeasurementComplianceHourly, h.Facility.Tags(), fields, h.Start))
 	}
 	// Batches of a few thousand points, as InfluxDB prefers.
 	const batch = 5000
@@ -109,31 +100,27 @@ func (r *Roller) Run(ctx context.Context, from, to time.Time) (int, error) {
 		end := min(i+batch, len(points))
 		if werr := r.opts.Writer.WritePoint(ctx, points[i:end]...); werr != nil {
 			r.failures.WithLabelValues("write").Inc()
-			return i, errors.Join(err, fmt.Errorf("compliance: write %s: %w", Measurement, werr))
+			return i, errors.Join(err, fmt.Errorf("compliance: write %s: %w", model.MeasurementComplianceHourly, werr))
 		}
 		r.hours.Add(float64(end - i))
 	}
 	return len(points), err
 }
 
-// Compute returns the rollup of every facility for every hour in
-// [from, to), which must be whole hours.
+// Compute returns the rollup of every registered facility for every hour
+// in [from, to), which must be whole hours. One registry snapshot serves
+// the whole computation.
 func (r *Roller) Compute(ctx context.Context, from, to time.Time) ([]Hour, error) {
 	if err := checkRange(from, to); err != nil {
 		return nil, err
 	}
-	facilities, err := r.opts.Facilities(ctx)
-	if err != nil {
-		r.failures.WithLabelValues("discover").Inc()
-		return nil, fmt.Errorf("compliance: list facilities: %w", err)
-	}
 	var out []Hour
 	var firstErr error
-	for _, f := range facilities {
-		hs, err := r.facility(ctx, f, from, to)
+	for _, f := range r.opts.Registry.Snapshot().Facilities() {
+		hs, stage, err := r.facility(ctx, f, from, to)
 		if err != nil {
-			r.failures.WithLabelValues("query").Inc()
-			r.log.Error("rollup failed", "facility", f.ID, "err", err)
+			r.failures.WithLabelValues(stage).Inc()
+			r.log.Error("rollup failed", "facility", f.ID, "stage", stage, "err", err)
 			if firstErr == nil {
 				firstErr = fmt.Errorf("compliance: facility %s: %w", f.ID, err)
 			}
@@ -142,33 +129,4 @@ func (r *Roller) Compute(ctx context.Context, from, to time.Time) ([]Hour, error
 		out = append(out, hs...)
 	}
 	return out, firstErr
-}
-
-// discover lists facilities from the gateway_status series keys
-// ("gateway_status,city=...,facility=...,...").
-func (r *Roller) discover(ctx context.Context) ([]Facility, error) {
-	series, err := r.opts.Query.Query(ctx, `SHOW SERIES FROM "gateway_status"`)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]Facility{}
-	for _, s := range series {
-		for _, row := range s.Values {
-			key, _ := row[0].(string)
-			f := Facility{}
-			for _, kv := range strings.Split(key, ",")[1:] {
-				k, v, _ := strings.Cut(kv, "=")
-				f.SetTag(k, v)
-			}
-			if f.ID != "" {
-				seen[f.ID] = f
-			}
-		}
-	}
-	out := make([]Facility, 0, len(seen))
-	for _, f := range seen {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
 }

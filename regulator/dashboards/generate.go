@@ -1,7 +1,10 @@
 // Package dashboards generates CradleWatch's Grafana dashboards for
 // regulators as code. Every InfluxDB query is raw InfluxQL, which runs on
-// InfluxDB 1.8, 2.x (v1 compatibility) and 3.x; every dashboard carries the
-// chained region variables province, city, county, street, facility.
+// InfluxDB 1.8, 2.x (v1 compatibility) and 3.x, and names measurements,
+// tags and fields as model's schema does; every dashboard carries the
+// chained region variables province, city, county, street, facility, read
+// from gateway_status, whose region tags the collector takes from the
+// facility registry. The limit bands are the alerting rule set's.
 package dashboards
 
 import (
@@ -12,6 +15,9 @@ import (
 	"path/filepath"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // dashboardTZ is the regulators' time zone: days and opening hours are
@@ -27,11 +33,11 @@ func base(uid, title, description string) *dashboard.DashboardBuilder {
 		Time("now-7d", "now").
 		Refresh("5m").
 		Readonly().
-		Variables(variables("gateway_status", len(regionLevels)))
+		Variables(variables(model.MeasurementGatewayStatus, len(regionLevels)))
 }
 
 // builders lists every dashboard by file name.
-func builders() []struct {
+func builders(rs *rules.RuleSet) []struct {
 	file string
 	b    *dashboard.DashboardBuilder
 } {
@@ -40,17 +46,18 @@ func builders() []struct {
 		b    *dashboard.DashboardBuilder
 	}{
 		{"region-overview.json", regionOverview()},
-		{"facility-detail.json", facilityDetail()},
+		{"facility-detail.json", facilityDetail(rs)},
 		{"alert-handling.json", alertHandling()},
 		{"compliance.json", complianceView()},
 		{"platform-health.json", platformHealth()},
 	}
 }
 
-// Render builds every dashboard and returns its JSON by file name.
-func Render() (map[string][]byte, error) {
+// Render builds every dashboard, with the limits of the rule set rs, and
+// returns its JSON by file name.
+func Render(rs *rules.RuleSet) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, d := range builders() {
+	for _, d := range builders(rs) {
 		dash, err := d.b.Build()
 		if err != nil {
 			return nil, fmt.Errorf("dashboards: build %s: %w", d.file, err)
@@ -68,8 +75,8 @@ func Render() (map[string][]byte, error) {
 }
 
 // Write renders every dashboard into dir, one JSON file each.
-func Write(dir string) ([]string, error) {
-	files, err := Render()
+func Write(dir string, rs *rules.RuleSet) ([]string, error) {
+	files, err := Render(rs)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
 // committedDir is where the generated JSON is committed, relative to this
@@ -15,7 +17,7 @@ import (
 var committedDir = filepath.Join("..", "..", "deploy", "grafana", "dashboards")
 
 func TestCommittedDashboardsMatchGenerator(t *testing.T) {
-	files, err := Render()
+	files, err := Render(seed.Rules(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestCommittedDashboardsMatchGenerator(t *testing.T) {
 }
 
 func TestDashboardsShape(t *testing.T) {
-	files, err := Render()
+	files, err := Render(seed.Rules(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,15 @@ package dashboards
 
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // Queries shared by the overview; kept as constants so the integration test
 // and a reader see the InfluxQL in one place.
 const (
 	// lastStatus is each gateway's last status in range, per facility.
-	lastStatus = `SELECT max("online") AS "online" FROM (SELECT last("online") AS "online" FROM "gateway_status" WHERE $timeFilter AND ` + regionFilter + ` GROUP BY "facility", "gateway") GROUP BY "facility"`
+	lastStatus = `SELECT max("online") AS "online" FROM (SELECT last("online") AS "online" FROM "` + model.MeasurementGatewayStatus + `" WHERE $timeFilter AND ` + regionFilter + ` GROUP BY "facility", "gateway") GROUP BY "facility"`
 
 	// openAlert and unacknowledged filter lastAlertEvent.
 	openAlert      = `"state" != 'resolved'`
@@ -19,7 +21,7 @@ const (
 	// the same point, tags included, so the outer query can filter on the
 	// state the alert is in now. Counting sparse fields instead
 	// (ack_seconds) fails: InfluxQL arithmetic with an empty count is null.
-	lastAlertEvent = `SELECT last("value") AS "value", "state", "limit", "message" FROM "alert_event" WHERE $timeFilter AND ` + regionFilter + ` GROUP BY "county", "street", "facility", "room", "rule", "severity"`
+	lastAlertEvent = `SELECT last("value") AS "value", "state", "limit", "message" FROM "` + model.MeasurementAlertEvent + `" WHERE $timeFilter AND ` + regionFilter + ` GROUP BY "county", "street", "facility", "room", "rule", "severity"`
 )
 
 func regionOverview() *dashboard.DashboardBuilder {
@@ -35,7 +37,7 @@ func regionOverview() *dashboard.DashboardBuilder {
 		WithPanel(timeSeries("未关闭告警（按级别） Open alerts by severity", "none",
 			influx("A", FormatTimeSeries, `SELECT count("value") FROM (`+lastAlertEvent+`) WHERE `+openAlert+` GROUP BY "severity"`).alias("$tag_severity"))).
 		WithPanel(tablePanel("告警最多的机构 Facilities with most alerts",
-			influx("A", FormatTable, `SELECT top("fired", "facility", 10) AS "fired" FROM (SELECT count("value") AS "fired" FROM "alert_event" WHERE $timeFilter AND "state" = 'firing' AND `+regionFilter+` GROUP BY "facility")`))).
+			influx("A", FormatTable, `SELECT top("fired", "facility", 10) AS "fired" FROM (SELECT count("value") AS "fired" FROM "`+model.MeasurementAlertEvent+`" WHERE $timeFilter AND "state" = 'firing' AND `+regionFilter+` GROUP BY "facility")`))).
 		WithPanel(tablePanel("未关闭告警及时长 Open alerts and age",
 			influx("A", FormatTable, `SELECT "value", "state", "limit", "message" FROM (`+lastAlertEvent+`) WHERE `+openAlert+` GROUP BY *`)).
 			Description("Alerts whose newest event in range is not the resolution. The time column is when the alert last changed state.").
@@ -45,8 +47,8 @@ func regionOverview() *dashboard.DashboardBuilder {
 			Description("Open alerts nobody acknowledged: these are escalated from the operator to the street and the county.").
 			Span(fullWidth)).
 		WithPanel(tablePanel("机构在线状态 Gateway status",
-			influx("A", FormatTable, `SELECT last("online") AS "online", last("spool_depth") AS "spool_depth", last("dropped") AS "dropped" FROM "gateway_status" WHERE $timeFilter AND `+regionFilter+` GROUP BY "county", "street", "facility", "gateway"`))).
+			influx("A", FormatTable, `SELECT last("online") AS "online", last("spool_depth") AS "spool_depth", last("dropped") AS "dropped" FROM "`+model.MeasurementGatewayStatus+`" WHERE $timeFilter AND `+regionFilter+` GROUP BY "county", "street", "facility", "gateway"`))).
 		WithPanel(mapPanel("机构地图 Facility map",
-			influx("A", FormatTable, `SELECT last("lat") AS "lat", last("lon") AS "lon", last("online") AS "online" FROM "gateway_status" WHERE $timeFilter AND `+regionFilter+` GROUP BY "facility"`)).
+			influx("A", FormatTable, `SELECT last("lat") AS "lat", last("lon") AS "lon", last("online") AS "online" FROM "`+model.MeasurementGatewayStatus+`" WHERE $timeFilter AND `+regionFilter+` GROUP BY "facility"`)).
 			Description("Needs lat/lon fields (WGS84 degrees) on gateway_status."))
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
 // TestDashboardsFollowGrafanaSchema reads every generated dashboard back
@@ -14,7 +16,7 @@ import (
 // and runs its schema validation.
 func TestDashboardsFollowGrafanaSchema(t *testing.T) {
 	plugins.RegisterDefaultPlugins()
-	files, err := Render()
+	files, err := Render(seed.Rules(t))
 	if err != nil {
 		t.Fatal(err)
 	}

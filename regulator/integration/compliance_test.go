@@ -5,15 +5,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
 	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
 // expectedHours recomputes compliance_hourly from the seeded values in Go,
 // without InfluxDB: minute means per room, state at each minute start.
-func expectedHours(d *seed.Data) map[string]map[int64]map[string]float64 {
-	isOpen := compliance.DefaultOpeningHours("")
-	limitsAt := compliance.DefaultLimits
+func expectedHours(t *testing.T, d *seed.Data, rs *rules.RuleSet, reg *registry.Registry) map[string]map[int64]map[string]float64 {
+	// Every seeded facility opens by the rule set's default hours, the
+	// same calendar for all.
+	cal, err := compliance.Calendar(rs, reg.Snapshot().Facilities()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	isOpen := cal.IsOpen
+	within := func(fac, room, kind string, at time.Time, v float64) bool {
+		f := reg.Snapshot().Facility(fac)
+		l, err := rs.RoomLimits(fac, room, f.RoomType(room), cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := model.ParseKind(kind)
+		return l.Within(k, at, v)
+	}
 	out := map[string]map[int64]map[string]float64{}
 	get := func(fac string, t time.Time) map[string]float64 {
 		h := t.Truncate(time.Hour).Unix()
@@ -54,9 +71,10 @@ func expectedHours(d *seed.Data) map[string]map[int64]map[string]float64 {
 			continue
 		}
 		h := get(k.fac, t)
-		h[compliance.MinutesField(k.kind)]++
-		if limitsAt(k.fac, t).Within(k.kind, s/counts[k]) {
-			h[compliance.OKField(k.kind)]++
+		kind, _ := model.ParseKind(k.kind)
+		h[model.ComplianceMinutesField(kind)]++
+		if within(k.fac, k.room, k.kind, t, s/counts[k]) {
+			h[model.ComplianceOKField(kind)]++
 		}
 		if dataMinute[k.fac] == nil {
 			dataMinute[k.fac] = map[int64]bool{}
@@ -71,7 +89,7 @@ func expectedHours(d *seed.Data) map[string]map[int64]map[string]float64 {
 				covered = covered || ms[m.Unix()]
 			}
 			if covered && isOpen(t) {
-				get(fac, t)[compliance.FieldDataMinutes]++
+				get(fac, t)[model.FieldDataMinutes]++
 			}
 		}
 	}
@@ -81,7 +99,7 @@ func expectedHours(d *seed.Data) map[string]map[int64]map[string]float64 {
 		}
 		for _, f := range d.Facilities {
 			h := get(f.ID, t)
-			h[compliance.FieldOpenMinutes]++
+			h[model.FieldOpenMinutes]++
 			devs := map[string]bool{}
 			for _, evs := range cams[f.ID] {
 				devs[evs[0].Device] = true
@@ -94,33 +112,33 @@ func expectedHours(d *seed.Data) map[string]map[int64]map[string]float64 {
 				}
 				if on {
 					if evs[0].Kind == "camera_online" {
-						h[compliance.FieldCameraOnlineMinutes]++
+						h[model.FieldCameraOnlineMinutes]++
 					} else {
-						h[compliance.FieldCameraRecordingMinutes]++
+						h[model.FieldCameraRecordingMinutes]++
 					}
 				}
 			}
-			h[compliance.FieldCameraMinutes] += float64(len(devs))
+			h[model.FieldCameraMinutes] += float64(len(devs))
 		}
 	}
 	for _, a := range d.Alerts {
 		h := get(a.Facility, a.Time)
 		switch a.State {
 		case "firing":
-			h[compliance.FieldAlertsFired]++
+			h[model.FieldAlertsFired]++
 		case "acknowledged":
-			h[compliance.FieldAcknowledged]++
-			h[compliance.FieldAckSecondsSum] += a.AckSeconds
+			h[model.FieldAcknowledged]++
+			h[model.FieldAckSecondsSum] += a.AckSeconds
 		case "resolved":
-			h[compliance.FieldResolved]++
-			h[compliance.FieldResolveSecondsSum] += a.ResolveSeconds
+			h[model.FieldResolved]++
+			h[model.FieldResolveSecondsSum] += a.ResolveSeconds
 		}
 	}
 	return out
 }
 
 func testCompliance(t *testing.T, e *env) {
-	want := expectedHours(e.data)
+	want := expectedHours(t, e.data, e.rs, e.reg)
 	if got, n := len(e.hours), len(e.data.Facilities)*7*24; got != n {
 		t.Fatalf("%d facility-hours, want %d", got, n)
 	}
@@ -147,15 +165,15 @@ func testCompliance(t *testing.T, e *env) {
 			total[k] += v
 		}
 	}
-	for _, k := range []string{compliance.OKField("co2"), compliance.MinutesField("co2"), compliance.FieldCameraOnlineMinutes, compliance.FieldAlertsFired, compliance.FieldResolveSecondsSum} {
+	for _, k := range []string{model.ComplianceOKField(model.KindCO2), model.ComplianceMinutesField(model.KindCO2), model.FieldCameraOnlineMinutes, model.FieldAlertsFired, model.FieldResolveSecondsSum} {
 		if total[k] == 0 {
 			t.Errorf("seeded week gives no %s: the test proves nothing", k)
 		}
 	}
-	if total[compliance.OKField("temperature")] == total[compliance.MinutesField("temperature")] {
+	if total[model.ComplianceOKField(model.KindTemperature)] == total[model.ComplianceMinutesField(model.KindTemperature)] {
 		t.Error("every temperature minute within limits: the seed should cross them")
 	}
-	if total[compliance.FieldDataMinutes] >= total[compliance.FieldOpenMinutes] {
+	if total[model.FieldDataMinutes] >= total[model.FieldOpenMinutes] {
 		t.Error("data completeness is 100 %: the seeded outage is not seen")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/regulator/dashboards"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
@@ -19,8 +20,8 @@ type dashQuery struct {
 
 // extractQueries walks the dashboard JSON as Grafana would read it:
 // variables, annotations and panel targets on the InfluxDB datasource.
-func extractQueries(t *testing.T) []dashQuery {
-	files, err := dashboards.Render()
+func extractQueries(t *testing.T, rs *rules.RuleSet) []dashQuery {
+	files, err := dashboards.Render(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func interpolate(q string, vars map[string]string, timeFilter string) string {
 }
 
 func testDashboards(t *testing.T, e *env) {
-	queries := extractQueries(t)
+	queries := extractQueries(t, e.rs)
 	if len(queries) < 30 {
 		t.Fatalf("only %d InfluxQL queries found in the dashboards", len(queries))
 	}
@@ -140,7 +141,7 @@ func testOverviewFigures(t *testing.T, e *env) {
 		"未关闭告警 Open alerts":               float64(open),
 		"未确认严重告警 Unacknowledged critical": float64(unackedCritical),
 	}
-	for _, dq := range extractQueries(t) {
+	for _, dq := range extractQueries(t, e.rs) {
 		title, ok := strings.CutPrefix(dq.where, "region-overview.json panel ")
 		w, check := want[title]
 		if !ok || !check {

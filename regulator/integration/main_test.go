@@ -8,6 +8,8 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"go.uber.org/goleak"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/internal/influxtest"
@@ -32,6 +34,8 @@ type env struct {
 	data  *seed.Data
 	hours []compliance.Hour
 	loc   *time.Location
+	rs    *rules.RuleSet
+	reg   *registry.Registry
 }
 
 // weekStart is a Monday in the cooling season, midnight Beijing time.
@@ -54,7 +58,9 @@ func setup(t *testing.T) *env {
 	q := &influxql.Client{URL: srv.URL, Database: db}
 	client := influxdb2.NewClient(srv.URL, "")
 	defer client.Close()
-	roller, err := compliance.New(compliance.Options{Query: q, Writer: client.WriteAPIBlocking("", db+"/autogen")})
+	rs := seed.Rules(t)
+	reg := registry.Fixed(seed.Registry()...)
+	roller, err := compliance.New(compliance.Options{Query: q, Writer: client.WriteAPIBlocking("", db+"/autogen"), Rules: rs, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +71,7 @@ func setup(t *testing.T) *env {
 	if _, err := roller.Run(context.Background(), data.From, data.To); err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, query: q, data: data, hours: hours, loc: loc}
+	return &env{srv: srv, query: q, data: data, hours: hours, loc: loc, rs: rs, reg: reg}
 }
 
 // TestRegulatorViews runs everything against one seeded server: starting

@@ -15,7 +15,7 @@ import (
 )
 
 func testReport(t *testing.T, e *env) {
-	rep, err := report.Build(context.Background(), e.query, "110105", e.data.From, e.loc)
+	rep, err := report.Build(context.Background(), e.query, e.rs, "110105", e.data.From, e.loc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/cradlewatch/cradlewatch/regulator/compliance"
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // column is one figure of a facility's month.
@@ -17,6 +17,11 @@ type column struct {
 
 func ratioOf(num, den string) func(Totals) (float64, bool) {
 	return func(t Totals) (float64, bool) { return t.Ratio(num, den) }
+}
+
+// okRatio is the share of a kind's room-minutes within limits.
+func okRatio(k model.Kind) func(Totals) (float64, bool) {
+	return ratioOf(model.ComplianceOKField(k), model.ComplianceMinutesField(k))
 }
 
 func meanMinutes(sum, count string) func(Totals) (float64, bool) {
@@ -34,19 +39,19 @@ func plain(field string) func(Totals) (float64, bool) {
 
 // columns are the report's figures, in order, with Chinese titles.
 var columns = []column{
-	{"开放时长(小时)", func(t Totals) (float64, bool) { return t[compliance.FieldOpenMinutes] / 60, true }},
-	{"数据完整率(%)", ratioOf(compliance.FieldDataMinutes, compliance.FieldOpenMinutes)},
+	{"开放时长(小时)", func(t Totals) (float64, bool) { return t[model.FieldOpenMinutes] / 60, true }},
+	{"数据完整率(%)", ratioOf(model.FieldDataMinutes, model.FieldOpenMinutes)},
 	{"环境综合达标率(%)", Totals.EnvRatio},
-	{"温度达标率(%)", ratioOf(compliance.OKField("temperature"), compliance.MinutesField("temperature"))},
-	{"湿度达标率(%)", ratioOf(compliance.OKField("humidity"), compliance.MinutesField("humidity"))},
-	{"二氧化碳达标率(%)", ratioOf(compliance.OKField("co2"), compliance.MinutesField("co2"))},
-	{"PM2.5达标率(%)", ratioOf(compliance.OKField("pm25"), compliance.MinutesField("pm25"))},
-	{"甲醛达标率(%)", ratioOf(compliance.OKField("hcho"), compliance.MinutesField("hcho"))},
-	{"摄像头在线率(%)", ratioOf(compliance.FieldCameraOnlineMinutes, compliance.FieldCameraMinutes)},
-	{"摄像头录像率(%)", ratioOf(compliance.FieldCameraRecordingMinutes, compliance.FieldCameraMinutes)},
-	{"告警数", plain(compliance.FieldAlertsFired)},
-	{"平均确认时长(分钟)", meanMinutes(compliance.FieldAckSecondsSum, compliance.FieldAcknowledged)},
-	{"平均处置时长(分钟)", meanMinutes(compliance.FieldResolveSecondsSum, compliance.FieldResolved)},
+	{"温度达标率(%)", okRatio(model.KindTemperature)},
+	{"湿度达标率(%)", okRatio(model.KindHumidity)},
+	{"二氧化碳达标率(%)", okRatio(model.KindCO2)},
+	{"PM2.5达标率(%)", okRatio(model.KindPM25)},
+	{"甲醛达标率(%)", okRatio(model.KindHCHO)},
+	{"摄像头在线率(%)", ratioOf(model.FieldCameraOnlineMinutes, model.FieldCameraMinutes)},
+	{"摄像头录像率(%)", ratioOf(model.FieldCameraRecordingMinutes, model.FieldCameraMinutes)},
+	{"告警数", plain(model.FieldAlertsFired)},
+	{"平均确认时长(分钟)", meanMinutes(model.FieldAckSecondsSum, model.FieldAcknowledged)},
+	{"平均处置时长(分钟)", meanMinutes(model.FieldResolveSecondsSum, model.FieldResolved)},
 }
 
 func format(v float64, ok bool) string {

@@ -5,7 +5,7 @@ import (
 	"html/template"
 	"io"
 
-	"github.com/cradlewatch/cradlewatch/regulator/compliance"
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 var levelNames = map[string]string{"province": "省", "city": "市", "county": "区县", "street": "街道/乡镇"}
@@ -17,6 +17,7 @@ type htmlCell struct {
 
 type htmlPage struct {
 	Title, Region, Level, Month string
+	Limits                      string
 	Headers                     []string
 	Rows                        [][]htmlCell
 	Trend, Env, Cameras         template.HTML
@@ -34,7 +35,7 @@ svg{width:100%;height:auto}.note{font-size:12px;color:#555}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p>{{.Level}}：{{.Region}}　统计月份：{{.Month}}</p>
-<p class="note">口径：开放时段内按分钟统计。环境指标依据 GB/T 18883-2022（温度、相对湿度按采暖/制冷季限值；二氧化碳 1000 ppm、甲醛 0.08 mg/m³、PM2.5 50 µg/m³，按分钟均值判定，严于标准的平均时段）。数据完整率 = 有数据的开放分钟 / 开放分钟。摄像头在线率 = 在线摄像头分钟 / 应在线摄像头分钟。</p>
+<p class="note">口径：开放时段内按分钟统计。{{.Limits}}数据完整率 = 有数据的开放分钟 / 开放分钟。摄像头在线率 = 在线摄像头分钟 / 应在线摄像头分钟。</p>
 <h2>每日趋势</h2>
 {{.Trend}}
 <h2>各机构环境综合达标率</h2>
@@ -52,7 +53,7 @@ svg{width:100%;height:auto}.note{font-size:12px;color:#555}
 func (r *Report) WriteHTML(w io.Writer) error {
 	p := htmlPage{
 		Title:  fmt.Sprintf("托育机构安全监测月度合规报告（%s）", r.Month.Format("2006年1月")),
-		Region: r.Region, Level: levelNames[r.Level], Month: r.Month.Format("2006-01"),
+		Region: r.Region, Level: levelNames[r.Level], Month: r.Month.Format("2006-01"), Limits: r.Limits,
 		Headers: []string{"机构"},
 	}
 	for _, c := range columns {
@@ -75,7 +76,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		labels = append(labels, f.Facility.ID)
 		v, ok := f.Totals.EnvRatio()
 		env, envOK = append(env, v), append(envOK, ok)
-		v, ok = f.Totals.Ratio(compliance.FieldCameraOnlineMinutes, compliance.FieldCameraMinutes)
+		v, ok = f.Totals.Ratio(model.FieldCameraOnlineMinutes, model.FieldCameraMinutes)
 		cam, camOK = append(cam, v), append(camOK, ok)
 	}
 	addRow("合计", r.Totals)
@@ -91,9 +92,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		days[i] = d.Date.Format("1/2")
 		vals := [][2]any{}
 		e, eok := d.Totals.EnvRatio()
-		c, cok := d.Totals.Ratio(compliance.FieldDataMinutes, compliance.FieldOpenMinutes)
-		o, ook := d.Totals.Ratio(compliance.FieldCameraOnlineMinutes, compliance.FieldCameraMinutes)
-		rc, rok := d.Totals.Ratio(compliance.FieldCameraRecordingMinutes, compliance.FieldCameraMinutes)
+		c, cok := d.Totals.Ratio(model.FieldDataMinutes, model.FieldOpenMinutes)
+		o, ook := d.Totals.Ratio(model.FieldCameraOnlineMinutes, model.FieldCameraMinutes)
+		rc, rok := d.Totals.Ratio(model.FieldCameraRecordingMinutes, model.FieldCameraMinutes)
 		vals = append(vals, [2]any{e, eok}, [2]any{c, cok}, [2]any{o, ook}, [2]any{rc, rok})
 		for si := range trend {
 			trend[si].values = append(trend[si].values, vals[si][0].(float64))

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
@@ -41,9 +43,9 @@ func (t Totals) Ratio(num, den string) (float64, bool) {
 // EnvRatio is the share of room-minutes with all five kinds counted together.
 func (t Totals) EnvRatio() (float64, bool) {
 	var ok, all float64
-	for _, k := range compliance.EnvKinds {
-		ok += t[compliance.OKField(k)]
-		all += t[compliance.MinutesField(k)]
+	for _, k := range model.ComplianceKinds {
+		ok += t[model.ComplianceOKField(k)]
+		all += t[model.ComplianceMinutesField(k)]
 	}
 	if all == 0 {
 		return 0, false
@@ -68,6 +70,7 @@ type Facility struct {
 type Report struct {
 	Region     string // the code asked for
 	Level      string // province, city, county or street
+	Limits     string // how limits were judged, from the rule set (LimitsText)
 	Month      time.Time
 	Totals     Totals
 	Days       []Day
@@ -81,45 +84,36 @@ func (e *RegionError) Error() string {
 	return fmt.Sprintf("report: region %q must be a 6-digit division code (province, city or county) or a 9-digit street code", e.Code)
 }
 
-// Level maps a region code to its tag: 9 digits street; 6 digits ending in
-// 0000 province, in 00 city, else county (GB/T 2260).
+// Level is the tag of a region code's level (province, city, county,
+// street), by model.RegionCode.
 func Level(code string) (string, error) {
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return "", &RegionError{code}
-		}
-	}
-	switch {
-	case len(code) == 9:
-		return "street", nil
-	case len(code) != 6:
+	c, err := model.ParseRegionCode(code)
+	if err != nil {
 		return "", &RegionError{code}
-	case code[2:] == "0000":
-		return "province", nil
-	case code[4:] == "00":
-		return "city", nil
 	}
-	return "county", nil
+	return c.Level().String(), nil
 }
 
-var tagColumns = map[string]bool{"province": true, "city": true, "county": true, "street": true, "facility": true}
+var tagColumns = map[string]bool{model.TagProvince: true, model.TagCity: true, model.TagCounty: true, model.TagStreet: true, model.TagFacility: true}
 
 // Build reads compliance_hourly for the month (its first day at midnight
-// in loc) and region.
-func Build(ctx context.Context, q Querier, region string, month time.Time, loc *time.Location) (*Report, error) {
-	level, err := Level(region)
+// in loc) and region (a 6-digit division code or a 9-digit street code);
+// rs is the rule set the rollup judged by, whose limits the report states.
+func Build(ctx context.Context, q Querier, rs *rules.RuleSet, region string, month time.Time, loc *time.Location) (*Report, error) {
+	code, err := model.ParseRegionCode(region)
 	if err != nil {
-		return nil, err
+		return nil, &RegionError{region}
 	}
+	tag, value, _ := code.Tag() // a parsed code is a province, city, county or street
 	from := time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, loc)
 	to := from.AddDate(0, 1, 0)
 	series, err := q.Query(ctx, fmt.Sprintf(`SELECT * FROM %q WHERE %q = %s AND %s`,
-		compliance.Measurement, level, influxql.Literal(region), influxql.TimeRange(from, to)))
+		model.MeasurementComplianceHourly, tag, influxql.Literal(value), influxql.TimeRange(from, to)))
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	days := int(to.Sub(from).Hours()/24 + 0.5) // 23- and 25-hour days do not occur in China, but round anyway
-	rep := &Report{Region: region, Level: level, Month: from, Totals: Totals{}, Days: newDays(from, days)}
+	rep := &Report{Region: region, Level: tag, Limits: LimitsText(rs), Month: from, Totals: Totals{}, Days: newDays(from, days)}
 	byID := map[string]*Facility{}
 	for _, s := range series {
 		for _, row := range s.Values {
@@ -128,7 +122,7 @@ func Build(ctx context.Context, q Querier, region string, month time.Time, loc *
 			var at time.Time
 			for i, col := range s.Columns {
 				switch {
-				case col == "time":
+				case col == "time": // the column InfluxQL names the timestamp
 					at = influxql.Time(row[i]).In(loc)
 				case tagColumns[col]:
 					v, _ := row[i].(string)

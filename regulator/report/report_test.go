@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
 func TestLevel(t *testing.T) {
@@ -55,7 +57,7 @@ func TestReportGolden(t *testing.T) {
 		row(month.Add(24*time.Hour+9*time.Hour), "fac-1", 60, 50, 60),
 		row(month.Add(9*time.Hour), "fac-2", 60, 60, 60),
 	}}}}
-	rep, err := Build(context.Background(), q, "110105", month, loc)
+	rep, err := Build(context.Background(), q, seed.Rules(t), "110105", month, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,5 +94,33 @@ func TestReportGolden(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs (CW_UPDATE_GOLDEN=1 to rewrite after an intended change)", name)
 		}
+	}
+}
+
+// TestLimitsTextFollowsTheRuleSet: the report states the limits the
+// rollup applied, from the rule set, per season and room type; a changed
+// rule changes the text.
+func TestLimitsTextFollowsTheRuleSet(t *testing.T) {
+	b, err := os.ReadFile("../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Parse("rules.yaml", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := LimitsText(rs)
+	for _, want := range []string{"GB/T 18883-2022", "温度：采暖季 16–24℃，制冷季 22–28℃，过渡季 16–28℃", "乳儿班：采暖季 20–26℃",
+		"厨房、户外：不判定", "二氧化碳：≤ 1000 ppm", "甲醛：≤ 0.08 mg/m³，告警按1小时均值判定"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("limits text lacks %q:\n%s", want, text)
+		}
+	}
+	changed := strings.Replace(string(b), "    max: 1000\n    clear_max: 950\n", "    max: 900\n    clear_max: 850\n", 1)
+	if rs, err = rules.Parse("changed", []byte(changed), nil); err != nil {
+		t.Fatal(err)
+	}
+	if text := LimitsText(rs); !strings.Contains(text, "二氧化碳：≤ 900 ppm") {
+		t.Errorf("after the change:\n%s", text)
 	}
 }

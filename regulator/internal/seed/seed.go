@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // Facility is a seeded facility.
@@ -18,14 +20,15 @@ type Facility struct {
 	Lat, Lon   float64
 }
 
-// Province, City and County are the region prefixes of the street code.
-func (f Facility) Province() string { return f.Street[:2] + "0000" }
+// Province, City and County are the region prefixes of the street code
+// (model.Region).
+func (f Facility) Province() string { return model.Region(f.Street).Province() }
 
 // City is the 4-digit prefecture code followed by zeros.
-func (f Facility) City() string { return f.Street[:4] + "00" }
+func (f Facility) City() string { return model.Region(f.Street).City() }
 
 // County is the 6-digit county code.
-func (f Facility) County() string { return f.Street[:6] }
+func (f Facility) County() string { return model.Region(f.Street).County() }
 
 // Reading is one seeded sample or state event.
 type Reading struct {
