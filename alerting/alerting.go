@@ -320,8 +320,10 @@ func (s *Service) observe(msg message, b *model.Batch) {
 			return
 		}
 		if b.Region != f.Region {
+			// Counted, and evaluated all the same: the region is the
+			// registry's, and a typo in a facility's file must not mute its
+			// smoke alarm.
 			s.m.messages.WithLabelValues(model.RejectRegionMismatch).Inc()
-			return
 		}
 		s.keepRegistered(b, snap, f)
 		s.m.messages.WithLabelValues("batch").Inc()

@@ -69,7 +69,6 @@ func TestIngestRejects(t *testing.T) {
 		n      int
 	}{
 		{"other facility", "110105001-0002", func(b *model.Batch) {}, model.RejectFacilityMismatch, 1},
-		{"bad region", "", func(b *model.Batch) { b.Region = "1101" }, model.RejectBadRegion, 1},
 		{"bad device id", "", func(b *model.Batch) { b.Readings[0].Device = "a,b=c d" }, model.RejectBadID, 1},
 		{"newline in room", "", func(b *model.Batch) { b.Readings[0].Room = "r\nco2,facility=x value=1" }, model.RejectBadID, 1},
 		{"unknown kind", "", func(b *model.Batch) { b.Readings[0].Kind = 200 }, model.RejectBadKind, 1},

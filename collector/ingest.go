@@ -117,16 +117,11 @@ func (in *ingester) addBatch(w *work, msg message, facility, gateway string) {
 		reason = model.RejectUnknownFacility
 	case !f.HasGateway(gateway):
 		reason = model.RejectUnregisteredGateway
-	case b.Region != f.Region:
-		reason = model.RejectRegionMismatch
-		if _, err := model.ParseRegion(string(b.Region)); err != nil {
-			reason = model.RejectBadRegion
-		}
 	}
 	if reason != "" {
 		// The whole batch is refused: a gateway writing for another
-		// facility, or under another region, gets nothing stored, and is
-		// told so.
+		// facility, or one the registry does not know, gets nothing stored,
+		// and is told so.
 		n := uint64(len(b.Readings))
 		in.m.rejected.WithLabelValues(reason).Add(float64(n))
 		in.m.batches.WithLabelValues("rejected").Inc()
@@ -139,6 +134,22 @@ func (in *ingester) addBatch(w *work, msg message, facility, gateway string) {
 		p.to = p.from
 		w.pending = append(w.pending, p)
 		return
+	}
+	if b.Region != f.Region {
+		// The region is the registry's, whatever the gateway says: its
+		// readings are stored under the registered one (a typo in a
+		// facility's file must not lose its data, nor move it to another
+		// county), and the ack tells the facility its file is wrong.
+		claim := model.RejectRegionMismatch
+		if _, err := model.ParseRegion(string(b.Region)); err != nil {
+			claim = model.RejectBadRegion
+		}
+		p.ack.Ignore(claim)
+		in.m.claimsIgnored.WithLabelValues(claim).Inc()
+		if in.warn.allow(facility+"/"+gateway+"/"+claim, in.now()) {
+			in.log.Warn("batch claims another region than the registry's; stored under the registry's", "facility", facility,
+				"gateway", gateway, "batch_region", b.Region, "registered_region", f.Region)
+		}
 	}
 	rt := in.region(f.Region)
 	lim := in.limits(in.now())

@@ -17,6 +17,7 @@ type metrics struct {
 	statuses        prometheus.Counter
 	statusRejected  *prometheus.CounterVec
 	reattributed    prometheus.Counter
+	claimsIgnored   *prometheus.CounterVec
 	gaps            prometheus.Counter
 	gapReadings     prometheus.Counter
 	acksFailed      prometheus.Counter
@@ -32,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "cw_collector_readings_total", Help: "Readings written to InfluxDB.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cw_collector_readings_rejected_total", Help: "Readings refused, by reason (model.Reject*: unregistered_device, foreign_device, unregistered_gateway, region_mismatch, too_old, ...); the gateway's ack carries the same counts.",
+			Name: "cw_collector_readings_rejected_total", Help: "Readings refused, by reason (model.Reject*: unregistered_device, foreign_device, unregistered_gateway, too_old, ...); the gateway's ack carries the same counts.",
 		}, []string{"reason"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_collector_writes_total", Help: "InfluxDB write requests, by result (ok, retry, bad_data, too_large).",
@@ -58,6 +59,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reattributed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_collector_readings_reattributed_total", Help: "Readings stored under the room the registry lists for their device rather than the room their gateway sent (the gateway's facility file differs from the centre's).",
 		}),
+		claimsIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_collector_claims_ignored_total", Help: "Batches whose gateway claimed an attribution the registry contradicts (region_mismatch, bad_region), stored with the registry's instead.",
+		}, []string{"reason"}),
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_collector_gaps_total", Help: "Gaps reported by gateways whose spool dropped readings.",
 		}),
@@ -72,6 +76,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.batches, m.readings, m.rejected, m.writes, m.writeSeconds, m.writeRetries, m.lag,
-		m.outstanding, m.statuses, m.statusRejected, m.reattributed, m.gaps, m.gapReadings, m.acksFailed, m.inflightBlocked)
+		m.outstanding, m.statuses, m.statusRejected, m.reattributed, m.claimsIgnored, m.gaps, m.gapReadings, m.acksFailed, m.inflightBlocked)
 	return m
 }

@@ -87,11 +87,12 @@ func TestRegistryBoundIngest(t *testing.T) {
 		}
 	}
 
-	// A batch claiming another region is refused whole.
+	// A batch claiming another region is stored under the registry's, and
+	// the ack says the claim was ignored.
 	xj := &model.Batch{Gateway: "gw-bj", Facility: beijing, Region: "650102001", First: 100, Sent: now,
 		Readings: []model.Reading{{Device: "th-1", Kind: model.KindTemperature, Time: now.Add(time.Second), Value: 23}}}
-	if a, ok := gw.sendUntilAck(beijing, xj, 30*time.Second); !ok || a.Status != model.AckRejected || a.Reason != model.RejectRegionMismatch ||
-		a.Rejections[model.RejectRegionMismatch] != 1 {
+	if a, ok := gw.sendUntilAck(beijing, xj, 30*time.Second); !ok || a.Status != model.AckStored || a.Rejected != 0 ||
+		len(a.Ignored) != 1 || a.Ignored[0] != model.RejectRegionMismatch {
 		t.Fatalf("region claim: ack %+v (received %v)", a, ok)
 	}
 
@@ -103,8 +104,11 @@ func TestRegistryBoundIngest(t *testing.T) {
 	if a, ok := invented.sendUntilAck(beijing, b, 30*time.Second); !ok || a.Status != model.AckRejected || a.Reason != model.RejectUnregisteredGateway {
 		t.Fatalf("invented gateway: ack %+v (received %v)", a, ok)
 	}
-	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature`); n != 1 {
-		t.Fatalf("temperature points %d, want only th-1's one", n)
+	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature WHERE county = '110105'`); n != 2 {
+		t.Fatalf("temperature points in 110105: %d, want th-1's two (one sent claiming Urumqi)", n)
+	}
+	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature`); n != 2 {
+		t.Fatalf("temperature points %d, want only th-1's two", n)
 	}
 
 	// Statuses: the registered gateway's is written with the registry's
@@ -126,10 +130,13 @@ func TestRegistryBoundIngest(t *testing.T) {
 	}
 
 	for reason, min := range map[string]float64{model.RejectForeignDevice: 1, model.RejectUnregisteredDevice: 1, model.RejectTooOld: 1,
-		model.RejectFuture: 1, model.RejectRegionMismatch: 1, model.RejectUnregisteredGateway: 1} {
+		model.RejectFuture: 1, model.RejectUnregisteredGateway: 1} {
 		if n := counter(t, reg, "cw_collector_readings_rejected_total", map[string]string{"reason": reason}); n < min {
 			t.Errorf("rejected{%s} = %v, want at least %v", reason, n, min)
 		}
+	}
+	if n := counter(t, reg, "cw_collector_claims_ignored_total", map[string]string{"reason": model.RejectRegionMismatch}); n != 1 {
+		t.Errorf("claims_ignored{region_mismatch} = %v, want 1", n)
 	}
 	waitFor(t, "the invented gateway's status counted", func() bool {
 		return counter(t, reg, "cw_collector_status_rejected_total", map[string]string{"reason": model.RejectUnregisteredGateway}) >= 1

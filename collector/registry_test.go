@@ -110,8 +110,8 @@ gap,city=110100,county=110105,facility=110105001-0001,gateway=gw-1,province=1100
 }
 
 // TestIngestRejectsWholeBatches: a batch from a facility the registry does
-// not know, from a gateway not registered to the facility, or claiming
-// another region, stores nothing and is told why.
+// not know, or from a gateway not registered to the facility, stores
+// nothing and is told why.
 func TestIngestRejectsWholeBatches(t *testing.T) {
 	for _, c := range []struct {
 		name, facility, gateway string
@@ -121,8 +121,6 @@ func TestIngestRejectsWholeBatches(t *testing.T) {
 		{"unknown facility", "110105001-0009", "gw-1", "110105001", model.RejectUnknownFacility},
 		{"unregistered gateway", "110105001-0001", "gw-invented-17", "110105001", model.RejectUnregisteredGateway},
 		{"another facility's gateway", "110105001-0001", "gw-x", "110105001", model.RejectUnregisteredGateway},
-		{"another region", "110105001-0001", "gw-1", "650102001", model.RejectRegionMismatch},
-		{"malformed region", "110105001-0001", "gw-1", "1101", model.RejectBadRegion},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := newTestIngester()
@@ -270,4 +268,37 @@ func TestCloseReleasesWhatNewAcquired(t *testing.T) {
 		t.Fatalf("a failed New holds %s: %v", addr, err)
 	}
 	ln.Close()
+}
+
+// TestIngestIgnoresRegionClaims: a batch claiming another (or a malformed)
+// region is stored under the registry's region, and the ack says the claim
+// was ignored: a typo in a facility's file must neither lose its readings
+// nor move them into another county.
+func TestIngestIgnoresRegionClaims(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		region model.Region
+		claim  string
+	}{
+		{"another region", "650102001", model.RejectRegionMismatch},
+		{"malformed region", "1101", model.RejectBadRegion},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := newTestIngester()
+			b := &model.Batch{Gateway: "gw-1", Facility: "110105001-0001", Region: c.region, First: 5, Sent: t0,
+				Readings: []model.Reading{{Device: "th-1", Kind: model.KindTemperature, Time: t0, Value: 22}}}
+			var w work
+			in.add(&w, batchMsg("110105001-0001", b, new(int)))
+			if w.lines() != 1 || !strings.Contains(string(w.buf), "province=110000") || strings.Contains(string(w.buf), "650") {
+				t.Fatalf("stored %q; want one line under the registry's region", w.buf)
+			}
+			a := w.pending[0].ack
+			if a.Status != model.AckStored || a.Rejected != 0 || len(a.Ignored) != 1 || a.Ignored[0] != c.claim {
+				t.Fatalf("ack %+v", a)
+			}
+			if got := testutil.ToFloat64(in.m.claimsIgnored.WithLabelValues(c.claim)); got != 1 {
+				t.Fatalf("claims_ignored{%s} = %v", c.claim, got)
+			}
+		})
+	}
 }

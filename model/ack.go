@@ -31,6 +31,20 @@ type Ack struct {
 	// the facility sees why; its values add up to Rejected. Gateways that
 	// predate it ignore the key.
 	Rejections map[string]uint64 `json:"rejections,omitempty"`
+	// Ignored lists claims of the gateway the centre did not believe (Reject*
+	// values, such as region_mismatch): the batch was stored with the
+	// registry's attribution instead, and the facility's file needs fixing.
+	Ignored []string `json:"ignored,omitempty"`
+}
+
+// Ignore records a claim the centre did not believe, once.
+func (a *Ack) Ignore(reason string) {
+	for _, r := range a.Ignored {
+		if r == reason {
+			return
+		}
+	}
+	a.Ignored = append(a.Ignored, reason)
 }
 
 // Reject adds n refused readings for reason.
@@ -51,10 +65,10 @@ const (
 	RejectCorrupt             = "corrupt"              // the batch could not be decoded, or its span is wrong
 	RejectFacilityMismatch    = "facility_mismatch"    // the batch names another facility than its topic
 	RejectGatewayMismatch     = "gateway_mismatch"     // the batch names another gateway than its topic
-	RejectBadRegion           = "bad_region"           // the batch's region code is not 9 digits
+	RejectBadRegion           = "bad_region"           // the batch's region code is not 9 digits (ignored: stored under the registry's)
 	RejectUnknownFacility     = "unknown_facility"     // the facility is not in the registry
 	RejectUnregisteredGateway = "unregistered_gateway" // the gateway is not registered to the facility
-	RejectRegionMismatch      = "region_mismatch"      // the batch claims another region than the registry's
+	RejectRegionMismatch      = "region_mismatch"      // the batch claims another region than the registry's (ignored: stored under the registry's)
 	RejectBadID               = "bad_id"               // a device or room ID breaks ValidateID
 	RejectUnregisteredDevice  = "unregistered_device"  // the device is not listed for the facility, nor for any other
 	RejectForeignDevice       = "foreign_device"       // the device is listed for another facility only

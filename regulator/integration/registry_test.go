@@ -105,7 +105,8 @@ func TestRegisteredRegionWhateverTheGatewaySends(t *testing.T) {
 	publish(model.SuffixStatus, true, model.EncodeStatus(model.Status{Gateway: gw, Facility: fac, Region: "650102001",
 		State: model.GatewayOnline, TimeMs: now.UnixMilli(), Lat: 43.8, Lon: 87.6}))
 	if a := sendUntilAck(&model.Batch{Gateway: gw, Facility: fac, Region: "650102001", First: 1, Sent: now,
-		Readings: []model.Reading{{Device: "th-1", Room: "infant-1", Kind: model.KindTemperature, Time: now, Value: 35}}}); a.Reason != model.RejectRegionMismatch {
+		Readings: []model.Reading{{Device: "th-1", Room: "infant-1", Kind: model.KindTemperature, Time: now, Value: 35}}}); a.Status != model.AckStored ||
+		len(a.Ignored) != 1 || a.Ignored[0] != model.RejectRegionMismatch {
 		t.Fatalf("ack of the batch claiming Urumqi: %+v", a)
 	}
 	// And a batch under its own region, so there is data to roll up.
@@ -123,8 +124,11 @@ func TestRegisteredRegionWhateverTheGatewaySends(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature`); n != 1 {
-		t.Fatalf("temperature points %d: the batch claiming Urumqi was stored", n)
+	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature WHERE county = '110105'`); n != 2 {
+		t.Fatalf("temperature points under 110105: %d; want both, the one sent claiming Urumqi too", n)
+	}
+	if n, _ := inf.Count(ctx, db, `SELECT count(value) FROM temperature WHERE county = '650102'`); n != 0 {
+		t.Fatalf("temperature points under Urumqi: %d", n)
 	}
 	q := &influxql.Client{URL: inf.URL(), Database: db}
 	rs := seed.Rules(t)
