@@ -184,6 +184,16 @@ func (e *Engine) Alerts() []Alert {
 	return out
 }
 
+// Alert returns the engine's record of one alert, whatever its state
+// (resolved and inactive ones included), and whether the engine knows it.
+func (e *Engine) Alert(fingerprint string) (Alert, bool) {
+	a, ok := e.byFP[fingerprint]
+	if !ok {
+		return Alert{}, false
+	}
+	return a.Alert, true
+}
+
 // Restore puts alerts loaded from the state store back, after the
 // facilities were added. A restored firing alert is not notified again; a
 // restored pending alert keeps its start, so `for` counts from before the

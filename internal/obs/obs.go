@@ -135,6 +135,19 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close releases the listener bound by Listen when Run will not serve it
+// (a start that failed later). Idempotent; Run closes it on its own.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
 // ListenAddr is the bound address after Listen, "" when disabled.
 func (s *Server) ListenAddr() string {
 	if s.ln == nil {
