@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
@@ -227,4 +229,29 @@ func TestPlatformAlertRecorded(t *testing.T) {
 	}
 	ts.link.connected(start.Add(2 * time.Second))
 	listAlerts(t, ts, "/api/v1/alerts", 0)
+}
+
+// TestOpenAPIDescribesTheRoutes: docs/api/alerting.yaml parses and has
+// every API route the service registers (except the notification path's).
+func TestOpenAPIDescribesTheRoutes(t *testing.T) {
+	b, err := os.ReadFile("../docs/api/alerting.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                               `yaml:"openapi"`
+		Paths   map[string]map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	for _, route := range []string{"POST /api/v1/ack", "GET /api/v1/alerts", "GET /api/v1/alerts/{fingerprint}"} {
+		method, path, _ := strings.Cut(route, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("docs/api/alerting.yaml lacks %s", route)
+		}
+	}
 }
