@@ -121,23 +121,35 @@ func partitions(n int) [][]int {
 // centre was unreachable must page nobody, whichever way the backlog is cut
 // into batches, with the gateway flagging its lanes or not: the door's
 // alert is recorded (firing and resolved, both silent) and no tick
-// announces the half-replayed state. Each of the 2^16 cuts of the
-// 17-reading backlog is too many; the door readings and their neighbours
-// are cut every way, the rest in between.
+// announces the half-replayed state. All 2^16 cuts of the 17-reading
+// backlog are too many: the 8 readings around the door's two are cut
+// every way (the rest in one batch before and one after), the whole
+// backlog into two at every boundary, and into single readings.
 func TestBacklogAcrossBatchBoundaries(t *testing.T) {
 	rs := loadRules(t)
 	readings := outageReadings(true)
 	// Every partition of the 8 readings around the door's two (indexes
 	// 8..15), with the rest as one batch before and one after.
 	const lo, hi = 8, 16
+	var cutsList [][]int
+	for _, inner := range partitions(hi - lo) {
+		cuts := []int{lo}
+		for _, c := range inner {
+			cuts = append(cuts, lo+c)
+		}
+		cutsList = append(cutsList, append(cuts, hi))
+	}
+	// And across the whole backlog: two batches cut at every boundary, and
+	// every reading a batch of its own.
+	var every []int
+	for i := 1; i < len(readings); i++ {
+		cutsList = append(cutsList, []int{i})
+		every = append(every, i)
+	}
+	cutsList = append(cutsList, every)
 	for _, l := range []lanes{flagged, unmarked} {
 		runs := 0
-		for _, inner := range partitions(hi - lo) {
-			cuts := []int{lo}
-			for _, c := range inner {
-				cuts = append(cuts, lo+c)
-			}
-			cuts = append(cuts, hi)
+		for _, cuts := range cutsList {
 			trs, e, clk := backlogRun(t, rs, l, readings, cuts)
 			door := 0
 			for _, tr := range trs {

@@ -98,6 +98,7 @@ type series struct {
 	thresholds []*threshold
 	rises      []*rise
 	vents      []*vent // ventilation of the device's room (window kinds)
+	windowed   bool    // some threshold is a rolling mean
 	openSince  int64   // window kinds: event time the window opened; 0 closed
 }
 
@@ -205,6 +206,7 @@ func (e *Engine) series(f *facility, d *device, k model.Kind) (*series, error) {
 			th := &threshold{a: e.newAlert(p, f, d.room, d.id, k), state: k.IsState()}
 			if p.window > 0 {
 				th.win = newWindow(p.window, p.buckets)
+				s.windowed = true
 			}
 			e.restoreSeries(th)
 			s.thresholds = append(s.thresholds, th)

@@ -110,7 +110,7 @@ func (e *Engine) observe(f *facility, now int64, r *model.Reading, backlog bool)
 	// and the ventilation count still miss the backlog's readings while the
 	// facility is catching up, so their verdicts wait.
 	held := c
-	if live && !e.caughtUp(f, now) {
+	if live && (len(s.vents) > 0 || len(f.rooms) > 0 || s.windowed) && !e.caughtUp(f, now) {
 		held.live, held.held = false, true
 	}
 	for _, th := range s.thresholds {
