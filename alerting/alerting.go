@@ -7,12 +7,18 @@
 //
 // Where an alert becomes an SMS: engine transition → state store → notify
 // queue → Dispatcher.Handle → group, silence, dedup, budget, send, record.
+//
+// New acquires the API's listener, the state directories' locks, the
+// state store and the notification log; Close releases them, and so does
+// the end of Run. A New that fails releases what it took.
 package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -22,6 +28,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/alerting/state"
+	"github.com/cradlewatch/cradlewatch/internal/fileutil"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
@@ -58,14 +65,16 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	reg      *registry.Registry
-	pollReg  bool            // the registry is the service's own: Run polls it
-	added    map[string]bool // facilities of this shard added to the engine (engine goroutine only)
-	regGen   uint64          // registry generation the engine has seen (engine goroutine only)
+	pollReg  bool               // the registry is the service's own: Run polls it
+	added    map[string]bool    // facilities of this shard added to the engine (engine goroutine only)
+	regGen   uint64             // registry generation the engine has seen (engine goroutine only)
+	platform *registry.Facility // the platform's pseudo-facility: names platform alerts
 	rs       *rules.RuleSet
 	engine   *rules.Engine
 	store    *state.Store
 	disp     *notify.Dispatcher
 	events   *events
+	series   *seriesFile
 	m        *metrics
 	ready    obs.Readiness
 	http     *obs.Server
@@ -73,18 +82,27 @@ type Service struct {
 	notifyQ  chan rules.Transition
 	notified chan rules.Transition
 	acks     chan ackRequest
-	queries  chan chan []rules.Alert
+	queries  chan query
+	link     link
+	seen     linkSeen // the engine goroutine's view of link
+
+	closers   []func() error // what New acquired, released in reverse by Close
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type message struct {
-	topic   string
-	payload []byte
-	arrived time.Time
+	topic    string
+	payload  []byte
+	arrived  time.Time
+	retained bool // a retained message delivered on subscribing: old news
 }
 
-// New loads the registry and the rules, opens the state store and restores
-// the alerts it holds. Nothing is connected until Run.
-func New(o Options) (*Service, error) {
+// New loads the registry and the rules, binds the API's address, locks
+// and opens the state directories and restores the alerts and the rules'
+// memory they hold. Nothing is connected until Run. On error everything
+// acquired so far is released.
+func New(o Options) (s *Service, err error) {
 	cfg := o.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -98,12 +116,19 @@ func New(o Options) (*Service, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	s := &Service{
+	s = &Service{
 		o: o, cfg: cfg, log: o.Logger.With("component", "alerting"), reg: o.Registry, added: map[string]bool{},
-		m: newMetrics(o.Registerer), in: make(chan message, inQueue), notifyQ: make(chan rules.Transition, notifyQueue),
-		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest, ackQueue), queries: make(chan chan []rules.Alert),
+		platform: &registry.Facility{Facility: model.Facility{ID: cfg.Platform.ID, Name: cfg.Platform.Name}},
+		m:        newMetrics(o.Registerer), in: make(chan message, inQueue), notifyQ: make(chan rules.Transition, notifyQueue),
+		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest, ackQueue), queries: make(chan query),
+		link: newLink(),
 	}
-	var err error
+	acquired := s
+	defer func() {
+		if err != nil {
+			acquired.Close()
+		}
+	}()
 	if s.rs, err = rules.LoadFile(cfg.Rules, cfg.CalendarDir); err != nil {
 		return nil, err
 	}
@@ -114,18 +139,42 @@ func New(o Options) (*Service, error) {
 		}
 		s.pollReg = true
 	}
+	if err := checkPlatformID(cfg.Platform.ID, s.reg.Snapshot().Facilities()); err != nil {
+		return nil, err
+	}
 	if err := regmetrics.Register(o.Registerer, s.reg); err != nil {
 		return nil, fmt.Errorf("alerting: %w", err)
 	}
-	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer})
+	if o.Gatherer != nil {
+		// Bound first: a port another process holds fails the start
+		// before any state is touched.
+		s.http = &obs.Server{Addr: cfg.HTTP.Listen, Gatherer: o.Gatherer, Ready: &s.ready, Logger: s.log}
+		if err := s.http.Listen(); err != nil {
+			return nil, err
+		}
+		s.onClose(s.http.Close)
+	}
+	for _, dir := range []string{cfg.StateDir, cfg.Notify.StateDir} {
+		l, err := fileutil.LockDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("alerting: state directory %s (one instance per directory): %w", dir, err)
+		}
+		s.onClose(l.Release)
+	}
+	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer,
+		Platform: rules.Platform{ID: cfg.Platform.ID, Instance: cfg.MQTT.ClientID}})
 	if err := s.syncRegistry(); err != nil {
 		return nil, err
 	}
 	// Operators come from the registry at each lookup, so a changed
 	// operator applies without a restart; notify's own directory, set
-	// centrally, wins for the facilities it lists.
+	// centrally, wins for the facilities it lists. Platform alerts are
+	// routed like a facility's, to the platform team.
 	ncfg := cfg.Notify.Config
 	ncfg.Directory.OperatorsFor = s.operators
+	if len(s.operators(cfg.Platform.ID)) == 0 && len(ncfg.Directory.Operators[cfg.Platform.ID]) == 0 {
+		s.log.Warn("no platform contacts: platform incidents are recorded but reach nobody", "key", "platform.contacts")
+	}
 	notifiers := o.Notifiers
 	if notifiers == nil {
 		// The notifiers for the channels the directory and today's
@@ -150,12 +199,16 @@ func New(o Options) (*Service, error) {
 	if s.disp, err = notify.New(notify.Options{Config: ncfg, Notifiers: notifiers, Logger: s.log, Registerer: o.Registerer, OnAck: onAck}); err != nil {
 		return nil, err
 	}
+	s.onClose(s.disp.Close)
 	if s.store, err = state.Open(state.Options{Dir: cfg.StateDir, Logger: s.log, Registerer: o.Registerer}); err != nil {
-		s.disp.Close()
 		return nil, err
 	}
+	s.onClose(s.store.Close)
 	restored := s.engine.Restore(s.store.Alerts())
-	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added))
+	s.series = newSeriesFile(cfg.StateDir, s.log, o.Registerer)
+	windows := s.engine.RestoreSeries(s.series.load())
+	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added),
+		"thresholds", windows)
 	if cfg.Events.Enabled {
 		sink := o.Sink
 		if sink == nil {
@@ -163,26 +216,33 @@ func New(o Options) (*Service, error) {
 		}
 		s.events = newEvents(sink, s.log, o.Registerer)
 	}
-	if o.Gatherer != nil {
-		s.http = &obs.Server{Addr: cfg.HTTP.Listen, Gatherer: o.Gatherer, Ready: &s.ready, Logger: s.log}
-		s.http.Handle("POST /api/v1/ack", s.ackHandler())
-		s.http.Handle("GET /api/v1/alerts", s.alertsHandler())
-		s.http.Handle("/api/v1/silences", s.disp.SilencesHandler())
-		// Upstream SMS (replies with the ack code), pushed by the providers.
-		s.http.Handle("POST /api/v1/sms/aliyun", s.disp.AliyunReplyHandler())
-		s.http.Handle("POST /api/v1/sms/tencent", s.disp.TencentReplyHandler())
-		if err := s.http.Listen(); err != nil {
-			s.close()
-			return nil, err
-		}
+	if s.http != nil {
+		s.routes()
 	}
 	return s, nil
 }
 
-func (s *Service) close() {
-	s.store.Close()
-	s.disp.Close()
+// onClose adds a release to the stack Close runs in reverse.
+func (s *Service) onClose(f func() error) { s.closers = append(s.closers, f) }
+
+// Close releases what New acquired: the state store, the notification
+// log, the state directories' locks and the API's listener, in reverse
+// order. Idempotent; Run calls it when it returns.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }
+
+// close is Close for the package's tests and benchmarks.
+func (s *Service) close() { s.Close() }
 
 // HTTPAddr is the bound operational address ("" when disabled).
 func (s *Service) HTTPAddr() string {
@@ -192,12 +252,13 @@ func (s *Service) HTTPAddr() string {
 	return s.http.ListenAddr()
 }
 
-// Run subscribes to the gateways' stream and evaluates until ctx ends.
+// Run subscribes to the gateways' stream and evaluates until ctx ends; it
+// closes the service when it returns.
 func (s *Service) Run(ctx context.Context) error {
-	defer s.close()
+	defer s.Close()
 	cfg := s.cfg
 	handler := func(_ mqtt.Client, msg mqtt.Message) {
-		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock()}
+		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock(), retained: msg.Retained()}
 		mqttx.Hand(ctx, s.in, m, s.m.queueFull.Inc)
 	}
 	// A persistent session with a stable client ID: batches published while
@@ -207,6 +268,9 @@ func (s *Service) Run(ctx context.Context) error {
 	client, err := mqttx.New(mqttx.Options{
 		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: true, Logger: s.log, Default: handler,
 		OnConnect: func(c mqtt.Client) {
+			// First of all: the engine must know the centre hears again
+			// before it judges what the broker hands out now.
+			s.link.connected(s.o.Clock())
 			// Every instance reads every batch and keeps its own shard's:
 			// shared subscriptions cannot split by facility.
 			for _, f := range []string{model.SubscriptionAll(model.SuffixBatch), model.SubscriptionAll(model.SuffixStatus)} {
@@ -215,6 +279,7 @@ func (s *Service) Run(ctx context.Context) error {
 				}
 			}
 		},
+		OnConnectionLost: func(error) { s.link.lost(s.o.Clock()) },
 	})
 	if err != nil {
 		return fmt.Errorf("alerting: %w", err)
@@ -236,6 +301,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go("engine", s.evaluate)
 	g.Go("notify", s.notifyLoop)
 	g.Go("dispatcher", s.disp.Run)
+	g.Go("series", s.series.run)
 	if s.events != nil {
 		g.Go("events", s.events.run)
 	}
@@ -247,15 +313,23 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // evaluate is the engine's goroutine: the engine and the store are used
-// from here only.
+// from here only. It saves the rules' memory periodically and when it
+// stops.
 func (s *Service) evaluate(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.TickInterval)
 	defer tick.Stop()
+	snap := time.NewTicker(s.cfg.SeriesSnapshotInterval)
+	defer snap.Stop()
+	defer func() { s.series.save(s.engine.SnapshotSeries(s.o.Clock())) }()
 	var b model.Batch
 	for {
+		// The link's state first: a message the broker hands out after a
+		// reconnect must meet an engine that knows of it.
+		s.syncLink()
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.link.wake:
 		case msg := <-s.in:
 			s.observe(msg, &b)
 		case <-tick.C:
@@ -263,12 +337,14 @@ func (s *Service) evaluate(ctx context.Context) error {
 				s.log.Error("registry: adding a facility to the engine failed", "err", err)
 			}
 			s.apply(s.engine.Tick(s.o.Clock()), time.Time{})
+		case <-snap.C:
+			s.series.offer(s.engine.SnapshotSeries(s.o.Clock()))
 		case tr := <-s.notified:
 			if err := s.store.MarkNotified(tr); err != nil {
 				s.log.Error("state: mark notified", "err", err)
 			}
-		case reply := <-s.queries:
-			reply <- s.engine.Alerts()
+		case q := <-s.queries:
+			q.reply <- s.answer(q)
 		case req := <-s.acks:
 			tr, err := s.engine.Acknowledge(req.fingerprint, req.actor, s.o.Clock())
 			if err == nil {
@@ -288,7 +364,7 @@ func (s *Service) evaluate(ctx context.Context) error {
 // registry.
 func (s *Service) observe(msg message, b *model.Batch) {
 	facility, gateway, suffix, err := model.ParseTopic(msg.topic)
-	if err != nil {
+	if err != nil || facility == s.cfg.Platform.ID {
 		s.m.messages.WithLabelValues("bad_topic").Inc()
 		return
 	}
@@ -334,6 +410,12 @@ func (s *Service) observe(msg message, b *model.Batch) {
 			s.m.messages.WithLabelValues("rejected").Inc()
 			return
 		}
+		if msg.retained && st.State == model.GatewayOnline {
+			// Handed out on subscribing: it says the gateway was online
+			// when it last said so, not that it is now.
+			s.m.messages.WithLabelValues("status_retained").Inc()
+			return
+		}
 		s.m.messages.WithLabelValues("status").Inc()
 		s.apply(s.engine.ObserveStatus(st, s.o.Clock()), msg.arrived)
 	}
@@ -349,9 +431,8 @@ func (s *Service) apply(trs []rules.Transition, arrived time.Time) {
 		// Still announced: losing the record is better than losing the SMS.
 		s.log.Error("state: append transitions", "err", err)
 	}
-	snap := s.reg.Snapshot()
 	for _, tr := range trs {
-		f := snap.Facility(tr.Alert.Facility)
+		f := s.facility(tr.Alert.Facility)
 		if s.events != nil && f != nil {
 			s.events.add(tr, f.Region)
 		}
@@ -408,7 +489,7 @@ func (s *Service) toNotify(tr rules.Transition) notify.Alert {
 	if n.StartsAt.IsZero() {
 		n.StartsAt = tr.At
 	}
-	if f := s.reg.Snapshot().Facility(a.Facility); f != nil {
+	if f := s.facility(a.Facility); f != nil {
 		n.FacilityName, n.Region = f.Name, f.Region
 		for _, r := range f.Rooms {
 			if r.ID == a.Room && r.Name != "" {

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
+	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
 )
 
@@ -24,17 +27,31 @@ type Config struct {
 	Facilities   string        `mapstructure:"facilities"`   // folder of facility files: the registry
 	Rules        string        `mapstructure:"rules"`        // configs/rules.yaml
 	CalendarDir  string        `mapstructure:"calendar_dir"` // yearly holiday files
-	StateDir     string        `mapstructure:"state_dir"`    // alert state (wal and snapshot)
+	StateDir     string        `mapstructure:"state_dir"`    // alert state (wal and snapshot), the rules' memory
 	TickInterval time.Duration `mapstructure:"tick_interval"`
-	Events       EventsConfig  `mapstructure:"events"`
-	Notify       setup.Config  `mapstructure:"notify"`
-	HTTP         struct {
+	// SeriesSnapshotInterval: how often the rules' memory (last values,
+	// rolling windows) is saved; it is saved at shutdown too.
+	SeriesSnapshotInterval time.Duration  `mapstructure:"series_snapshot_interval"`
+	Platform               PlatformConfig `mapstructure:"platform"`
+	Events                 EventsConfig   `mapstructure:"events"`
+	Notify                 setup.Config   `mapstructure:"notify"`
+	HTTP                   struct {
 		Listen string `mapstructure:"listen"`
 	} `mapstructure:"http"`
 	Log struct {
 		Format string `mapstructure:"format"`
 		Level  string `mapstructure:"level"`
 	} `mapstructure:"log"`
+}
+
+// PlatformConfig is where alerts about the platform itself go (the
+// centre_link and mass_drop rules): the platform team, never a facility.
+type PlatformConfig struct {
+	// ID is the Facility of platform alerts in the state store, InfluxDB
+	// and the API; no facility may have it.
+	ID       string           `mapstructure:"id"`
+	Name     string           `mapstructure:"name"` // shown as the facility name in messages
+	Contacts []notify.Contact `mapstructure:"contacts"`
 }
 
 // ShardConfig says which facilities this instance owns: those whose
@@ -61,6 +78,9 @@ func DefaultConfig() Config {
 		StateDir:     "/var/lib/cradlewatch/alerting",
 		TickInterval: time.Second,
 		Events:       EventsConfig{Enabled: true, Influx: influxwrite.DefaultConfig()},
+
+		SeriesSnapshotInterval: time.Minute,
+		Platform:               PlatformConfig{ID: rules.DefaultPlatformID, Name: "监测平台"},
 	}
 	c.HTTP.Listen = "127.0.0.1:9102"
 	c.Log.Format, c.Log.Level = "text", "info"
@@ -78,13 +98,22 @@ func (c *Config) Validate() error {
 	if c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count {
 		return config.Errorf("shard.index", "must be 0..%d", c.Shard.Count-1)
 	}
-	for k, v := range map[string]string{"facilities": c.Facilities, "rules": c.Rules, "state_dir": c.StateDir} {
-		if v == "" {
-			return config.Errorf(k, "empty")
+	for _, k := range []struct{ key, v string }{{"facilities", c.Facilities}, {"rules", c.Rules}, {"state_dir", c.StateDir}} {
+		if k.v == "" {
+			return config.Errorf(k.key, "empty")
 		}
 	}
-	if c.TickInterval <= 0 || c.TickInterval > time.Minute {
-		return config.Errorf("tick_interval", "must be between 0 and 1m")
+	if c.Notify.StateDir != "" && filepath.Clean(c.Notify.StateDir) == filepath.Clean(c.StateDir) {
+		return config.Errorf("notify.state_dir", "%s is state_dir too: each needs its own directory", c.Notify.StateDir)
+	}
+	if c.TickInterval < minTick || c.TickInterval > time.Minute {
+		return config.Errorf("tick_interval", "%v: must be between %v and 1m", c.TickInterval, minTick)
+	}
+	if c.SeriesSnapshotInterval < time.Second || c.SeriesSnapshotInterval > time.Hour {
+		return config.Errorf("series_snapshot_interval", "%v: must be between 1s and 1h (what a crash may forget of the rolling means)", c.SeriesSnapshotInterval)
+	}
+	if err := c.Platform.validate(); err != nil {
+		return err
 	}
 	if c.Events.Enabled {
 		if k, err := c.Events.Influx.Validate(); err != nil {
@@ -102,10 +131,48 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// minTick bounds tick_interval from below: a tick judges every facility.
+const minTick = 10 * time.Millisecond
+
+func (p *PlatformConfig) validate() error {
+	if err := model.ValidateID("id", p.ID); err != nil {
+		return config.Errorf("platform.id", "%v", err)
+	}
+	for i, c := range p.Contacts {
+		key := fmt.Sprintf("platform.contacts[%d]", i)
+		if c.ID == "" {
+			return config.Errorf(key+".id", "empty")
+		}
+		reachable := false
+		for _, ch := range []notify.Channel{notify.ChannelSMS, notify.ChannelDingTalk, notify.ChannelWeCom, notify.ChannelWebhook, notify.ChannelEmail} {
+			reachable = reachable || c.Has(ch)
+		}
+		if !reachable {
+			return config.Errorf(key, "%s has no phone, dingtalk, wecom, webhook or email", c.ID)
+		}
+	}
+	return nil
+}
+
+// checkPlatformID refuses a registry in which a facility has the
+// platform's ID: its alerts would go to the platform team.
+func checkPlatformID(id string, facs []*registry.Facility) error {
+	for _, f := range facs {
+		if f.ID == id {
+			return &config.Error{File: f.Origin, Key: "facility.id", Reason: fmt.Sprintf("%q is platform.id of the alerting service", id)}
+		}
+	}
+	return nil
+}
+
 // Check loads the facility registry and the rules the way New does and
 // builds every facility's rule instances, without opening state or
-// connecting: what `alerting -check-config` runs.
+// connecting: what `alerting check-config` runs. Errors are
+// *config.Error naming the file, the key and the reason.
 func Check(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	rs, err := rules.LoadFile(cfg.Rules, cfg.CalendarDir)
 	if err != nil {
 		return err
@@ -114,10 +181,18 @@ func Check(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	facs := reg.Snapshot().Facilities()
+	if err := checkPlatformID(cfg.Platform.ID, facs); err != nil {
+		return err
+	}
 	e := rules.New(rules.Options{Rules: rs, Registerer: prometheus.NewRegistry()})
-	for _, f := range reg.Snapshot().Facilities() {
+	for _, f := range facs {
 		if err := e.AddFacility(engineFacility(f)); err != nil {
-			return fmt.Errorf("%s: %w", f.Origin, err)
+			var ce *config.Error
+			if errors.As(err, &ce) {
+				return err
+			}
+			return &config.Error{File: f.Origin, Reason: err.Error()}
 		}
 	}
 	return nil

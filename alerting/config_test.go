@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +54,70 @@ func TestCheckExample(t *testing.T) {
 	if err := Check(cfg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestConfigErrorsNameTheKey: a wrong value in the alerting configuration
+// fails loading with the file, the key and the reason; so does a mistake
+// in the rules file it names, through Check.
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	example, err := os.ReadFile(repoFile(t, "configs/alerting.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ old, new, key string }{
+		{"tick_interval: 1s", "tick_interval: -1s", "tick_interval"},
+		{"tick_interval: 1s", "tick_interval: 1ns", "tick_interval"},
+		{"series_snapshot_interval: 1m", "series_snapshot_interval: 0s", "series_snapshot_interval"},
+		{"series_snapshot_interval: 1m", "series_snapshot_interval: -1m", "series_snapshot_interval"},
+		{"  id: platform\n", "  id: \"\"\n", "platform.id"},
+		{"  contacts: []\n", "  contacts: [{id: oncall, name: 值班}]\n", "platform.contacts[0]"},
+		{"  contacts: []\n", "  contacts: [{name: 值班, phone: \"13600000000\"}]\n", "platform.contacts[0].id"},
+		{"shard:\n  index: 0", "shard:\n  index: 2", "shard.index"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.new, func(t *testing.T) {
+			if !strings.Contains(string(example), tc.old) {
+				t.Fatalf("the example has no %q", tc.old)
+			}
+			path := filepath.Join(t.TempDir(), "alerting.yaml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(example), tc.old, tc.new, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			err := config.Load(path, &cfg)
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.File != path || ce.Key != tc.key || ce.Reason == "" {
+				t.Fatalf("got %#v, want file %s key %s", err, path, tc.key)
+			}
+		})
+	}
+	t.Run("same state directory twice", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Notify.StateDir = cfg.StateDir + "/"
+		var ce *config.Error
+		if err := cfg.Validate(); !errors.As(err, &ce) || ce.Key != "notify.state_dir" {
+			t.Fatalf("got %#v", err)
+		}
+	})
+	t.Run("rules file through Check", func(t *testing.T) {
+		cfg := DefaultConfig()
+		if err := config.Load(repoFile(t, "configs/alerting.example.yaml"), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		rules, err := os.ReadFile(repoFile(t, "configs/rules.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Rules = filepath.Join(t.TempDir(), "rules.yaml")
+		if err := os.WriteFile(cfg.Rules, []byte(strings.Replace(string(rules), "    for: 15m\n", "    for: -15m\n", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Facilities = repoFile(t, cfg.Facilities)
+		cfg.CalendarDir = repoFile(t, cfg.CalendarDir)
+		err = Check(cfg)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.File != cfg.Rules || ce.Key != "rules[0].for" {
+			t.Fatalf("got %#v", err)
+		}
+	})
 }

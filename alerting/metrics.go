@@ -10,12 +10,13 @@ type metrics struct {
 	notifyFailed     prometheus.Counter
 	latency          prometheus.Histogram
 	ackDropped       prometheus.Counter
+	apiRejected      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cw_alerting_messages_total", Help: "Messages from gateways, by outcome (batch, status, rejected, bad_topic, other_shard, unknown_facility, unregistered_gateway, region_mismatch).",
+			Name: "cw_alerting_messages_total", Help: "Messages from gateways, by outcome (batch, status, status_retained: a retained online status handed out on subscribing, not taken as the gateway's presence; rejected, bad_topic, other_shard, unknown_facility, unregistered_gateway, region_mismatch: counted and evaluated under the registry's region).",
 		}, []string{"outcome"}),
 		readingsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_alerting_unregistered_readings_total", Help: "Readings not evaluated because the registry does not list their device for the facility, by reason (unregistered_device, foreign_device).",
@@ -37,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.ackDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cw_alerting_engine_acks_dropped_total", Help: "Acknowledgements the engine was not told of because its queue was full (the notification path has them).",
 	})
-	reg.MustRegister(m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
+	m.apiRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_api_rejected_total", Help: "API requests answered with an error, by endpoint (ack, alerts, alert) and reason (bad_request, unknown).",
+	}, []string{"endpoint", "reason"})
+	reg.MustRegister(m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency, m.apiRejected)
 	return m
 }

@@ -68,9 +68,21 @@ func (s *Service) keepRegistered(b *model.Batch, snap *registry.Snapshot, f *reg
 	b.Readings = kept
 }
 
+// facility is the registry's current record of a facility, or the
+// platform's pseudo-facility for platform alerts (no region, no rooms).
+func (s *Service) facility(id string) *registry.Facility {
+	if id == s.cfg.Platform.ID {
+		return s.platform
+	}
+	return s.reg.Snapshot().Facility(id)
+}
+
 // operators are a facility's operators as notification contacts, read from
-// the registry's current snapshot.
+// the registry's current snapshot; the platform's are platform.contacts.
 func (s *Service) operators(facility string) []notify.Contact {
+	if facility == s.cfg.Platform.ID {
+		return append([]notify.Contact(nil), s.cfg.Platform.Contacts...)
+	}
 	f := s.reg.Snapshot().Facility(facility)
 	if f == nil {
 		return nil

@@ -1,9 +1,12 @@
 package calendar
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
 func mustCal(t *testing.T, zone string) *Calendar {
@@ -110,5 +113,23 @@ func TestUnverifiedYear(t *testing.T) {
 	c := mustCal(t, "Asia/Shanghai")
 	if !c.hol.Unverified(2027) || c.hol.Unverified(2026) {
 		t.Fatal("2027 must be marked unverified, 2026 verified")
+	}
+}
+
+// TestHolidayFileErrors: a mistake in a yearly file names the file, the
+// key and the reason.
+func TestHolidayFileErrors(t *testing.T) {
+	for _, tc := range []struct{ body, key string }{
+		{"year: 1900\n", "year"},
+		{"year: 2026\nholidays:\n  - {name: x, from: 2026-13-01}\n", "holidays[0].from"},
+		{"year: 2026\nholidays:\n  - {name: x, from: 2026-10-01, to: 2026-12-01}\n", "holidays[0]"},
+		{"year: 2026\nholidays:\n  - {name: x, from: 2026-10-01, workdays: [2026-10-01]}\n", "holidays"},
+		{"year: 2026\nholiday: []\n", ""},
+	} {
+		_, err := ParseHolidays("2026.yaml", []byte(tc.body))
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.File != "2026.yaml" || ce.Key != tc.key || ce.Reason == "" {
+			t.Errorf("%q: got %#v, want file 2026.yaml key %q", tc.body, err, tc.key)
+		}
 	}
 }

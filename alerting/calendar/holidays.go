@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
 // Date is a civil date without a time zone.
@@ -60,7 +63,7 @@ func LoadHolidays(paths ...string) (*Holidays, error) {
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("calendar: %w", err)
+			return nil, &config.Error{File: p, Reason: fmt.Sprintf("cannot read: %v", err)}
 		}
 		if err := h.add(p, b); err != nil {
 			return nil, err
@@ -70,20 +73,29 @@ func LoadHolidays(paths ...string) (*Holidays, error) {
 }
 
 // ParseHolidays reads one yearly file's content; name is used in errors.
+// Errors are *config.Error naming the file, the key and the reason.
 func ParseHolidays(name string, data []byte) (*Holidays, error) {
 	h := &Holidays{off: map[Date]string{}, work: map[Date]string{}, unverified: map[int]bool{}}
 	return h, h.add(name, data)
 }
 
 func (h *Holidays) add(name string, data []byte) error {
+	err := h.parse(data)
+	if ce, ok := err.(*config.Error); ok {
+		ce.File = name
+	}
+	return err
+}
+
+func (h *Holidays) parse(data []byte) error {
 	var f yearFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("calendar: %s: %w", name, err)
+		return &config.Error{Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if f.Year < 2000 || f.Year > 2100 {
-		return fmt.Errorf("calendar: %s: key year: %d is not a plausible year", name, f.Year)
+		return config.Errorf("year", "%d is not a plausible year", f.Year)
 	}
 	if f.Verified != nil && !*f.Verified {
 		h.unverified[f.Year] = true
@@ -91,18 +103,18 @@ func (h *Holidays) add(name string, data []byte) error {
 	for i, hol := range f.Holidays {
 		from, err := parseDate(hol.From)
 		if err != nil {
-			return fmt.Errorf("calendar: %s: holidays[%d].from: %w", name, i, err)
+			return config.Errorf(fmt.Sprintf("holidays[%d].from", i), "%v", err)
 		}
 		to := from
 		if hol.To != "" {
 			if to, err = parseDate(hol.To); err != nil {
-				return fmt.Errorf("calendar: %s: holidays[%d].to: %w", name, i, err)
+				return config.Errorf(fmt.Sprintf("holidays[%d].to", i), "%v", err)
 			}
 		}
 		t0 := time.Date(from.Year, from.Month, from.Day, 12, 0, 0, 0, time.UTC)
 		t1 := time.Date(to.Year, to.Month, to.Day, 12, 0, 0, 0, time.UTC)
 		if t1.Before(t0) || t1.Sub(t0) > 31*24*time.Hour {
-			return fmt.Errorf("calendar: %s: holidays[%d]: %s..%s is not a range of at most a month", name, i, from, to)
+			return config.Errorf(fmt.Sprintf("holidays[%d]", i), "%s..%s is not a range of at most a month", from, to)
 		}
 		for t := t0; !t.After(t1); t = t.AddDate(0, 0, 1) {
 			h.off[DateOf(t)] = hol.Name
@@ -110,14 +122,14 @@ func (h *Holidays) add(name string, data []byte) error {
 		for j, w := range hol.Workday {
 			d, err := parseDate(w)
 			if err != nil {
-				return fmt.Errorf("calendar: %s: holidays[%d].workdays[%d]: %w", name, i, j, err)
+				return config.Errorf(fmt.Sprintf("holidays[%d].workdays[%d]", i, j), "%v", err)
 			}
 			h.work[d] = hol.Name
 		}
 	}
 	for d := range h.work {
 		if _, both := h.off[d]; both {
-			return fmt.Errorf("calendar: %s: %s is both a holiday and a make-up working day", name, d)
+			return config.Errorf("holidays", "%s is both a holiday and a make-up working day", d)
 		}
 	}
 	return nil

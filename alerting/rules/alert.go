@@ -116,7 +116,7 @@ type Alert struct {
 	// Escalate: the regulators must see it (gateway silent in opening hours).
 	Escalate bool
 	// Announced: a firing notification was due for this episode. A
-	// resolution is notified only when its firing was.
+	// resolution is notified exactly when its firing was, live or replay.
 	Announced bool
 }
 
@@ -229,10 +229,14 @@ func (a *alert) fire(c *evalCtx, t int64) {
 	a.to(c, Firing, t, c.live)
 }
 
+// resolve ends the episode. Its resolution is notified when its firing was
+// announced, whether the clearing reading is live or replayed: an operator
+// told of a smoke alarm is told it is over even when the news comes from a
+// gateway's backlog after an outage, and the escalation closes.
 func (a *alert) resolve(c *evalCtx, t int64) {
 	a.ResolvedAt = time.Unix(0, t)
 	a.clearSince, a.pendingSince = 0, 0
-	a.to(c, Resolved, t, c.live && a.Announced)
+	a.to(c, Resolved, t, a.Announced)
 	a.Announced = false
 }
 

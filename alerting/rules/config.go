@@ -7,11 +7,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cradlewatch/cradlewatch/alerting/calendar"
+	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -27,11 +31,14 @@ type Config struct {
 	} `yaml:"overrides"`
 }
 
-// EngineConfig holds the event-time settings (see doc.go).
+// EngineConfig holds the event-time settings (see doc.go). A key left out
+// takes its default; a key given means what it says (0 is zero), and values
+// that cannot work are errors.
 type EngineConfig struct {
-	AllowedLateness time.Duration `yaml:"allowed_lateness"`
-	MaxFuture       time.Duration `yaml:"max_future"`
-	MaxDevices      int           `yaml:"max_devices_per_facility"`
+	AllowedLateness *time.Duration `yaml:"allowed_lateness"`
+	MaxFuture       *time.Duration `yaml:"max_future"`
+	MaxDevices      *int           `yaml:"max_devices_per_facility"`
+	ReplaySettle    *time.Duration `yaml:"replay_settle"`
 }
 
 // CalendarConfig is the default calendar of every facility.
@@ -98,6 +105,16 @@ type RuleConfig struct {
 
 	MinOpenings int           `yaml:"min_openings"`
 	MinDuration time.Duration `yaml:"min_duration"`
+
+	// gateway: how long a lost gateway is held before it is announced,
+	// and how long gateways have to show up after the centre was blind.
+	Hold           time.Duration `yaml:"hold"`
+	ReconnectGrace time.Duration `yaml:"reconnect_grace"`
+
+	// gateways_dropped: how many gateways lost within Window make a
+	// platform incident.
+	MinGateways int     `yaml:"min_gateways"`
+	Fraction    float64 `yaml:"fraction"`
 }
 
 // LimitsConfig are the levels of a threshold rule; absent keys mean no limit.
@@ -108,28 +125,18 @@ type LimitsConfig struct {
 	ClearMax *float64 `yaml:"clear_max"`
 }
 
-// ConfigError names the file and key of a configuration mistake.
-type ConfigError struct {
-	File string
-	Key  string
-	Err  error
-}
-
-func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %s: %v", e.File, e.Key, e.Err) }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // LoadFile reads rules.yaml and the yearly holiday files of calendarDir
 // (every *.yaml in it) and compiles them.
 func LoadFile(rulesPath, calendarDir string) (*RuleSet, error) {
 	b, err := os.ReadFile(rulesPath)
 	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
+		return nil, &config.Error{File: rulesPath, Reason: fmt.Sprintf("cannot read: %v", err)}
 	}
 	var hol *calendar.Holidays
 	if calendarDir != "" {
 		paths, err := filepath.Glob(filepath.Join(calendarDir, "*.yaml"))
 		if err != nil {
-			return nil, fmt.Errorf("rules: %w", err)
+			return nil, &config.Error{File: calendarDir, Reason: err.Error()}
 		}
 		if hol, err = calendar.LoadHolidays(paths...); err != nil {
 			return nil, err
@@ -143,8 +150,8 @@ func Parse(name string, data []byte, hol *calendar.Holidays) (*RuleSet, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, &ConfigError{name, "(document)", err}
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &config.Error{File: name, Reason: yamlReason(err, nil)}
 	}
 	return compileSet(name, &c, hol)
 }
@@ -168,7 +175,10 @@ func decodeRule(base *yaml.Node, patches ...*yaml.Node) (RuleConfig, error) {
 }
 
 // decodeStrict decodes a node rejecting unknown keys, as the document
-// decoder does: a misspelt override must not be ignored silently.
+// decoder does: a misspelt override must not be ignored silently. yaml.v3
+// has no strict Node.Decode, so the node is encoded and decoded again; the
+// line numbers of that second decoding are not the file's, so errors are
+// told with the node's own lines.
 func decodeStrict(n *yaml.Node, out *RuleConfig) error {
 	b, err := yaml.Marshal(n)
 	if err != nil {
@@ -177,7 +187,53 @@ func decodeStrict(n *yaml.Node, out *RuleConfig) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return errors.New(yamlReason(err, n))
 	}
 	return nil
+}
+
+var (
+	yamlLine    = regexp.MustCompile(`^line (\d+): `)
+	yamlUnknown = regexp.MustCompile(`field (\S+) not found in type \S+`)
+)
+
+// yamlReason makes a decoding error readable: "unknown key" for a field
+// the layout lacks, at the line of the key in the file when n (the node
+// that was decoded again) is given.
+func yamlReason(err error, n *yaml.Node) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	var out []string
+	for _, e := range te.Errors {
+		line := ""
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			line = m[1]
+			e = e[len(m[0]):]
+		}
+		if m := yamlUnknown.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("unknown key %q", m[1])
+			if n != nil {
+				line = keyLine(n, m[1])
+			}
+		} else if n != nil {
+			line = strconv.Itoa(n.Line)
+		}
+		if line != "" && line != "0" {
+			e = "line " + line + ": " + e
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, "; ")
+}
+
+// keyLine is the line of key in mapping n, or of n itself.
+func keyLine(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return strconv.Itoa(n.Content[i].Line)
+		}
+	}
+	return strconv.Itoa(n.Line)
 }

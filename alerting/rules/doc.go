@@ -28,6 +28,8 @@
 //     gateway draining its backlog after an outage, or a sensor that
 //     lagged. The second test matters because a backlog arrives in order,
 //     so each of its readings advances the watermark.
+//   - Every reading of a batch from the gateway's backlog lane
+//     (model.LaneBacklog) is replay, however recent.
 //   - Replayed readings update windows, `for` timers and alert state like
 //     live ones, and their transitions are returned and recorded, but with
 //     Notify false: no one is woken for what is over.
@@ -35,8 +37,9 @@
 //     therefore recorded (both transitions) and never notified.
 //   - An alert that fires on replayed data and is still firing at its first
 //     live evaluation is announced then, once: a transition from firing to
-//     firing with Notify true. A resolution is notified only when the
-//     firing was.
+//     firing with Notify true. A resolution is notified exactly when the
+//     firing was, whether the clearing reading is live or replayed: an
+//     operator told of an alarm before an outage hears that it is over.
 //   - Readings stamped more than engine.max_future ahead of the service
 //     clock are rejected and counted, so a wrong gateway clock cannot push
 //     the watermark forward. Readings outside the kind's physical range are
@@ -47,6 +50,48 @@
 //     window and re-judges the mean as of its newest reading.
 //   - Only live readings resolve an absence alert: a replayed backlog shows
 //     that a device was there, not that it is.
+//
+// # Backlogs
+//
+// After an outage a gateway sends its backlog in several batches while
+// live readings go first, and says so: each batch carries its lane and a
+// Draining flag, set while older entries are still on their way
+// (docs/wire.md). Nothing the backlog may still revise is announced while
+// it arrives; state and history are updated as usual.
+//
+//   - A facility has caught up when none of its gateways is draining (a
+//     gateway silent for longer than the gateway rule's silence no longer
+//     counts) and no replayed reading arrived for engine.replay_settle
+//     (30 s): the second test covers gateways that do not flag their lanes
+//     and backlog batches sent again.
+//   - A live reading decides a single-reading threshold or a rise at once,
+//     draining or not: the backlog holds only older readings, which those
+//     rules ignore. A smoke alarm during a drain is announced at once.
+//   - A rolling mean and the ventilation count miss the backlog's readings
+//     until it is in: while the facility catches up their verdicts are
+//     recorded and held (counted as held), and announced at the first
+//     evaluation after.
+//   - Tick judges a state kind's last value (a door) as the present only
+//     when it came from a live reading or the facility has caught up: a
+//     door that opened and closed in the backlog is never announced
+//     because a tick fell between the two batches; a door that opened
+//     during the outage and is still open is announced once caught up.
+//
+// # Platform
+//
+// A gateway's loss is its facility's outage only while the centre is fine.
+// The service tells the engine when its own link to the broker drops and
+// comes back (CentreLost, CentreBack): a broker that stops publishes every
+// gateway's last will on its way down, and one that restarts hands them
+// out again. The gateway rule's hold (10 s) delays a lost gateway, so that
+// a platform incident seen at the same moment can claim it; while the
+// centre is deaf nothing is silent and no gateway is announced; after it
+// hears again (and at start), a gateway not heard from since has
+// reconnect_grace (2 min) to show up. The mass_drop rule declares a
+// platform incident when many gateways are lost within its window, and
+// the centre_link rule fires while the link is down. Platform alerts
+// belong to no facility: their Facility is Options.Platform.ID and their
+// Device the instance, and the service routes them to the platform team.
 //
 // Time-driven rules run in Tick, at the service clock: absence of devices
 // and gateways, `for` and scope of state kinds (a door left open past
@@ -61,8 +106,10 @@
 // Rolling means are kept in a fixed ring of buckets (60 by default) per
 // series, so a 24-hour PM2.5 mean costs the same memory as a 1-hour CO2
 // mean, and its span is exact to one bucket width. A mean is judged only
-// once min_coverage of its buckets hold data. Windows are not persisted:
-// after a restart they refill from live data.
+// once min_coverage of its buckets hold data. SnapshotSeries and
+// RestoreSeries carry every threshold's last value and buckets across a
+// restart (the service saves them periodically and at shutdown), so a
+// restart in the middle of an hour does not reset the hourly mean.
 //
 // # Lifecycle
 //
@@ -80,6 +127,6 @@
 // among the shards. The slices these methods return belong to the engine
 // until its next call: record them (package state) and hand the Notify
 // ones to the notifier before calling again. On start: AddFacility for
-// each facility, then Restore(store.Alerts()), then re-send
-// store.Unsent().
+// each facility, then Restore(store.Alerts()) and RestoreSeries(snapshot),
+// then re-send store.Unsent(); CentreBack once connected.
 package rules

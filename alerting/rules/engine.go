@@ -35,7 +35,23 @@ type Options struct {
 	// Metrics shared by several engines (one per shard); when nil, New
 	// creates them and registers them on Registerer.
 	Metrics *Metrics
+	// Platform names the engine's platform alerts (centre_link and
+	// mass_drop rules): they belong to no facility.
+	Platform Platform
 }
+
+// Platform identifies the alerts about the platform itself: their Facility
+// is ID (default "platform"), which the notification path's directory
+// routes to the platform team, and their Device is Instance, the alerting
+// instance that saw the incident (default "").
+type Platform struct {
+	ID       string
+	Instance string
+}
+
+// DefaultPlatformID is the Facility of platform alerts when Options leave
+// it empty.
+const DefaultPlatformID = "platform"
 
 // Engine evaluates the rules for the facilities added to it. It is not safe
 // for concurrent use: run one engine per shard of facilities (ShardOf), each
@@ -47,10 +63,16 @@ type Engine struct {
 	m         *Metrics
 	lateness  int64
 	maxFuture int64
+	settle    int64
 	fac       map[string]*facility
 	byFP      map[string]*alert
 	restoring map[string]Alert // restored alerts whose instance does not exist yet
-	out       []Transition
+	// series restored from a snapshot whose threshold does not exist yet
+	// (a device first heard after the restart).
+	restoringSeries map[string]ThresholdState
+	gatewaysKnown   int
+	plat            platform
+	out             []Transition
 }
 
 // Errors of Acknowledge.
@@ -70,12 +92,14 @@ func New(o Options) *Engine {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Registerer)
 	}
-	return &Engine{
+	e := &Engine{
 		rs: o.Rules, clock: o.Clock, log: o.Logger.With("component", "rules"), m: o.Metrics,
-		lateness: int64(o.Rules.engine.AllowedLateness), maxFuture: int64(o.Rules.engine.MaxFuture),
+		lateness: o.Rules.engine.lateness, maxFuture: o.Rules.engine.maxFuture, settle: o.Rules.engine.settle,
 		fac: map[string]*facility{}, byFP: map[string]*alert{}, restoring: map[string]Alert{},
-		out: make([]Transition, 0, 64),
+		restoringSeries: map[string]ThresholdState{}, out: make([]Transition, 0, 64),
 	}
+	e.newPlatform(o.Platform)
+	return e
 }
 
 // ShardOf maps a facility to one of n engine shards (FNV-1a).
@@ -160,6 +184,16 @@ func (e *Engine) Alerts() []Alert {
 	return out
 }
 
+// Alert returns the engine's record of one alert, whatever its state
+// (resolved and inactive ones included), and whether the engine knows it.
+func (e *Engine) Alert(fingerprint string) (Alert, bool) {
+	a, ok := e.byFP[fingerprint]
+	if !ok {
+		return Alert{}, false
+	}
+	return a.Alert, true
+}
+
 // Restore puts alerts loaded from the state store back, after the
 // facilities were added. A restored firing alert is not notified again; a
 // restored pending alert keeps its start, so `for` counts from before the
@@ -176,7 +210,7 @@ func (e *Engine) Restore(alerts []Alert) int {
 			n++
 			continue
 		}
-		if _, ok := e.fac[r.Facility]; !ok {
+		if _, ok := e.fac[r.Facility]; !ok || r.Facility == e.plat.id {
 			e.m.unknownAlert.Inc()
 			e.log.Warn("restored alert for an unknown facility dropped", "fingerprint", r.Fingerprint, "facility", r.Facility, "rule", r.Rule)
 			continue

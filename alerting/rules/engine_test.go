@@ -1,13 +1,17 @@
 package rules
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -258,9 +262,20 @@ func TestGateway(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, _ := newEngine(t, tc.when)
-			trs := e.ObserveStatus(model.Status{Facility: "F1", Gateway: "gw1", State: model.GatewayOffline}, tc.when)
+			e.ObserveStatus(model.Status{Facility: "F1", Gateway: "gw1", State: model.GatewayOnline}, tc.when)
+			// The last will is held for the rule's hold (10 s), so that a
+			// platform outage can claim it; then it fires as lost at the
+			// will's time.
+			will := tc.when.Add(time.Second)
+			if trs := e.ObserveStatus(model.Status{Facility: "F1", Gateway: "gw1", State: model.GatewayOffline}, will); has(trs, "gateway_offline", "gw1") {
+				t.Fatalf("fired within the hold: %+v", trs)
+			}
+			if trs := e.Tick(will.Add(DefaultGatewayHold - time.Second)); has(trs, "gateway_offline", "gw1") {
+				t.Fatalf("fired within the hold: %+v", trs)
+			}
+			trs := e.Tick(will.Add(DefaultGatewayHold))
 			tr, ok := find(trs, "gateway_offline", "gw1")
-			if !ok || tr.To != Firing || tr.Alert.Severity != tc.sev || tr.Alert.Escalate != tc.escalate {
+			if !ok || tr.To != Firing || tr.Alert.Severity != tc.sev || tr.Alert.Escalate != tc.escalate || !tr.At.Equal(will) {
 				t.Fatalf("%+v", trs)
 			}
 			trs = e.ObserveStatus(model.Status{Facility: "F1", Gateway: "gw1", State: model.GatewayOnline}, tc.when.Add(time.Minute))
@@ -477,9 +492,12 @@ func TestConfigErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Parse(p, b, nil); err == nil {
-				t.Fatal("accepted")
+			_, err = Parse(p, b, nil)
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.File != p || ce.Reason == "" {
+				t.Fatalf("want a config.Error naming %s: %#v", p, err)
 			}
+			t.Log(err)
 		})
 	}
 }
@@ -534,5 +552,126 @@ func TestFacilityFileOpeningHours(t *testing.T) {
 	g := run(t, e, clk, "co2_early", readings(night, time.Minute, "co2-1", model.KindCO2, vals...))
 	if want := []got{{Pending, false}, {Firing, true}}; !equal(g, want) {
 		t.Fatalf("got %v, want %v: the facility is open at night by its own file", g, want)
+	}
+}
+
+// rulesText is configs/rules.yaml, for tests that change a line of it.
+func rulesText(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// withFacilityOverrides compiles configs/rules.yaml with overrides for
+// facilities (YAML indented under "facilities:").
+func withFacilityOverrides(t *testing.T, facilities string) *RuleSet {
+	t.Helper()
+	const anchor = "  facilities: {}"
+	text := rulesText(t)
+	if !strings.Contains(text, anchor) {
+		t.Fatalf("configs/rules.yaml has no %q line", anchor)
+	}
+	rs, err := Parse("rules.yaml", []byte(strings.Replace(text, anchor, "  facilities:\n"+facilities, 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// TestTimeZoneOverride: overrides.facilities.<id>.time_zone in the rules
+// file wins over the facility file's zone (which defaults to
+// Asia/Shanghai), as the rules file documents.
+func TestTimeZoneOverride(t *testing.T) {
+	urumqi := mustZone("Asia/Urumqi")
+	tests := []struct {
+		name     string
+		fileZone *time.Location // the facility file's timezone
+		override string         // the rules file's override
+		door     time.Time
+		fires    bool
+	}{
+		// 19:30 in Beijing is 17:30 in Urumqi: open there until 18:00.
+		{"Urumqi by override, 17:30 there", shanghai, "Asia/Urumqi", at(2026, 5, 12, 19, 30), false},
+		// 09:00 in Beijing is 07:00 in Urumqi: not open yet there.
+		{"Urumqi by override, 07:00 there", shanghai, "Asia/Urumqi", at(2026, 5, 12, 9, 0), true},
+		// The reverse: a facility file saying Urumqi, set back to Beijing
+		// time centrally.
+		{"Beijing by override over an Urumqi file, 19:30", urumqi, "Asia/Shanghai", at(2026, 5, 12, 19, 30), true},
+		{"Beijing by override over an Urumqi file, 09:00", urumqi, "Asia/Shanghai", at(2026, 5, 12, 9, 0), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := withFacilityOverrides(t, fmt.Sprintf("    F1:\n      time_zone: %s\n", tc.override))
+			clk := &fakeClock{tc.door}
+			e := New(Options{Rules: rs, Clock: clk.Now})
+			f := testFacility("F1")
+			f.Location = tc.fileZone
+			if err := e.AddFacility(f); err != nil {
+				t.Fatal(err)
+			}
+			trs := e.Observe("F1", model.Reading{Device: "door-1", Room: "r1", Kind: model.KindDoor, Time: tc.door, Value: 1})
+			if got := has(trs, "door_open_after_hours", "door-1"); got != tc.fires {
+				t.Fatalf("door at %s Beijing time: door_open_after_hours fired %v, want %v (%+v)", tc.door.Format("15:04"), got, tc.fires, trs)
+			}
+			cal, err := rs.Calendar("F1", "650102001", tc.fileZone, nil)
+			if err != nil || cal.Location().String() != tc.override {
+				t.Fatalf("calendar zone %v (%v), want %s", cal.Location(), err, tc.override)
+			}
+		})
+	}
+}
+
+// TestConfigMeansWhatItSays: every mistake in the rules file fails with
+// the file, the key and the reason: negative or impossible durations, keys
+// a rule's type does not read, a second platform rule, overriding a
+// platform rule. Each case changes one line of configs/rules.yaml.
+func TestConfigMeansWhatItSays(t *testing.T) {
+	tests := []struct {
+		name, old, new, key, reason string
+	}{
+		{"negative lateness", "  allowed_lateness: 5m\n", "  allowed_lateness: -5m\n", "engine.allowed_lateness", "positive"},
+		{"zero lateness", "  allowed_lateness: 5m\n", "  allowed_lateness: 0s\n", "engine.allowed_lateness", "positive"},
+		{"negative max_future", "  max_future: 5m\n", "  max_future: -1s\n", "engine.max_future", "negative"},
+		{"negative settle", "  replay_settle: 30s\n", "  replay_settle: -30s\n", "engine.replay_settle", "negative"},
+		{"no devices", "  max_devices_per_facility: 512\n", "  max_devices_per_facility: 0\n", "engine.max_devices_per_facility", "positive"},
+		{"a bare number is no duration", "  allowed_lateness: 5m\n", "  allowed_lateness: 300\n", "", "time.Duration"},
+		{"negative for", "    for: 15m\n", "    for: -15m\n", "rules[0].for", "negative"},
+		{"negative resolve_hold", "    resolve_hold: 10m\n", "    resolve_hold: -1m\n", "rules[0].resolve_hold", "negative"},
+		{"negative window", "    window: 1h\n", "    window: -1h\n", "rules[2].window", "negative"},
+		{"buckets narrower than a second", "    window: 1h\n", "    window: 30s\n", "rules[2].window", "at least"},
+		{"buckets without a window", "    kind: co2\n    description: 二氧化碳浓度过高，请开窗通风\n",
+			"    kind: co2\n    buckets: 10\n    description: 二氧化碳浓度过高，请开窗通风\n", "rules[3].buckets", "window"},
+		{"negative min_silence", "    min_silence: 10m\n", "    min_silence: -10m\n", "rules[18].min_silence", "negative"},
+		{"zero silence", "    silence: 5m\n", "    silence: 0s\n", "rules[19].silence", "positive"},
+		{"hold not shorter than silence", "    hold: 10s\n", "    hold: 5m\n", "rules[19].hold", "shorter"},
+		{"negative grace", "    reconnect_grace: 2m\n", "    reconnect_grace: -2m\n", "rules[19].reconnect_grace", "negative"},
+		{"a key the type does not read", "    silence: 5m\n", "    silence: 5m\n    window: 1h\n", "rules[19].window", "does not apply"},
+		{"when on a gateway rule", "    silence: 5m\n", "    silence: 5m\n    when: open\n", "rules[19].when", "does not apply"},
+		{"mass drop of one", "    min_gateways: 3\n", "    min_gateways: 1\n", "rules[21].min_gateways", "at least 2"},
+		{"fraction above 1", "    fraction: 0.2\n", "    fraction: 1.5\n", "rules[21].fraction", "0..1"},
+		{"unknown key, at its line", "    min_gateways: 3\n", "    min_gateway: 3\n", "rules[21]", "unknown key \"min_gateway\""},
+		{"a second centre_link", "\n# overrides:", "  - {name: link2, type: centre_link}\n\n# overrides:", "rules[22].type", "second"},
+		{"override of a platform rule", "  facilities: {}", "  facilities:\n    F1:\n      rules:\n        centre_link_lost: {severity: warning}", "overrides.facilities.F1.rules.centre_link_lost", "platform rule"},
+		{"negative for in an override", "  facilities: {}", "  facilities:\n    F1:\n      rooms:\n        r1:\n          door_open_long: {for: -1m}", "overrides.facilities.F1.rooms.r1.door_open_long.for", "negative"},
+		{"bad override zone", "  facilities: {}", "  facilities:\n    F1:\n      time_zone: Asia/Nowhere", "overrides.facilities.F1.time_zone", "unknown time zone"},
+	}
+	base := rulesText(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.old) {
+				t.Fatalf("configs/rules.yaml has no %q", tc.old)
+			}
+			_, err := Parse("rules.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)), nil)
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a config.Error, got %#v", err)
+			}
+			if ce.File != "rules.yaml" || ce.Key != tc.key || !strings.Contains(ce.Reason, tc.reason) {
+				t.Fatalf("got file %q key %q reason %q; want key %q and a reason with %q", ce.File, ce.Key, ce.Reason, tc.key, tc.reason)
+			}
+		})
 	}
 }

@@ -3,11 +3,13 @@ package rules
 import "time"
 
 // evalCtx is one evaluation: a facility, whether its transitions may
-// notify, and which day cache it reads.
+// notify, and which day cache it reads. held: live data whose verdict
+// waits until the facility's backlog is in (counted apart from replay).
 type evalCtx struct {
 	e    *Engine
 	f    *facility
 	live bool
+	held bool
 	dc   *dayCache
 }
 
@@ -24,6 +26,8 @@ func (c *evalCtx) emit(a *alert, from, to State, t int64, actor string, notify b
 			m.announced.Inc()
 		case notify:
 			m.notified.Inc()
+		case c.held:
+			m.held.Inc()
 		default:
 			m.suppressed.Inc()
 		}
@@ -34,15 +38,18 @@ func (c *evalCtx) emit(a *alert, from, to State, t int64, actor string, notify b
 // threshold compares a reading, or a rolling mean of readings, with limits
 // that may depend on the season.
 type threshold struct {
-	a     *alert
-	win   *window // nil: single readings
-	state bool    // the kind reports changes only (door, camera): Tick re-evaluates its last value
-	lastV float64
-	lastT int64
-	has   bool
+	a        *alert
+	win      *window // nil: single readings
+	state    bool    // the kind reports changes only (door, camera): Tick re-evaluates its last value
+	lastV    float64
+	lastT    int64
+	has      bool
+	lastLive bool // the reading that set lastV was live (not replay)
 }
 
-func (th *threshold) observe(c *evalCtx, t int64, v float64) {
+// observe judges a reading at t; live says whether the reading itself was
+// live (c.live may be false for a live reading whose verdict waits).
+func (th *threshold) observe(c *evalCtx, t int64, v float64, live bool) {
 	p := th.a.p
 	value := v
 	if th.win != nil {
@@ -61,7 +68,7 @@ func (th *threshold) observe(c *evalCtx, t int64, v float64) {
 	} else if th.has && t < th.lastT {
 		return // out of order: the newer reading already decided
 	}
-	th.lastV, th.lastT, th.has = value, t, true
+	th.lastV, th.lastT, th.has, th.lastLive = value, t, true, live
 	th.eval(c, t, value)
 }
 
@@ -92,16 +99,26 @@ func (th *threshold) eval(c *evalCtx, t int64, value float64) {
 // devices report on change only (Zigbee2MQTT), so a CO2 level that stays
 // high sends nothing new and its `for` must still run out. Older than that,
 // a sampled kind only leaves its scope.
-func (th *threshold) tick(c *evalCtx, now int64) {
+//
+// The last value is the facility's present only when it came from a live
+// reading, or once the facility has caught up (caught): a value taken from
+// a half-replayed backlog may be followed by a newer one still on its way,
+// so it is judged (state and history) without notifying. A rolling mean
+// waits for the whole backlog either way.
+func (th *threshold) tick(c *evalCtx, now int64, caught bool) {
 	if !th.has || now < th.lastT {
 		return
 	}
+	tc := *c
+	if !caught && (th.win != nil || !th.lastLive) {
+		tc.live, tc.held = false, true
+	}
 	if th.state || now-th.lastT <= c.e.lateness {
-		th.eval(c, now, th.lastV)
+		th.eval(&tc, now, th.lastV)
 		return
 	}
 	if !c.day(now).inScope(th.a.p.when, now) {
-		th.a.step(c, now, condClear, th.lastV, th.a.Limit)
+		th.a.step(&tc, now, condClear, th.lastV, th.a.Limit)
 	}
 }
 
@@ -114,6 +131,8 @@ type rise struct {
 }
 
 func (r *rise) observe(c *evalCtx, t int64, v float64) {
+	// Readings older than the newest one judged are ignored, so a live
+	// verdict is final whatever a backlog brings later.
 	if t < r.last {
 		return
 	}

@@ -16,6 +16,7 @@ type facility struct {
 	added       int64
 	watermark   int64 // newest event time seen
 	lastArrival int64 // processing time of the newest batch or reading
+	lastReplay  int64 // processing time of the newest replayed reading; 0 none
 	roomTypes   map[string]model.RoomType
 	devices     map[string]*device
 	gateways    map[string]*gateway
@@ -97,14 +98,38 @@ type series struct {
 	thresholds []*threshold
 	rises      []*rise
 	vents      []*vent // ventilation of the device's room (window kinds)
+	windowed   bool    // some threshold is a rolling mean
 	openSince  int64   // window kinds: event time the window opened; 0 closed
 }
 
 // gateway is one gateway of a facility.
 type gateway struct {
 	id          string
-	lastArrival int64 // processing time of its last batch or online status
+	lastArrival int64 // processing time of its last batch or online status; 0 never
 	a           *alert
+	// draining: its last batch said older entries are still on their way
+	// (model.Batch.Draining).
+	draining bool
+	// suspectAt: processing time it was lost (last will, or silence run
+	// out); 0 while it is not suspected. A suspected gateway is announced
+	// only once the platform is fine (see platform.go).
+	suspectAt int64
+}
+
+// caughtUp reports whether the facility's stream is complete up to now:
+// no gateway is still draining a backlog (a gateway silent for longer than
+// the facility's silence no longer counts: its next batch says again), and
+// no replayed reading arrived within the settle time (for gateways that do
+// not flag their lanes, and for backlog batches sent again). What the
+// backlog may still revise is announced only then.
+func (e *Engine) caughtUp(f *facility, now int64) bool {
+	silence := e.facilitySilence(f)
+	for _, g := range f.gateways {
+		if g.draining && now-g.lastArrival <= silence {
+			return false
+		}
+	}
+	return f.lastReplay == 0 || now-f.lastReplay >= e.settle
 }
 
 // roomState holds room-level rules.
@@ -130,7 +155,7 @@ func (e *Engine) device(f *facility, id, room string, registered bool) (*device,
 	if d, ok := f.devices[id]; ok {
 		return d, nil
 	}
-	if len(f.devices) >= e.rs.engine.MaxDevices {
+	if len(f.devices) >= e.rs.engine.maxDevices {
 		return nil, errDeviceLimit
 	}
 	d := &device{id: id, room: room, roomType: f.roomTypes[room], registered: registered}
@@ -181,7 +206,9 @@ func (e *Engine) series(f *facility, d *device, k model.Kind) (*series, error) {
 			th := &threshold{a: e.newAlert(p, f, d.room, d.id, k), state: k.IsState()}
 			if p.window > 0 {
 				th.win = newWindow(p.window, p.buckets)
+				s.windowed = true
 			}
+			e.restoreSeries(th)
 			s.thresholds = append(s.thresholds, th)
 			f.thresholds = append(f.thresholds, th)
 		case typeRise:
@@ -218,7 +245,8 @@ func (e *Engine) gateway(f *facility, id string) (*gateway, error) {
 	if g, ok := f.gateways[id]; ok {
 		return g, nil
 	}
-	g := &gateway{id: id, lastArrival: f.added}
+	g := &gateway{id: id}
+	e.gatewaysKnown++
 	for _, name := range e.rs.names {
 		p, err := e.rule(f, name, "")
 		if err != nil {

@@ -1,6 +1,10 @@
 package rules
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/model"
+)
 
 // Metrics are the engine's Prometheus metrics. Create them once per
 // registerer and share them between engine shards (Options.Metrics).
@@ -9,8 +13,22 @@ type Metrics struct {
 	unknownFacility, future, deviceLimit, tooOld prometheus.Counter
 	outOfRange, unknownAlert                     prometheus.Counter
 	transitions                                  [len(stateNames)]prometheus.Counter
-	notified, announced, suppressed              prometheus.Counter
+	notified, announced, suppressed, held        prometheus.Counter
 	facilities                                   prometheus.Gauge
+	lanes                                        [3][2]prometheus.Counter // lane × draining
+	centreLost, massDrops                        prometheus.Counter
+	seriesRestored                               *prometheus.CounterVec
+}
+
+// batchLane counts a batch by its lane and draining flag.
+func (m *Metrics) batchLane(l model.Lane, draining bool) {
+	d := 0
+	if draining {
+		d = 1
+	}
+	if int(l) < len(m.lanes) {
+		m.lanes[l][d].Inc()
+	}
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -29,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"to"})
 	notif := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cw_alerting_rule_notifications_total",
-		Help: "Firing and resolved transitions by outcome: notify, announced (fired on replay, still firing when live), suppressed (replayed data).",
+		Help: "Firing and resolved transitions by outcome: notify, announced (fired on replay, still firing when live), suppressed (replayed data), held (live data judged while the facility's backlog was still arriving; announced once it is in).",
 	}, []string{"outcome"})
 	unknownAlert := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cw_alerting_restore_unknown_total",
@@ -39,8 +57,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "cw_alerting_facilities",
 		Help: "Facilities the engine evaluates.",
 	})
+	lanes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_batches_total",
+		Help: "Batches evaluated, by the gateway's uplink lane (live, backlog, urgent) and whether the gateway was still draining a backlog.",
+	}, []string{"lane", "draining"})
+	centreLost := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_centre_lost_total",
+		Help: "Times the service lost its own link to the central broker (gateways' losses meanwhile are not announced as theirs).",
+	})
+	massDrops := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_mass_drops_total",
+		Help: "Platform incidents declared because many gateways were lost at once (the mass_drop rule).",
+	})
+	restored := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_series_restored_total",
+		Help: "Thresholds' last values and rolling windows read from the snapshot at start, by outcome: applied, or changed (the rule's window or buckets changed: dropped).",
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac)
+		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored)
 	}
 	m := &Metrics{
 		live: readings.WithLabelValues("live"), replay: readings.WithLabelValues("replay"),
@@ -52,7 +86,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		unknownAlert:    unknownAlert,
 		announced:       notif.WithLabelValues("announced"),
 		suppressed:      notif.WithLabelValues("suppressed"),
+		held:            notif.WithLabelValues("held"),
 		facilities:      fac,
+		centreLost:      centreLost,
+		massDrops:       massDrops,
+		seriesRestored:  restored,
+	}
+	for l := range m.lanes {
+		for d, name := range [...]string{"false", "true"} {
+			m.lanes[l][d] = lanes.WithLabelValues(model.Lane(l).String(), name)
+		}
 	}
 	for i, n := range stateNames {
 		m.transitions[i] = trans.WithLabelValues(n)

@@ -6,8 +6,8 @@ import (
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
-// Observe evaluates one reading of a facility. The returned slice is owned
-// by the engine and valid until its next call.
+// Observe evaluates one reading of a facility, as a live batch would. The
+// returned slice is owned by the engine and valid until its next call.
 func (e *Engine) Observe(facility string, r model.Reading) []Transition {
 	e.out = e.out[:0]
 	f := e.fac[facility]
@@ -15,13 +15,15 @@ func (e *Engine) Observe(facility string, r model.Reading) []Transition {
 		e.m.unknownFacility.Inc()
 		return nil
 	}
-	e.observe(f, e.clock().UnixNano(), &r)
+	e.observe(f, e.clock().UnixNano(), &r, false)
 	return e.out
 }
 
 // ObserveBatch evaluates a gateway's batch: the gateway is alive, and each
-// reading is evaluated in order. The returned slice is owned by the engine
-// and valid until its next call.
+// reading is evaluated in order. A batch of the backlog lane is replay
+// whatever its readings' times, and a batch's Draining flag says the
+// facility's stream is not complete yet (see doc.go, "Backlogs"). The
+// returned slice is owned by the engine and valid until its next call.
 func (e *Engine) ObserveBatch(b *model.Batch) []Transition {
 	e.out = e.out[:0]
 	f := e.fac[b.Facility]
@@ -30,15 +32,17 @@ func (e *Engine) ObserveBatch(b *model.Batch) []Transition {
 		return nil
 	}
 	now := e.clock().UnixNano()
+	e.m.batchLane(b.Lane, b.Draining)
 	if b.Gateway != "" {
 		g, err := e.gateway(f, b.Gateway)
 		if err == nil {
-			g.lastArrival = now
+			g.draining = b.Draining
 			e.gatewayUp(f, g, now)
 		}
 	}
+	backlog := b.Lane == model.LaneBacklog
 	for i := range b.Readings {
-		e.observe(f, now, &b.Readings[i])
+		e.observe(f, now, &b.Readings[i], backlog)
 	}
 	if len(e.out) == 0 {
 		return nil
@@ -46,7 +50,7 @@ func (e *Engine) ObserveBatch(b *model.Batch) []Transition {
 	return e.out
 }
 
-func (e *Engine) observe(f *facility, now int64, r *model.Reading) {
+func (e *Engine) observe(f *facility, now int64, r *model.Reading, backlog bool) {
 	t := r.Time.UnixNano()
 	if t > now+e.maxFuture {
 		e.m.future.Inc()
@@ -56,7 +60,7 @@ func (e *Engine) observe(f *facility, now int64, r *model.Reading) {
 		e.m.outOfRange.Inc()
 		return
 	}
-	live := t >= f.watermark-e.lateness && t >= now-e.lateness
+	live := !backlog && t >= f.watermark-e.lateness && t >= now-e.lateness
 	if t > f.watermark {
 		f.watermark = t
 	}
@@ -65,6 +69,7 @@ func (e *Engine) observe(f *facility, now int64, r *model.Reading) {
 		e.m.live.Inc()
 	} else {
 		e.m.replay.Inc()
+		f.lastReplay = now
 	}
 	d := f.devices[r.Device]
 	if d == nil {
@@ -100,24 +105,37 @@ func (e *Engine) observe(f *facility, now int64, r *model.Reading) {
 			return
 		}
 	}
+	// A live reading decides a single-reading threshold for good (the
+	// backlog holds only older readings, which it ignores); a rolling mean
+	// and the ventilation count still miss the backlog's readings while the
+	// facility is catching up, so their verdicts wait.
+	held := c
+	if live && (len(s.vents) > 0 || len(f.rooms) > 0 || s.windowed) && !e.caughtUp(f, now) {
+		held.live, held.held = false, true
+	}
 	for _, th := range s.thresholds {
-		th.observe(&c, t, r.Value)
+		if th.win != nil {
+			th.observe(&held, t, r.Value, live)
+		} else {
+			th.observe(&c, t, r.Value, live)
+		}
 	}
 	for _, ri := range s.rises {
 		ri.observe(&c, t, r.Value)
 	}
 	for _, v := range s.vents {
-		v.window(&c, s, t, r.Value >= 0.5)
+		v.window(&held, s, t, r.Value >= 0.5)
 	}
 	if len(f.rooms) > 0 {
-		c.judgeVentilation(f.watermark)
+		held.judgeVentilation(f.watermark)
 	}
 }
 
 // ObserveStatus evaluates a gateway's status message received at at
-// (processing time). The last will (offline, not clean) fires the gateway
-// alert at once; online resolves it. The returned slice is owned by the
-// engine and valid until its next call.
+// (processing time). Online shows the gateway is there; the last will
+// (offline, not clean) makes it suspected lost, announced once the
+// gateway rule's hold has passed with the platform fine (platform.go). The
+// returned slice is owned by the engine and valid until its next call.
 func (e *Engine) ObserveStatus(st model.Status, at time.Time) []Transition {
 	e.out = e.out[:0]
 	f := e.fac[st.Facility]
@@ -132,32 +150,10 @@ func (e *Engine) ObserveStatus(st model.Status, at time.Time) []Transition {
 	t := at.UnixNano()
 	switch {
 	case st.State == model.GatewayOnline:
-		g.lastArrival = t
 		e.gatewayUp(f, g, t)
 	case st.State == model.GatewayOffline && !st.Clean:
-		e.gatewayDown(f, g, t)
+		e.suspect(g, t)
+		e.releaseGateway(f, g, t)
 	}
 	return e.out
-}
-
-func (e *Engine) gatewayUp(f *facility, g *gateway, t int64) {
-	if g.a == nil || !g.a.State.active() {
-		return
-	}
-	c := evalCtx{e: e, f: f, live: true, dc: &f.tickDay}
-	g.a.step(&c, t, condClear, 0, g.a.Limit)
-}
-
-func (e *Engine) gatewayDown(f *facility, g *gateway, t int64) {
-	if g.a == nil || g.a.State.active() {
-		return
-	}
-	c := evalCtx{e: e, f: f, live: true, dc: &f.tickDay}
-	// Silent in opening hours is a finding for the regulators.
-	open := c.day(t).isOpen(t)
-	g.a.Severity, g.a.Escalate = g.a.p.sevOff, open
-	if open {
-		g.a.Severity = g.a.p.sev
-	}
-	g.a.step(&c, t, condViolating, float64(t-g.lastArrival)/1e9, float64(g.a.p.silence)/1e9)
 }

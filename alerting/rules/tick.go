@@ -4,14 +4,15 @@ import (
 	"time"
 )
 
-// Tick evaluates the time-driven rules at processing time now: device and
-// gateway absence, `for` and scope of state kinds (a door left open), and
-// the ventilation check at closing time. Call it every few seconds from the
-// shard's goroutine. The returned slice is owned by the engine and valid
-// until its next call.
+// Tick evaluates the time-driven rules at processing time now: gateway
+// losses and the platform (platform.go), device absence, `for` and scope
+// of state kinds (a door left open), and the ventilation check at closing
+// time. Call it every few seconds from the shard's goroutine. The returned
+// slice is owned by the engine and valid until its next call.
 func (e *Engine) Tick(now time.Time) []Transition {
 	e.out = e.out[:0]
 	t := now.UnixNano()
+	e.tickPlatform(t)
 	for _, f := range e.fac {
 		e.tick(f, t)
 	}
@@ -22,15 +23,14 @@ func (e *Engine) tick(f *facility, now int64) {
 	c := evalCtx{e: e, f: f, live: true, dc: &f.tickDay}
 	down := 0
 	for _, g := range f.gateways {
-		if g.a != nil && !g.a.State.active() && now-g.lastArrival > g.a.p.silence {
-			e.gatewayDown(f, g, now)
-		}
-		if g.a != nil && g.a.State.active() {
+		e.releaseGateway(f, g, now)
+		if g.suspectAt != 0 || (g.a != nil && g.a.State.active()) {
 			down++
 		}
 	}
-	// While a gateway is down its devices are silent too; one alert says it.
-	if down == 0 {
+	// While a gateway is lost its devices are silent too; one alert says
+	// it. While the centre itself is deaf nobody is silent.
+	if down == 0 && !e.plat.deaf {
 		for _, d := range f.devices {
 			e.tickAbsence(&c, f, d, now)
 		}
@@ -40,10 +40,14 @@ func (e *Engine) tick(f *facility, now int64) {
 	if silence := e.facilitySilence(f); now-f.lastArrival > silence {
 		return
 	}
+	caught := e.caughtUp(f, now)
 	for _, th := range f.thresholds {
-		th.tick(&c, now)
+		th.tick(&c, now, caught)
 	}
 	if len(f.rooms) > 0 {
+		if !caught {
+			c.live, c.held = false, true // the backlog may still bring window openings
+		}
 		c.judgeVentilation(now)
 	}
 }
@@ -77,6 +81,9 @@ func (e *Engine) tickAbsence(c *evalCtx, f *facility, d *device, now int64) {
 	} else {
 		a.Description = d.absenceP.desc
 	}
+	// The centre could not hear anything while it was blind: silence
+	// counts from when it hears again.
+	last = max(last, e.plat.okSince)
 	if now-last > limit {
 		a.step(c, now, condViolating, float64(now-last)/1e9, float64(limit)/1e9)
 	}

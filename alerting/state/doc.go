@@ -8,7 +8,8 @@
 //	                replaced atomically (temp file, fsync, rename, fsync dir)
 //	wal             records appended since the snapshot
 //	history.jsonl   every transition ever recorded, one JSON object a line,
-//	                appended at compaction (for audit; not read back)
+//	                appended at compaction (for audit; read back only by
+//	                History, for the API)
 //
 // A wal record is: length (uint32, little endian) of the payload, CRC-32C
 // (Castagnoli) of the payload, payload (JSON of one record). Each Append is

@@ -85,6 +85,9 @@ type Options struct {
 	// OnConnect runs on every (re)connect; subscribe there, because a clean
 	// session forgets subscriptions.
 	OnConnect func(mqtt.Client)
+	// OnConnectionLost runs when an established connection drops (not on
+	// Disconnect). Like OnConnect it runs on paho's goroutine: do not block.
+	OnConnectionLost func(error)
 	// Default receives messages no subscription handler matched. It must
 	// ack them; when nil, they are acked and counted by the caller's logger.
 	Default mqtt.MessageHandler
@@ -145,6 +148,9 @@ func New(o Options) (mqtt.Client, error) {
 	})
 	co.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		log.Warn("mqtt connection lost", "broker", o.Broker, "err", err)
+		if o.OnConnectionLost != nil {
+			o.OnConnectionLost(err)
+		}
 	})
 	def := o.Default
 	if def == nil {

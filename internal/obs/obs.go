@@ -135,6 +135,19 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close releases the listener bound by Listen when Run will not serve it
+// (a start that failed later). Idempotent; Run closes it on its own.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
 // ListenAddr is the bound address after Listen, "" when disabled.
 func (s *Server) ListenAddr() string {
 	if s.ln == nil {
@@ -177,16 +190,3 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 // Stderr is where mains send logs.
 var Stderr io.Writer = os.Stderr
 
-// Close releases the listener bound by Listen when the server will not Run
-// (a service whose start failed after New) or has run. It is idempotent;
-// do not call it while Run serves.
-func (s *Server) Close() error {
-	if s.ln == nil {
-		return nil
-	}
-	err := s.ln.Close()
-	if errors.Is(err, net.ErrClosed) {
-		err = nil // Run's shutdown closed it
-	}
-	return err
-}

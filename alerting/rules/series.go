@@ -1,0 +1,156 @@
+package rules
+
+import (
+	"math"
+	"time"
+)
+
+// SeriesVersion is the layout version of SeriesSnapshot.
+const SeriesVersion = 1
+
+// SeriesSnapshot is what the engine's thresholds know between readings:
+// each one's last value and, for a rolling mean, its buckets. The service
+// saves it periodically and at shutdown and gives it back at start, so a
+// restart in the middle of an hour does not reset the hourly CO2 mean, nor
+// a 24-hour PM2.5 mean, nor forget that a door is open.
+type SeriesSnapshot struct {
+	Version    int              `json:"version"`
+	Taken      time.Time        `json:"taken"`
+	Thresholds []ThresholdState `json:"thresholds"`
+}
+
+// ThresholdState is one threshold's memory, keyed by its alert's
+// fingerprint (rule, facility, room, device).
+type ThresholdState struct {
+	Fingerprint string `json:"fingerprint"`
+	// Judged: Value and Time hold the last value judged (the mean, for a
+	// window) and its event time in Unix ns; a window below its
+	// min_coverage has buckets but no verdict yet.
+	Judged bool         `json:"judged"`
+	Value  float64      `json:"value"`
+	Time   int64        `json:"time_ns"`
+	Window *WindowState `json:"window,omitempty"`
+}
+
+// WindowState is a rolling mean's ring: the buckets up to Head (bucket
+// number = event time / Width), oldest first; a bucket without data has
+// count 0.
+type WindowState struct {
+	Width  int64     `json:"width_ns"`
+	Head   int64     `json:"head"`
+	Sums   []float64 `json:"sums"`
+	Counts []uint32  `json:"counts"`
+}
+
+// SnapshotSeries copies every threshold's memory. It allocates; call it
+// every few minutes, not per reading.
+func (e *Engine) SnapshotSeries(taken time.Time) SeriesSnapshot {
+	s := SeriesSnapshot{Version: SeriesVersion, Taken: taken}
+	for _, f := range e.fac {
+		for _, th := range f.thresholds {
+			// A mean not yet judged (below min_coverage) still has
+			// buckets to keep.
+			if !th.has && (th.win == nil || th.win.head < 0) {
+				continue
+			}
+			ts := ThresholdState{Fingerprint: th.a.Fingerprint, Judged: th.has, Value: finite(th.lastV), Time: th.lastT}
+			if th.win != nil {
+				ts.Window = th.win.state()
+			}
+			s.Thresholds = append(s.Thresholds, ts)
+		}
+	}
+	// Memory of thresholds not built again since the last restore (a
+	// device not heard from yet) is kept for the next start.
+	for _, ts := range e.restoringSeries {
+		s.Thresholds = append(s.Thresholds, ts)
+	}
+	return s
+}
+
+// RestoreSeries gives the thresholds their memory back, after the
+// facilities were added; thresholds built later (a device first heard
+// after the start) get theirs when they are built. A window whose rule
+// changed its span or buckets is dropped and counted. It returns how many
+// were applied now. A restored value counts as replayed: it is announced
+// only once the facility has caught up.
+func (e *Engine) RestoreSeries(s SeriesSnapshot) int {
+	for _, ts := range s.Thresholds {
+		e.restoringSeries[ts.Fingerprint] = ts
+	}
+	n := 0
+	for _, f := range e.fac {
+		for _, th := range f.thresholds {
+			if e.restoreSeries(th) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// restoreSeries applies the restored memory of th, if any.
+func (e *Engine) restoreSeries(th *threshold) bool {
+	ts, ok := e.restoringSeries[th.a.Fingerprint]
+	if !ok {
+		return false
+	}
+	delete(e.restoringSeries, th.a.Fingerprint)
+	if (ts.Window == nil) != (th.win == nil) || (th.win != nil && !th.win.restore(ts.Window)) {
+		e.m.seriesRestored.WithLabelValues("changed").Inc()
+		return false
+	}
+	th.lastV, th.lastT, th.has, th.lastLive = ts.Value, ts.Time, ts.Judged, false
+	e.m.seriesRestored.WithLabelValues("applied").Inc()
+	return true
+}
+
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+func (w *window) state() *WindowState {
+	n := int64(len(w.ids))
+	s := &WindowState{Width: w.width, Head: w.head, Sums: make([]float64, n), Counts: make([]uint32, n)}
+	if w.head < 0 {
+		return s
+	}
+	for i := int64(0); i < n; i++ {
+		b := w.head - n + 1 + i
+		if b < 0 {
+			continue
+		}
+		slot := b % n
+		if w.ids[slot] == b {
+			s.Sums[i], s.Counts[i] = w.sums[slot], w.counts[slot]
+		}
+	}
+	return s
+}
+
+// restore loads a saved ring; false when it does not fit this window.
+func (w *window) restore(s *WindowState) bool {
+	n := int64(len(w.ids))
+	if s.Width != w.width || int64(len(s.Sums)) != n || int64(len(s.Counts)) != n {
+		return false
+	}
+	for i := range w.ids {
+		w.ids[i], w.sums[i], w.counts[i] = -1, 0, 0
+	}
+	w.head = s.Head
+	if s.Head < 0 {
+		return true
+	}
+	for i := int64(0); i < n; i++ {
+		b := s.Head - n + 1 + i
+		if b < 0 || s.Counts[i] == 0 || math.IsNaN(s.Sums[i]) || math.IsInf(s.Sums[i], 0) {
+			continue
+		}
+		slot := b % n
+		w.ids[slot], w.sums[slot], w.counts[slot] = b, s.Sums[i], s.Counts[i]
+	}
+	return true
+}
