@@ -189,4 +189,3 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 
 // Stderr is where mains send logs.
 var Stderr io.Writer = os.Stderr
-
