@@ -110,10 +110,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer})
-	ncfg := cfg.Notify.Config
-	if ncfg.Directory.Operators == nil {
-		ncfg.Directory.Operators = map[string][]notify.Contact{}
-	}
+	var owned []*facilityfile.Facility
 	for _, f := range facs {
 		if rules.ShardOf(f.ID, cfg.Shard.Count) != cfg.Shard.Index {
 			continue
@@ -122,19 +119,17 @@ func New(o Options) (*Service, error) {
 			return nil, fmt.Errorf("alerting: facility %s (%s): %w", f.ID, f.Path, err)
 		}
 		s.fac[f.ID] = f
-		if _, ok := ncfg.Directory.Operators[f.ID]; !ok {
-			for i, op := range f.Operators {
-				ncfg.Directory.Operators[f.ID] = append(ncfg.Directory.Operators[f.ID], notify.Contact{
-					ID: fmt.Sprintf("%s/op%d", f.ID, i), Name: op.Name, Phone: op.Phone,
-				})
-			}
-		}
+		owned = append(owned, f)
+	}
+	scfg := cfg.Notify
+	scfg.Config.Directory = withFacilityOperators(scfg.Config.Directory, owned)
+	ncfg := scfg.Config
+	if err := scfg.CheckReach(ncfg.Directory); err != nil {
+		s.log.Warn("notify: recipients of critical alerts with fewer than two channels (check-config fails on this)", "err", err)
 	}
 	notifiers := o.Notifiers
 	if notifiers == nil {
-		scfg := cfg.Notify
-		scfg.Config = ncfg
-		if notifiers, err = setup.BuildNotifiers(scfg, setup.BuildOptions{Logger: s.log}); err != nil {
+		if notifiers, err = setup.BuildNotifiers(scfg, setup.BuildOptions{Logger: s.log, Registerer: o.Registerer}); err != nil {
 			return nil, fmt.Errorf("alerting: notify: %w", err)
 		}
 	}

@@ -60,6 +60,7 @@ func DefaultConfig() Config {
 		StateDir:     "/var/lib/cradlewatch/alerting",
 		TickInterval: time.Second,
 		Events:       EventsConfig{Enabled: true, Influx: influxwrite.DefaultConfig()},
+		Notify:       setup.DefaultConfig(),
 	}
 	c.HTTP.Listen = "127.0.0.1:9102"
 	c.Log.Format, c.Log.Level = "text", "info"
@@ -118,6 +119,15 @@ func Check(cfg Config) error {
 		if err := e.AddFacility(rules.Facility{Facility: f.Facility, OpeningHours: f.OpeningHours}); err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
+	}
+	// Every recipient of critical alerts, the facility files' operators
+	// included, has two channels.
+	if err := cfg.Notify.CheckReach(withFacilityOperators(cfg.Notify.Directory, facs)); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ce.Key = "notify." + ce.Key
+		}
+		return err
 	}
 	return nil
 }

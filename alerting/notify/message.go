@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // Channel names a way to reach a person.
@@ -106,3 +107,15 @@ type NotifierFunc func(ctx context.Context, m Message) (bool, error)
 
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, m Message) (bool, error) { return f(ctx, m) }
+
+// TemplateFor returns the provider's own code for a configured template
+// code: codes[code] when the provider maps it (keys match without regard
+// to case, as the config loader lower-cases map keys), else code itself.
+func TemplateFor(codes map[string]string, code string) string {
+	for k, v := range codes {
+		if strings.EqualFold(k, code) {
+			return v
+		}
+	}
+	return code
+}

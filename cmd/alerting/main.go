@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 	_ "time/tzdata" // facilities name their time zone; small boxes may lack zoneinfo
@@ -26,7 +27,12 @@ func main() {
 		cli.Exit("alerting", config.Errorf("log", "%v", err), true)
 	}
 	if *check {
-		cli.Exit("alerting", alerting.Check(cfg), true)
+		err := alerting.Check(cfg)
+		var ce *config.Error
+		if errors.As(err, &ce) && ce.File == "" {
+			ce.File = *path // a check across the registry, of a key in this file
+		}
+		cli.Exit("alerting", err, true)
 	}
 	reg := obs.NewRegistry()
 	s, err := alerting.New(alerting.Options{Config: cfg, Logger: log, Registerer: reg, Gatherer: reg})

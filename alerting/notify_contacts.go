@@ -1,0 +1,35 @@
+package alerting
+
+import (
+	"fmt"
+
+	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
+)
+
+// operatorContacts are a facility file's operators as contacts of the
+// notification path, with stable ids (<facility>/op<n>).
+func operatorContacts(f *facilityfile.Facility) []notify.Contact {
+	out := make([]notify.Contact, 0, len(f.Operators))
+	for i, op := range f.Operators {
+		out = append(out, notify.Contact{ID: fmt.Sprintf("%s/op%d", f.ID, i), Name: op.Name, Phone: op.Phone})
+	}
+	return out
+}
+
+// withFacilityOperators returns dir with the operators of the facility
+// files for every facility dir does not list itself (the notify
+// section's directory.operators wins for a facility it names).
+func withFacilityOperators(dir notify.Directory, facs []*facilityfile.Facility) notify.Directory {
+	ops := make(map[string][]notify.Contact, len(dir.Operators)+len(facs))
+	for id, cs := range dir.Operators {
+		ops[id] = cs
+	}
+	for _, f := range facs {
+		if _, ok := ops[f.ID]; !ok && len(f.Operators) > 0 {
+			ops[f.ID] = operatorContacts(f)
+		}
+	}
+	dir.Operators = ops
+	return dir
+}
