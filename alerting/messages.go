@@ -60,12 +60,15 @@ func notifyAlert(tr rules.Transition, f *facilityfile.Facility, info rules.RuleI
 
 // describe renders an alert's value and limit, and the phrase a message
 // shows: "（1小时均值1650ppm，限值1000ppm）", "（29.3℃，高于上限28℃）",
-// "（10分钟内上升9.2℃）". Rules about a state (door, window, smoke, gas,
+// "（10分钟内上升9.2℃）", "（当日达标1次，应至少2次）". Rules about a state (door, window, smoke, gas,
 // camera online or recording) and about silence (a device, a gateway) have
 // none: their description says it all, and the message shows when it
 // began instead.
 func describe(a rules.Alert, info rules.RuleInfo) (value, limit, detail string) {
 	switch info.Type {
+	case "ventilation":
+		n, least := trimmed(a.Value, 0), trimmed(a.Limit, 0)
+		return n + "次", least + "次", "（当日达标" + n + "次，应至少" + least + "次）"
 	case "rise":
 		v := formatValue(a.Kind, a.Value)
 		return v, formatValue(a.Kind, a.Limit), "（" + zhSpan(info.Within) + "内上升" + v + "）"

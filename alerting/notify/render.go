@@ -273,3 +273,17 @@ func (r *renderer) clip(s string) string {
 	rs := []rune(s)
 	return string(rs[:r.maxRunes-1]) + "…"
 }
+
+// RenderMessage is the message to recipient to on channel ch about alerts,
+// as the path renders it at now (times in loc): for tools, and for tests
+// that show every rule's text.
+func RenderMessage(cfg Config, ch Channel, to Contact, kind Kind, step string, alerts []Alert, now time.Time, loc *time.Location) (Message, error) {
+	cfg = cfg.WithDefaults()
+	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, loc)
+	if err != nil {
+		return Message{}, err
+	}
+	m := Message{Key: entryKey(alerts[0], kind, step, 0, recipientID(to)), Channel: ch, To: to, Alerts: alerts}
+	err = r.render(&m, kind, step, alerts, now)
+	return m, err
+}
