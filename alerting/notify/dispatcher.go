@@ -118,6 +118,13 @@ func New(o Options) (*Dispatcher, error) {
 	if err := d.restore(o.Registerer); err != nil {
 		return nil, err
 	}
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cw_alerting_notify_pending_notices",
+		Help: "Notices in the outbox not yet delivered: waiting for their group, a retry or an escalation in flight."},
+		func() float64 { return float64(d.Pending()) })
+	if err := o.Registerer.Register(pending); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("notify: register metrics: %w", err)
+	}
 	var runtime []Silence
 	if err := fileutil.LoadJSON(filepath.Join(cfg.StateDir, SilenceFile), &runtime); err != nil {
 		d.Close()

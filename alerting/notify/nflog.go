@@ -270,3 +270,23 @@ func convertLegacyNflog(path string) error {
 	}
 	return fileutil.SyncDir(filepath.Dir(path))
 }
+
+// ReadLog returns the entries of the notification log at path, oldest
+// first, for tools and tests: damage is reported in the error, and the
+// entries around it are returned. It does not change the file.
+func ReadLog(path string) ([]LogEntry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nflog: %w", err)
+	}
+	var out []LogEntry
+	err = recordlog.Scan(b, func(rec []byte) error {
+		var es []LogEntry
+		if err := json.Unmarshal(rec, &es); err != nil {
+			return err
+		}
+		out = append(out, es...)
+		return nil
+	})
+	return out, err
+}

@@ -441,3 +441,14 @@ func removeTemps(path string) {
 		_ = os.Remove(m)
 	}
 }
+
+// Scan hands every good record of a log file's content b to fn, in order,
+// without changing anything: for tools that read a log another process
+// owns. Damage (and a record fn refuses) is skipped and reported in the
+// error, a *CorruptError, after the records around it were handed over; a
+// torn tail is not (the owner may be in the middle of an append).
+func Scan(b []byte, fn func(data []byte) error) error {
+	l := &Log{o: Options{MaxRecord: DefaultMaxRecord}, m: newMetrics(nil, "")}
+	l.scan(b, fn)
+	return l.recovery.Err()
+}

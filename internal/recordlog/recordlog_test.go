@@ -466,3 +466,24 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestScan reads a log another process owns without changing it.
+func TestScan(t *testing.T) {
+	path, offs := writeLog(t, 10)
+	b, _ := os.ReadFile(path)
+	b[offs[3]+FrameLen] ^= 1
+	b = append(b, appendFrame(nil, record(10))[:5]...) // an append in progress
+	var got [][]byte
+	err := Scan(b, func(r []byte) error { got = append(got, r); return nil })
+	var ce *CorruptError
+	if !errors.As(err, &ce) || len(ce.Regions) != 1 || ce.Regions[0].Offset != offs[3] {
+		t.Fatalf("err %v", err)
+	}
+	if !slices.Equal(seqs(got), upTo(10, 3)) {
+		t.Fatalf("records %v", seqs(got))
+	}
+	after, _ := os.ReadFile(path)
+	if bytes.Equal(after, b) {
+		t.Fatal("test damaged the file itself")
+	}
+}
