@@ -338,6 +338,9 @@ func TestBudgetFallbackRetryAndMasking(t *testing.T) {
 			if got := testutil.ToFloat64(r.d.metrics.retries.WithLabelValues("sms")); got != tc.retries {
 				t.Fatalf("retries %v", got)
 			}
+			if got := testutil.ToFloat64(r.d.metrics.fallbacks.WithLabelValues("dingtalk")); got != float64(tc.wantDT) {
+				t.Fatalf("fallbacks to dingtalk %v", got)
+			}
 			if strings.Contains(r.logs.String(), "13812341234") {
 				t.Fatalf("full phone number in logs:\n%s", r.logs.String())
 			}

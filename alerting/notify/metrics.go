@@ -17,6 +17,7 @@ const (
 type metrics struct {
 	notifications   *prometheus.CounterVec
 	retries         *prometheus.CounterVec
+	fallbacks       *prometheus.CounterVec
 	budgetExhausted prometheus.Counter
 	deadLetters     prometheus.Counter
 	escalations     *prometheus.CounterVec
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_alerting_notify_retries_total",
 			Help: "Transient delivery failures scheduled for another attempt, by channel.",
+		}, []string{"channel"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_alerting_notify_fallbacks_total",
+			Help: "Notices delivered on a fallback channel (SMS over budget or failed; a call because a critical SMS failed), by channel.",
 		}, []string{"channel"}),
 		budgetExhausted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_alerting_sms_budget_exhausted_total",
@@ -70,7 +75,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Silences requested over HTTP by result (added, rejected, failed: not saved).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.notifications, m.retries, m.budgetExhausted, m.deadLetters,
+	for _, c := range []prometheus.Collector{m.notifications, m.retries, m.fallbacks, m.budgetExhausted, m.deadLetters,
 		m.escalations, m.expedited, m.noRecipient, m.acks, m.stateErrors, m.silenceRequests} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -235,6 +235,9 @@ func TestCriticalNeverSilencedByBudget(t *testing.T) {
 	if got := testutil.ToFloat64(r.d.metrics.expedited); got != 1 {
 		t.Fatalf("expedited %v", got)
 	}
+	if got := testutil.ToFloat64(r.d.metrics.fallbacks.WithLabelValues("voice")); got != 1 {
+		t.Fatalf("voice fallbacks %v", got)
+	}
 	// The street step coming due later is not sent a second time.
 	r.step(t, 11*time.Minute)
 	street := 0

@@ -205,6 +205,9 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 	}
 	now := d.clock.Now()
 	if err == nil {
+		// A fallback: not the first choice of a notice that goes out on the
+		// first channel that works, or a call because the SMS failed.
+		fallback := (!n.All && (n.Fallback || ch != n.Channels[0])) || (ch == ChannelVoice && d.cfg.Voice != VoiceAlways)
 		var les []LogEntry
 		for _, e := range batch {
 			e.d.sent[ch] = true
@@ -213,7 +216,7 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 				e.d.finished = true
 			}
 			le := d.logEntry(n, e, now, OutcomeSent, ch, !done, "")
-			le.Fallback = n.Fallback || ch != n.Channels[0]
+			le.Fallback = fallback
 			les = append(les, le)
 		}
 		d.record(les...)
@@ -221,8 +224,11 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 			d.budget.spend(phoneKey(n.Recipient.Phone), batch[0].Key, now)
 		}
 		d.metrics.notifications.WithLabelValues(string(ch), resultSent).Inc()
+		if fallback {
+			d.metrics.fallbacks.WithLabelValues(string(ch)).Inc()
+		}
 		d.logger.Info("notified", "recipient", n.Recipient, "channel", ch, "kind", n.Kind, "step", n.Step,
-			"severity", n.Severity, "alerts", len(batch), "fallback", n.Fallback || ch != n.Channels[0])
+			"severity", n.Severity, "alerts", len(batch), "fallback", fallback)
 		return nil
 	}
 	if ctx.Err() != nil {
