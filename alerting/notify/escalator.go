@@ -249,6 +249,10 @@ func (e *Escalator) Expedite(fp string, startsAt time.Time) []Due {
 	}
 	s.Expedited = true
 	e.touch(s)
+	street := e.dir.Lookup(TargetStreet, s.Alert)
+	if slices.ContainsFunc(street, func(c Contact) bool { return slices.Contains(s.Reached, recipientID(c)) }) {
+		return nil // told already (a gateway offline in opening hours)
+	}
 	step := string(TargetStreet)
 	for i, st := range e.policies[s.Alert.Severity].Steps {
 		if slices.Contains(st.Targets, TargetStreet) {
@@ -259,7 +263,7 @@ func (e *Escalator) Expedite(fp string, startsAt time.Time) []Due {
 			break
 		}
 	}
-	return []Due{{Alert: s.Alert, Kind: KindEscalation, Step: step, Target: TargetStreet, Recipients: e.dir.Lookup(TargetStreet, s.Alert)}}
+	return []Due{{Alert: s.Alert, Kind: KindEscalation, Step: step, Target: TargetStreet, Recipients: street}}
 }
 
 // Reach notes that recipient rid was queued a notice of the open alert fp.

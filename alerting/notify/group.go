@@ -62,6 +62,7 @@ func (d *Dispatcher) settle(group []*delivery, now time.Time) {
 			d.out.done(lv.n.Key)
 			continue
 		}
+		lv.retryAt = lv.earliestRetry()
 		if !lv.retryAt.After(now) {
 			// No stage moved it on: wait rather than spin.
 			lv.retryAt = now.Add(d.cfg.Retry.InitialBackoff)

@@ -348,3 +348,46 @@ func TestOutboxCompaction(t *testing.T) {
 		t.Fatalf("outbox not emptied at start: %v %v", fi, err)
 	}
 }
+
+// TestCriticalCallsWhileSMSIsRetried: an SMS provider outage (a transient
+// failure) calls the operator at once, while the SMS is retried; the
+// street office is brought in only when the SMS finally fails.
+func TestCriticalCallsWhileSMSIsRetried(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	cfg := testConfig(t.TempDir())
+	sms, dt, voice := &recorder{script: []error{&ProviderError{Kind: Transient, Status: 503}}}, &recorder{}, &recorder{}
+	r := newRig(t, cfg, clock, sms, dt)
+	r.notifier[ChannelVoice] = voice
+	r.d.notifiers = r.notifier
+	r.handle(t, co2(StateFiring))
+	r.step(t, 0)
+	if voice.count() != 1 || sms.count() != 0 {
+		t.Fatalf("during the outage: %d calls, %d SMS", voice.count(), sms.count())
+	}
+	r.step(t, time.Minute) // the SMS retry goes through
+	if sms.count() != 1 || voice.count() != 1 {
+		t.Fatalf("after the retry: %d SMS, %d calls", sms.count(), voice.count())
+	}
+	if got := testutil.ToFloat64(r.d.metrics.expedited); got != 0 {
+		t.Fatalf("expedited %v for an SMS that went through", got)
+	}
+	r.wantSMS(t, "op1/sms")
+}
+
+// TestExpediteSkipsStreetAlreadyTold: a gateway-offline alert in opening
+// hours told the street office with the first notice; the operator's SMS
+// failing does not tell it a second time.
+func TestExpediteSkipsStreetAlreadyTold(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	cfg := testConfig(t.TempDir())
+	sms, dt := &recorder{script: []error{&ProviderError{Kind: Budget, Code: "isv.BUSINESS_LIMIT_CONTROL"}}}, &recorder{}
+	r := newRig(t, cfg, clock, sms, dt)
+	a := co2(StateFiring)
+	a.Regulators = true
+	r.handle(t, a)
+	r.step(t, 0)
+	r.wantSMS(t, "street/sms")
+	if got := testutil.ToFloat64(r.d.metrics.expedited); got != 0 {
+		t.Fatalf("expedited %v", got)
+	}
+}

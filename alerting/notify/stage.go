@@ -92,16 +92,20 @@ type delivery struct {
 	sent     map[Channel]bool
 	failed   map[Channel]bool
 	attempts map[Channel]int
-	retryAt  time.Time
-	inFlight bool // in the sender's hands: not cancelled under it
-	finished bool // reached a final outcome, recorded in the notification log
+	// notBefore holds each channel's next attempt after a transient
+	// failure; retryAt is the earliest of them (when the notice is ready
+	// again).
+	notBefore map[Channel]time.Time
+	retryAt   time.Time
+	inFlight  bool // in the sender's hands: not cancelled under it
+	finished  bool // reached a final outcome, recorded in the notification log
 }
 
 // channels is every channel, in the order the send stage reports them.
 var channels = []Channel{ChannelSMS, ChannelVoice, ChannelDingTalk, ChannelWeCom, ChannelWebhook, ChannelEmail}
 
 func (d *Dispatcher) newDelivery(n *Notice) *delivery {
-	lv := &delivery{n: n, sent: map[Channel]bool{}, failed: map[Channel]bool{}, attempts: map[Channel]int{}}
+	lv := &delivery{n: n, sent: map[Channel]bool{}, failed: map[Channel]bool{}, attempts: map[Channel]int{}, notBefore: map[Channel]time.Time{}}
 	for _, ch := range channels {
 		lv.sent[ch] = d.log.sent(n.Key, ch)
 		lv.failed[ch] = d.log.failed(n.Key, ch)
@@ -116,6 +120,18 @@ func (lv *delivery) anySent() bool {
 		}
 	}
 	return false
+}
+
+// earliestRetry is the next attempt of a channel not done with; zero when
+// none is scheduled.
+func (lv *delivery) earliestRetry() time.Time {
+	var t time.Time
+	for ch, at := range lv.notBefore {
+		if !lv.settled(ch) && (t.IsZero() || at.Before(t)) {
+			t = at
+		}
+	}
+	return t
 }
 
 // settled reports whether ch is done with for this notice.

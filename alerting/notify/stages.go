@@ -129,7 +129,8 @@ func (s planStage) Exec(_ context.Context, n *Notification) error {
 }
 
 // wantsVoice: a call for a critical notice when configured always, when
-// SMS is not possible, or when it already failed for one of the entries.
+// SMS is not possible, or when an SMS attempt of one of the entries
+// failed (the call may be under way or being retried).
 func (s planStage) wantsVoice(n *Notification, smsPlanned bool) bool {
 	if !n.Recipient.Has(ChannelVoice) || s.d.notifiers[ChannelVoice] == nil {
 		return false
@@ -137,7 +138,13 @@ func (s planStage) wantsVoice(n *Notification, smsPlanned bool) bool {
 	if s.d.cfg.Voice == VoiceAlways || !smsPlanned {
 		return true
 	}
-	return slices.ContainsFunc(n.Entries, func(e Entry) bool { return e.d.failed[ChannelSMS] })
+	return slices.ContainsFunc(n.Entries, func(e Entry) bool { return smsTrouble(e.d) || e.d.settled(ChannelVoice) })
+}
+
+// smsTrouble: an SMS attempt of the notice failed and it was not
+// delivered since.
+func smsTrouble(lv *delivery) bool {
+	return !lv.sent[ChannelSMS] && (lv.failed[ChannelSMS] || lv.attempts[ChannelSMS] > 0)
 }
 
 // sendStage delivers on the planned channels, one attempt per channel and
@@ -173,7 +180,7 @@ func (s sendStage) Exec(ctx context.Context, n *Notification) error {
 // needs reports whether lv is to be sent on the i-th planned channel now.
 func (s sendStage) needs(n *Notification, lv *delivery, i int) bool {
 	ch := n.Channels[i]
-	if lv.finished || lv.settled(ch) || lv.retryAt.After(s.d.clock.Now()) {
+	if lv.finished || lv.settled(ch) || lv.notBefore[ch].After(s.d.clock.Now()) {
 		return false
 	}
 	if n.All {
@@ -245,7 +252,7 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 	for _, e := range batch {
 		e.d.attempts[ch]++
 		if retry && !budgetRefused && e.d.attempts[ch] < d.cfg.Retry.MaxAttempts {
-			e.d.retryAt = now.Add(d.backoff(e.d.attempts[ch]))
+			e.d.notBefore[ch] = now.Add(d.backoff(e.d.attempts[ch]))
 			continue
 		}
 		e.d.failed[ch] = true
@@ -260,18 +267,18 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 		d.metrics.notifications.WithLabelValues(string(ch), resultFailed).Inc()
 		n.Failures = append(n.Failures, string(ch)+": "+err.Error())
 		d.logger.Warn("delivery failed on this channel", "channel", ch, "recipient", n.Recipient, "err", err)
-		return err
 	}
-	return nil
+	return err
 }
 
-// smsFailed: the SMS of a critical notice did not go through (refused by
-// the provider, over its limit, an outage). The recipient is called, and
-// when it was the operator's first notice, the street office hears of the
-// alert at once instead of at its escalation step.
+// smsFailed: an SMS attempt of a critical notice did not go through
+// (refused by the provider, over its limit, an outage). The recipient is
+// called at once, while the SMS is retried; when the SMS has finally
+// failed and it was the operator's first notice, the street office hears
+// of the alert at once instead of at its escalation step.
 func (s sendStage) smsFailed(n *Notification, batch []Entry) {
 	if !slices.Contains(n.Channels, ChannelVoice) && n.Recipient.Has(ChannelVoice) && s.d.notifiers[ChannelVoice] != nil &&
-		slices.ContainsFunc(batch, func(e Entry) bool { return e.d.failed[ChannelSMS] }) {
+		slices.ContainsFunc(batch, func(e Entry) bool { return smsTrouble(e.d) }) {
 		i := slices.Index(n.Channels, ChannelSMS)
 		n.Channels = slices.Insert(n.Channels, i+1, ChannelVoice)
 	}
