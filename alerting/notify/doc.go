@@ -23,11 +23,11 @@
 //
 // The plan stage chooses channels: a critical alert's firing and
 // escalation notices go out on every channel the recipient has (SMS
-// whatever the budget, voice when the SMS does not go through or always,
+// whatever the budget, voice as soon as an SMS attempt fails or always,
 // the robots, webhook and e-mail); other notices on the first channel that
 // works (SMS while the number has budget, then the fallbacks). When the
-// SMS of an operator's critical notice fails, the street office is told at
-// once (Escalator.Expedite). The send stage makes one attempt per channel
+// SMS of an operator's critical notice has finally failed, the street
+// office is told at once (Escalator.Expedite). The send stage makes one attempt per channel
 // and pass; a transient failure schedules the next attempt (backoff with
 // jitter) instead of holding the sender, so a retrying warning never holds
 // back a critical alert. Deliveries happen one at a time, the most urgent
