@@ -153,7 +153,7 @@ func (d *Dispatcher) restore(reg prometheus.Registerer) error {
 	for _, fp := range slices.Sorted(maps.Keys(ld.open)) {
 		open = append(open, ld.open[fp])
 	}
-	if d.esc, err = NewEscalator(d.cfg.Policies, d.cfg.Directory, open, d.rnd); err != nil {
+	if d.esc, err = NewEscalator(d.cfg.Policies, d.cfg.Directory, open, ld.closed, d.rnd); err != nil {
 		d.Close()
 		return err
 	}
@@ -169,7 +169,7 @@ func (d *Dispatcher) restore(reg prometheus.Registerer) error {
 		}
 		d.live[key] = d.newDelivery(n)
 	}
-	if err := d.out.compact(d.esc.all()); err != nil {
+	if err := d.out.compact(d.esc.all(), d.esc.closedEpisodes()); err != nil {
 		d.Close()
 		return err
 	}
@@ -287,7 +287,7 @@ func (d *Dispatcher) commit(rec *outboxRecord, due []Due, now time.Time) error {
 		}
 	}
 	if err == nil && d.out.needsCompaction() {
-		if cerr := d.out.compact(d.esc.all()); cerr != nil {
+		if cerr := d.out.compact(d.esc.all(), d.esc.closedEpisodes()); cerr != nil {
 			d.logger.Error("outbox compaction failed", "err", cerr)
 		}
 	}
@@ -302,8 +302,10 @@ func (r *outboxRecord) merge(later *outboxRecord) *outboxRecord {
 	for _, s := range append(slices.Clone(r.Open), later.Open...) {
 		open[s.Alert.Fingerprint] = s
 	}
-	for _, fp := range later.Closed {
-		delete(open, fp)
+	for _, c := range later.Closed {
+		if s := open[c.Fingerprint]; s != nil && s.Alert.episode() == c.Episode {
+			delete(open, c.Fingerprint)
+		}
 	}
 	for _, fp := range slices.Sorted(maps.Keys(open)) {
 		out.Open = append(out.Open, open[fp])

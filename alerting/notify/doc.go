@@ -52,10 +52,13 @@
 //
 //   - outbox.log: the outbox, a record log (internal/recordlog). One record
 //     per change, fsynced: escalations opened or changed (ack code, next
-//     step, reminders, who was reached, acknowledgement), escalations
+//     step, reminders, who was reached, acknowledgement), episodes
 //     closed, notices added (recipient id, kind, step, the alert, when it
-//     may leave) and cancelled. Every record has a sequence number.
-//   - escalations.json: the outbox's snapshot, {seq, open, pending},
+//     may leave) and cancelled. Every record has a sequence number. Closed
+//     episodes are remembered for 30 days: a transition the state store
+//     hands over again after a restart (its receipt was lost) is
+//     recognised and never escalated anew.
+//   - escalations.json: the outbox's snapshot, {seq, open, pending, closed},
 //     written atomically at every start and when outbox.log passes 1 MiB,
 //     after which outbox.log is emptied; records with a sequence number up
 //     to seq are already in it (a crash between the two). A JSON array (the

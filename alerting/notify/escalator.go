@@ -54,6 +54,20 @@ type escalation struct {
 	SMSTo []string `json:"sms_to,omitempty"`
 }
 
+// closedEpisode is an episode whose escalation closed (resolved, or
+// replaced by a newer episode of the alert). A transition of it handed over
+// again after a restart (its receipt in the state store was lost) is
+// recognised and ignored, not escalated anew.
+type closedEpisode struct {
+	Fingerprint string    `json:"fingerprint"`
+	Episode     string    `json:"episode"`
+	At          time.Time `json:"at"`
+}
+
+// closedRetention is how long closed episodes are remembered, counted
+// back from the newest: far longer than a transition can wait unsent.
+const closedRetention = 30 * 24 * time.Hour
+
 // Escalator decides who must hear about an open alert and when: the steps
 // of its severity's policy, reminders while a critical alert stays
 // unacknowledged, silence after acknowledgement. Time comes only from
@@ -68,13 +82,18 @@ type Escalator struct {
 	open     map[string]*escalation // by fingerprint
 	codes    map[string]string      // ack code → fingerprint
 	changed  map[string]bool        // fingerprints changed since Changes
-	closed   []string               // fingerprints closed since Changes
+	closed   []closedEpisode        // closed since Changes
+	done     map[string]time.Time   // every remembered closed episode → when it closed
 }
 
-// NewEscalator starts with the open alerts of saved (the outbox's).
-func NewEscalator(policies map[string]Policy, dir Directory, saved []*escalation, rnd *rand.Rand) (*Escalator, error) {
+// NewEscalator starts with the open alerts of saved and the closed
+// episodes of done (the outbox's).
+func NewEscalator(policies map[string]Policy, dir Directory, saved []*escalation, done map[string]time.Time, rnd *rand.Rand) (*Escalator, error) {
+	if done == nil {
+		done = map[string]time.Time{}
+	}
 	e := &Escalator{policies: map[Severity]Policy{}, dir: dir, rnd: rnd,
-		open: map[string]*escalation{}, codes: map[string]string{}, changed: map[string]bool{}}
+		open: map[string]*escalation{}, codes: map[string]string{}, changed: map[string]bool{}, done: done}
 	for name, p := range policies {
 		var s Severity
 		if err := s.UnmarshalText([]byte(name)); err != nil {
@@ -98,16 +117,9 @@ func (e *Escalator) restore(s *escalation) {
 	e.codes[s.Alert.AckCode] = s.Alert.Fingerprint
 }
 
-// forget removes a closed escalation while replaying the outbox.
-func (e *Escalator) forget(fp string) {
-	if s := e.open[fp]; s != nil {
-		e.drop(s)
-	}
-}
-
-// Changes returns the escalations changed and the fingerprints closed
-// since the last call, for the outbox.
-func (e *Escalator) Changes() (changed []*escalation, closed []string) {
+// Changes returns the escalations changed and the episodes closed since
+// the last call, for the outbox.
+func (e *Escalator) Changes() (changed []*escalation, closed []closedEpisode) {
 	for _, fp := range slices.Sorted(maps.Keys(e.changed)) {
 		if s := e.open[fp]; s != nil {
 			c := *s
@@ -127,8 +139,11 @@ func (e *Escalator) touch(s *escalation) { e.changed[s.Alert.Fingerprint] = true
 // notices for everyone the alert reached.
 func (e *Escalator) Observe(a Alert) []Due {
 	cur := e.open[a.Fingerprint]
+	if _, gone := e.done[a.episode()]; gone || (cur != nil && a.StartsAt.Before(cur.Alert.StartsAt)) {
+		return nil // an episode over, or older than the open one: handed over again after a restart
+	}
 	if cur != nil && !cur.Alert.StartsAt.Equal(a.StartsAt) && a.State == StateFiring {
-		e.close(cur) // a new episode of the same alert starts from scratch
+		e.close(cur, a.At) // a new episode of the same alert starts from scratch
 		cur = nil
 	}
 	switch a.State {
@@ -163,7 +178,7 @@ func (e *Escalator) Observe(a Alert) []Due {
 		if rs := e.contacts(cur.Reached, a); len(rs) > 0 {
 			due = append(due, Due{Alert: a, Kind: KindResolved, Step: "resolved", Recipients: rs})
 		}
-		e.close(cur)
+		e.close(cur, a.At)
 		return due
 	}
 	return nil
@@ -368,10 +383,29 @@ func (e *Escalator) legacyReached(s *escalation) []string {
 	return ids
 }
 
-func (e *Escalator) close(s *escalation) {
+func (e *Escalator) close(s *escalation, at time.Time) {
 	e.drop(s)
 	delete(e.changed, s.Alert.Fingerprint)
-	e.closed = append(e.closed, s.Alert.Fingerprint)
+	c := closedEpisode{Fingerprint: s.Alert.Fingerprint, Episode: s.Alert.episode(), At: at}
+	e.closed = append(e.closed, c)
+	e.done[c.Episode] = at
+}
+
+// closedEpisodes returns the closed episodes worth remembering: those of
+// the last closedRetention before the newest.
+func (e *Escalator) closedEpisodes() map[string]time.Time {
+	var newest time.Time
+	for _, at := range e.done {
+		if at.After(newest) {
+			newest = at
+		}
+	}
+	for ep, at := range e.done {
+		if newest.Sub(at) > closedRetention {
+			delete(e.done, ep)
+		}
+	}
+	return e.done
 }
 
 func (e *Escalator) drop(s *escalation) {

@@ -45,11 +45,11 @@ func (n *Notice) groupKey() string {
 // fsync: escalations opened or changed, closed, notices added or
 // cancelled. Seq orders records against the snapshot.
 type outboxRecord struct {
-	Seq    uint64        `json:"seq"`
-	Open   []*escalation `json:"open,omitempty"`
-	Closed []string      `json:"closed,omitempty"`
-	Add    []*Notice     `json:"add,omitempty"`
-	Cancel []string      `json:"cancel,omitempty"`
+	Seq    uint64          `json:"seq"`
+	Open   []*escalation   `json:"open,omitempty"`
+	Closed []closedEpisode `json:"closed,omitempty"`
+	Add    []*Notice       `json:"add,omitempty"`
+	Cancel []string        `json:"cancel,omitempty"`
 }
 
 func (r *outboxRecord) empty() bool {
@@ -58,9 +58,10 @@ func (r *outboxRecord) empty() bool {
 
 // outboxSnapshot is escalations.json: the state up to record Seq.
 type outboxSnapshot struct {
-	Seq     uint64        `json:"seq"`
-	Open    []*escalation `json:"open"`
-	Pending []*Notice     `json:"pending"`
+	Seq     uint64               `json:"seq"`
+	Open    []*escalation        `json:"open"`
+	Pending []*Notice            `json:"pending"`
+	Closed  map[string]time.Time `json:"closed,omitempty"` // episodes over, recently
 }
 
 // outbox is the durable half of the notification state: a record log
@@ -77,13 +78,14 @@ type outbox struct {
 type loaded struct {
 	open    map[string]*escalation
 	pending map[string]*Notice
+	closed  map[string]time.Time
 	legacy  bool // escalations.json in the format before the outbox
 }
 
 // openOutbox reads the snapshot and the log. A legacy escalations.json (a
 // JSON array of escalations) is read as the open escalations.
 func openOutbox(dir string, logger *slog.Logger, reg prometheus.Registerer) (*outbox, *loaded, error) {
-	ld := &loaded{open: map[string]*escalation{}, pending: map[string]*Notice{}}
+	ld := &loaded{open: map[string]*escalation{}, pending: map[string]*Notice{}, closed: map[string]time.Time{}}
 	o := &outbox{dir: dir, pending: ld.pending}
 	b, err := os.ReadFile(filepath.Join(dir, EscalationFile))
 	switch {
@@ -113,6 +115,9 @@ func openOutbox(dir string, logger *slog.Logger, reg prometheus.Registerer) (*ou
 		for _, n := range snap.Pending {
 			ld.pending[n.Key] = n
 		}
+		for ep, at := range snap.Closed {
+			ld.closed[ep] = at
+		}
 	}
 	snapSeq := o.seq
 	o.log, err = recordlog.Open(recordlog.Options{Path: filepath.Join(dir, OutboxFile), Name: "notify_outbox", Logger: logger, Registerer: reg},
@@ -125,8 +130,11 @@ func openOutbox(dir string, logger *slog.Logger, reg prometheus.Registerer) (*ou
 				return nil // already in the snapshot (a crash between snapshot and compaction)
 			}
 			o.seq = r.Seq
-			for _, fp := range r.Closed {
-				delete(ld.open, fp)
+			for _, c := range r.Closed {
+				if s := ld.open[c.Fingerprint]; s != nil && s.Alert.episode() == c.Episode {
+					delete(ld.open, c.Fingerprint)
+				}
+				ld.closed[c.Episode] = c.At
 			}
 			for _, s := range r.Open {
 				ld.open[s.Alert.Fingerprint] = s
@@ -176,8 +184,8 @@ func (o *outbox) done(key string) { delete(o.pending, key) }
 // compact writes the snapshot of open and the pending notices, then
 // empties the log. A crash in between leaves records the snapshot already
 // holds, which their sequence numbers tell apart.
-func (o *outbox) compact(open []*escalation) error {
-	snap := outboxSnapshot{Seq: o.seq, Open: open, Pending: make([]*Notice, 0, len(o.pending))}
+func (o *outbox) compact(open []*escalation, closed map[string]time.Time) error {
+	snap := outboxSnapshot{Seq: o.seq, Open: open, Pending: make([]*Notice, 0, len(o.pending)), Closed: closed}
 	for _, n := range o.pending {
 		snap.Pending = append(snap.Pending, n)
 	}

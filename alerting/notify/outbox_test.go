@@ -333,7 +333,7 @@ func TestOutboxCompaction(t *testing.T) {
 	w := co2w(StateFiring)
 	r.handle(t, w)
 	r.d.mu.Lock()
-	if err := r.d.out.compact(r.d.esc.all()); err != nil {
+	if err := r.d.out.compact(r.d.esc.all(), r.d.esc.closedEpisodes()); err != nil {
 		t.Fatal(err)
 	}
 	r.d.mu.Unlock()
@@ -389,5 +389,43 @@ func TestExpediteSkipsStreetAlreadyTold(t *testing.T) {
 	r.wantSMS(t, "street/sms")
 	if got := testutil.ToFloat64(r.d.metrics.expedited); got != 0 {
 		t.Fatalf("expedited %v", got)
+	}
+}
+
+// TestTransitionsHandedOverAgain: after a restart the state store hands
+// over transitions whose receipts were lost, a firing and its resolution
+// included. The closed episode is recognised: nothing escalates anew, and
+// an older episode never replaces a newer one.
+func TestTransitionsHandedOverAgain(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
+	r.handle(t, co2(StateFiring))
+	r.step(t, 0)
+	clock.advance(time.Minute)
+	res := co2(StateResolved)
+	res.At = clock.Now()
+	r.handle(t, res)
+	r.step(t, 0)
+	r.wantSMS(t, "op1/sms,op1/sms")
+	for range 2 { // in this process, then after a crash
+		clock.advance(time.Hour)
+		r.handle(t, co2(StateFiring))
+		r.step(t, 0) // the sender may run between the two
+		r.handle(t, res)
+		r.step(t, 0)
+		r.step(t, time.Hour)
+		r.wantSMS(t, "op1/sms,op1/sms")
+		r = crash(t, r)
+	}
+	// A newer episode is open; the older one's firing handed over again
+	// does not replace it.
+	next := co2(StateFiring)
+	next.StartsAt, next.At = clock.Now(), clock.Now()
+	r.handle(t, next)
+	r.step(t, 0)
+	r.handle(t, co2(StateFiring))
+	if a, ok := r.d.esc.Open(next.Fingerprint); !ok || !a.StartsAt.Equal(next.StartsAt) {
+		t.Fatalf("open episode %v, want the newer one", a.StartsAt)
 	}
 }
