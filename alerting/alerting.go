@@ -109,6 +109,9 @@ func New(o Options) (*Service, error) {
 	if s.rs, err = rules.LoadFile(cfg.Rules, cfg.CalendarDir); err != nil {
 		return nil, err
 	}
+	if err := checkNotifyRules(cfg, s.rs); err != nil {
+		return nil, err
+	}
 	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer})
 	var owned []*facilityfile.Facility
 	for _, f := range facs {

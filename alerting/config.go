@@ -120,6 +120,9 @@ func Check(cfg Config) error {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
+	if err := checkNotifyRules(cfg, rs); err != nil {
+		return err
+	}
 	// Every recipient of critical alerts, the facility files' operators
 	// included, has two channels.
 	if err := cfg.Notify.CheckReach(withFacilityOperators(cfg.Notify.Directory, facs)); err != nil {

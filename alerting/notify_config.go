@@ -2,8 +2,12 @@ package alerting
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/facilityfile"
 )
 
@@ -32,4 +36,16 @@ func withFacilityOperators(dir notify.Directory, facs []*facilityfile.Facility) 
 	}
 	dir.Operators = ops
 	return dir
+}
+
+// checkNotifyRules fails for a rule named in the notify section that the
+// rules file does not define: a misspelt group_wait_rules key would
+// otherwise be ignored silently.
+func checkNotifyRules(cfg Config, rs *rules.RuleSet) error {
+	for _, rule := range slices.Sorted(maps.Keys(cfg.Notify.GroupWaitRules)) {
+		if !slices.Contains(rs.Names(), rule) {
+			return config.Errorf("notify.group_wait_rules."+rule, "no rule %q in %s", rule, cfg.Rules)
+		}
+	}
+	return nil
 }
