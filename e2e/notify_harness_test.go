@@ -34,21 +34,29 @@ var (
 	alertingBinErr  error
 )
 
-// alertingBinary builds cmd/alerting into a directory that lives as long
-// as the test binary.
+// alertingBinary builds cmd/alerting once per test run. It goes to one
+// fixed place in the temporary directory (a new build replaces the old by
+// rename, which processes still running keep), so runs leave no trail.
 func alertingBinary(t *testing.T) string {
 	t.Helper()
 	alertingBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cw-alerting-bin-")
+		dir := filepath.Join(os.TempDir(), "cradlewatch-e2e")
+		if alertingBinErr = os.MkdirAll(dir, 0o755); alertingBinErr != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "alerting-*.tmp")
 		if err != nil {
 			alertingBinErr = err
 			return
 		}
-		alertingBin = filepath.Join(dir, "alerting")
-		out, err := exec.Command("go", "build", "-o", alertingBin, "../cmd/alerting").CombinedOutput()
-		if err != nil {
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		if out, err := exec.Command("go", "build", "-o", tmp.Name(), "../cmd/alerting").CombinedOutput(); err != nil {
 			alertingBinErr = fmt.Errorf("go build ./cmd/alerting: %v\n%s", err, out)
+			return
 		}
+		alertingBin = filepath.Join(dir, "alerting")
+		alertingBinErr = os.Rename(tmp.Name(), alertingBin)
 	})
 	if alertingBinErr != nil {
 		t.Fatal(alertingBinErr)
