@@ -372,13 +372,15 @@ func (d *Dispatcher) cancelPending(fp string, keepFiring bool, now time.Time) []
 }
 
 // nextWake is when Run must look again: the earliest escalation step or
-// reminder, group deadline or retry.
+// reminder, group deadline or retry. A resolution waiting for its
+// announcement does not count: the announcement's own time does, and the
+// resolution follows it in the same round.
 func (d *Dispatcher) nextWake() time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := d.esc.NextTick()
 	for _, lv := range d.live {
-		if lv.inFlight {
+		if lv.inFlight || (lv.n.Kind == KindResolved && d.awaitsAnnouncement(lv)) {
 			continue
 		}
 		t := lv.n.Due

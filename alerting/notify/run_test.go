@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -63,4 +64,65 @@ func TestRunIsDrivenByEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRunWaitsForAnnouncementWithoutSpinning: a resolution due while its
+// firing notice waits for a retry neither spins the sender (synctest would
+// never settle) nor overtakes the firing.
+func TestRunWaitsForAnnouncementWithoutSpinning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t.TempDir())
+		cfg.Directory.Operators["fac-1"] = []Contact{{ID: "op1", Phone: "13812341234"}}
+		cfg.Retry = RetryConfig{MaxAttempts: 5, InitialBackoff: 2 * time.Minute, MaxBackoff: 2 * time.Minute}
+		sms := &recorder{script: []error{&ProviderError{Kind: Transient, Status: 503}}}
+		clock := &countingClock{}
+		d, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry(), Rand: seeded(1), Clock: clock,
+			Notifiers: map[Channel]Notifier{ChannelSMS: sms}, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+		start := time.Now()
+		w := co2w(StateFiring)
+		w.StartsAt, w.At = start, start
+		if err := d.Handle(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(31 * time.Second) // the firing notice failed; its retry is 1-2 minutes away
+		synctest.Wait()
+		res := w
+		res.State, res.At = StateResolved, time.Now()
+		if err := d.Handle(ctx, res); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute) // the resolution's wait is over, the firing's retry not yet
+		synctest.Wait()
+		if sms.count() != 0 {
+			t.Fatalf("sent %d before the firing's retry", sms.count())
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if len(sms.sent) != 2 || sms.sent[0].Kind != KindFiring || sms.sent[1].Kind != KindResolved {
+			t.Fatalf("sent %v, want the firing, then the resolution", recipients(sms.sent))
+		}
+		cancel()
+		<-done
+		if n := clock.n.Load(); n > 1000 {
+			t.Fatalf("the sender looked at the clock %d times in four minutes: it spins", n)
+		}
+	})
+}
+
+// countingClock is the real clock (synctest's in a bubble) counting reads.
+type countingClock struct {
+	RealClock
+	n atomic.Int64
+}
+
+func (c *countingClock) Now() time.Time {
+	c.n.Add(1)
+	return c.RealClock.Now()
 }
