@@ -161,6 +161,9 @@ func New(o Options) (s *Service, err error) {
 		}
 		s.onClose(l.Release)
 	}
+	if err := checkNotifyRules(cfg, s.rs); err != nil {
+		return nil, err
+	}
 	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer,
 		Platform: rules.Platform{ID: cfg.Platform.ID, Instance: cfg.MQTT.ClientID}})
 	if err := s.syncRegistry(); err != nil {
@@ -175,14 +178,17 @@ func New(o Options) (s *Service, err error) {
 	if len(s.operators(cfg.Platform.ID)) == 0 && len(ncfg.Directory.Operators[cfg.Platform.ID]) == 0 {
 		s.log.Warn("no platform contacts: platform incidents are recorded but reach nobody", "key", "platform.contacts")
 	}
+	// The directory with today's operators: which channels need a
+	// notifier, and who has fewer than two for critical alerts.
+	scfg := cfg.Notify
+	scfg.Config = ncfg
+	scfg.Config.Directory.Operators = s.operatorDirectory()
+	if err := scfg.CheckReach(scfg.Config.Directory); err != nil {
+		s.log.Warn("notify: recipients of critical alerts with fewer than two channels (check-config fails on this)", "err", err)
+	}
 	notifiers := o.Notifiers
 	if notifiers == nil {
-		// The notifiers for the channels the directory and today's
-		// operators use.
-		scfg := cfg.Notify
-		scfg.Config = ncfg
-		scfg.Config.Directory.Operators = s.operatorDirectory()
-		if notifiers, err = setup.BuildNotifiers(scfg, setup.BuildOptions{Logger: s.log}); err != nil {
+		if notifiers, err = setup.BuildNotifiers(scfg, setup.BuildOptions{Logger: s.log, Registerer: o.Registerer}); err != nil {
 			return nil, fmt.Errorf("alerting: notify: %w", err)
 		}
 	}
@@ -453,89 +459,84 @@ func (s *Service) apply(trs []rules.Transition, arrived time.Time) {
 }
 
 // notifyLoop hands transitions to the dispatcher, off the engine's
-// goroutine, and reports back which were accepted.
+// goroutine, and reports back which the notification path holds.
 func (s *Service) notifyLoop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case tr := <-s.notifyQ:
-			a := s.toNotify(tr)
-			if err := s.disp.Handle(ctx, a); err != nil {
-				s.m.notifyFailed.Inc()
-				s.log.Error("notification path failed", "alert", a.Fingerprint, "err", err)
-				continue
-			}
-			select {
-			case s.notified <- tr:
-			case <-ctx.Done():
+			if !s.handOver(ctx, tr) {
 				return nil
 			}
 		}
 	}
 }
 
-// toNotify turns an engine transition into the notification path's input.
-func (s *Service) toNotify(tr rules.Transition) notify.Alert {
-	a := tr.Alert
-	n := notify.Alert{
-		Fingerprint: a.Fingerprint, Rule: a.Rule, Facility: a.Facility, Room: a.Room, Device: a.Device,
-		What: a.Description, Value: formatValue(a.Kind, a.Value), Limit: formatValue(a.Kind, a.Limit),
-		StartsAt: a.Since, At: tr.At, Regulators: a.Escalate,
-	}
-	if !a.FiredAt.IsZero() {
-		n.StartsAt = a.FiredAt
-	}
-	if n.StartsAt.IsZero() {
-		n.StartsAt = tr.At
-	}
-	if f := s.facility(a.Facility); f != nil {
-		n.FacilityName, n.Region = f.Name, f.Region
-		for _, r := range f.Rooms {
-			if r.ID == a.Room && r.Name != "" {
-				n.Room = r.Name
-			}
+// Backoff of handOver while the outbox cannot be written.
+const (
+	handOverRetry    = time.Second
+	handOverRetryMax = 30 * time.Second
+)
+
+// handOver gives tr to the dispatcher. When Handle returns nil, every
+// notice tr causes is in the outbox on disk, and only then is tr marked
+// notified in the state store: a crash before that hands tr over again
+// after the restart, and the outbox recognises what it holds. A failed
+// outbox write (a full or failing disk) is retried with backoff, in order:
+// a resolution handled before its firing would leave an escalation open.
+// It reports false when ctx ended.
+func (s *Service) handOver(ctx context.Context, tr rules.Transition) bool {
+	a := s.toNotify(tr)
+	wait := handOverRetry
+	for {
+		err := s.disp.Handle(ctx, a)
+		if err == nil {
+			break
 		}
+		s.m.notifyFailed.Inc()
+		if errors.Is(err, notify.ErrInvalidAlert) {
+			s.log.Error("transition cannot be notified", "alert", a.Fingerprint, "err", err)
+			return true
+		}
+		s.log.Error("notification outbox not written; retrying", "alert", a.Fingerprint, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, handOverRetryMax)
 	}
-	switch a.Severity {
-	case rules.Critical:
-		n.Severity = notify.SeverityCritical
-	case rules.Warning:
-		n.Severity = notify.SeverityWarning
-	default:
-		n.Severity = notify.SeverityInfo
+	select {
+	case s.notified <- tr:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	switch tr.To {
-	case rules.Acknowledged:
-		n.State = notify.StateAcknowledged
-	case rules.Resolved:
-		n.State = notify.StateResolved
-	default:
-		n.State = notify.StateFiring
-	}
-	return n
 }
 
-// formatValue renders a value with its unit for a message.
+// toNotify turns an engine transition into the notification path's input
+// (see notifyAlert).
+func (s *Service) toNotify(tr rules.Transition) notify.Alert {
+	info, _ := s.rs.Info(tr.Alert.Rule)
+	return notifyAlert(tr, s.facility(tr.Alert.Facility), info)
+}
+
+// formatValue renders a value with its unit and the precision that means
+// something for the kind (29.3℃, 1650ppm, 0.12mg/m³), without trailing
+// zeros; a state kind in words.
 func formatValue(k model.Kind, v float64) string {
 	switch k {
-	case model.KindTemperature:
-		return fmt.Sprintf("%.1f℃", v)
-	case model.KindHumidity:
-		return fmt.Sprintf("%.0f%%", v)
-	case model.KindCO2:
-		return fmt.Sprintf("%.0fppm", v)
-	case model.KindPM25, model.KindPM10:
-		return fmt.Sprintf("%.0fμg/m³", v)
-	case model.KindHCHO, model.KindTVOC:
-		return fmt.Sprintf("%.2fmg/m³", v)
-	case model.KindCameraRetention:
-		return fmt.Sprintf("%.0f天", v)
 	case model.KindDoor, model.KindWindow:
 		if v >= 0.5 {
 			return "开启"
 		}
 		return "关闭"
 	}
-	return fmt.Sprintf("%g", v)
+	if u, ok := unitOf[k]; ok {
+		return trimmed(v, u.prec) + u.unit
+	}
+	return trimmed(v, 2)
 }

@@ -273,8 +273,8 @@ func benchLatency(b *testing.B, groupWait time.Duration) {
 	for _, c := range clears {
 		smoke(c.fac, 0, notify.StateResolved)
 	}
-	// Let the last groups' wait and the dispatcher's next tick pass.
-	time.Sleep(groupWait + 2*notify.TickInterval)
+	// Let the last groups' wait pass, and the dispatcher send them.
+	time.Sleep(groupWait + time.Second)
 	cancel()
 	wg.Wait()
 	s.close()

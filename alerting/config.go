@@ -78,6 +78,7 @@ func DefaultConfig() Config {
 		StateDir:     "/var/lib/cradlewatch/alerting",
 		TickInterval: time.Second,
 		Events:       EventsConfig{Enabled: true, Influx: influxwrite.DefaultConfig()},
+		Notify:       setup.DefaultConfig(),
 
 		SeriesSnapshotInterval: time.Minute,
 		Platform:               PlatformConfig{ID: rules.DefaultPlatformID, Name: "监测平台"},
@@ -194,6 +195,18 @@ func Check(cfg Config) error {
 			}
 			return &config.Error{File: f.Origin, Reason: err.Error()}
 		}
+	}
+	if err := checkNotifyRules(cfg, rs); err != nil {
+		return err
+	}
+	// Every recipient of critical alerts, the facility files' operators
+	// included, has two channels.
+	if err := cfg.Notify.CheckReach(withFacilityOperators(cfg.Notify.Directory, facs)); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ce.Key = "notify." + ce.Key
+		}
+		return err
 	}
 	return nil
 }

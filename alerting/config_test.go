@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cradlewatch/cradlewatch/internal/config"
 )
@@ -120,4 +121,21 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			t.Fatalf("got %#v", err)
 		}
 	})
+}
+
+// TestCheckNamesUnknownGroupWaitRule: a wait for a rule that does not
+// exist (a typo) fails check-config instead of being ignored.
+func TestCheckNamesUnknownGroupWaitRule(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := config.Load(repoFile(t, "configs/alerting.example.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Facilities = repoFile(t, cfg.Facilities)
+	cfg.Rules = repoFile(t, cfg.Rules)
+	cfg.CalendarDir = repoFile(t, cfg.CalendarDir)
+	cfg.Notify.GroupWaitRules = map[string]time.Duration{"co2_hourli": time.Minute}
+	err := Check(cfg)
+	if err == nil || !strings.Contains(err.Error(), "notify.group_wait_rules.co2_hourli") {
+		t.Fatalf("err %v", err)
+	}
 }

@@ -87,14 +87,7 @@ func (s *Service) operators(facility string) []notify.Contact {
 	if f == nil {
 		return nil
 	}
-	out := make([]notify.Contact, 0, len(f.Operators))
-	for i, op := range f.Operators {
-		out = append(out, notify.Contact{
-			ID: fmt.Sprintf("%s/op%d", f.ID, i), Name: op.Name, Phone: op.Phone, Email: op.Email,
-			DingTalk: op.DingTalk, WeCom: op.WeCom, Webhook: op.Webhook,
-		})
-	}
-	return out
+	return operatorContacts(f)
 }
 
 // operatorDirectory is the notify directory's operators with today's

@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -222,22 +219,15 @@ func sameSet(a, b []string) bool {
 }
 
 // silencedInLog counts "silenced" records of a facility in the
-// notification log ("<crc> <json>" lines).
+// notification log.
 func silencedInLog(t *testing.T, path, facility string) int {
 	t.Helper()
-	f, err := os.Open(path)
+	es, err := notify.ReadLog(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		_, js, ok := strings.Cut(sc.Text(), " ")
-		var e notify.LogEntry
-		if !ok || json.Unmarshal([]byte(js), &e) != nil {
-			continue
-		}
+	for _, e := range es {
 		if e.Outcome == notify.OutcomeSilenced && e.Facility == facility {
 			n++
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -60,17 +61,40 @@ func (d *Dispatcher) AckHandler() http.Handler {
 	})
 }
 
-// codeInReply finds the acknowledgement code in a free-text SMS reply such
-// as "确认 123456" or "123456".
+// codeInReply finds acknowledgement codes in a free-text SMS reply such
+// as "确认 123456" or "123456 654321".
 var codeInReply = regexp.MustCompile(`(?:^|\D)(\d{6})(?:\D|$)`)
 
 // ExtractAckCode returns the first 6-digit code in an SMS reply.
 func ExtractAckCode(text string) (string, bool) {
-	m := codeInReply.FindStringSubmatch(text)
-	if m == nil {
+	codes := ExtractAckCodes(text)
+	if len(codes) == 0 {
 		return "", false
 	}
-	return m[1], true
+	return codes[0], true
+}
+
+// maxCodesPerReply bounds the codes one reply may acknowledge: a grouped
+// SMS carries a few, and a reply listing many more is a guess.
+const maxCodesPerReply = 10
+
+// ExtractAckCodes returns the distinct 6-digit codes in an SMS reply, in
+// order: a grouped message carries one code per alert, and a reply with
+// several acknowledges each.
+func ExtractAckCodes(text string) []string {
+	var out []string
+	for i := 0; i < len(text) && len(out) < maxCodesPerReply; {
+		loc := codeInReply.FindStringSubmatchIndex(text[i:])
+		if loc == nil {
+			break
+		}
+		c := text[i+loc[2] : i+loc[3]]
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+		i += loc[3] // the separator after a code may start the next match
+	}
+	return out
 }
 
 // AliyunReply is one upstream message of Aliyun's SmsUp HTTP push (a JSON
@@ -156,13 +180,15 @@ func (d *Dispatcher) TencentReplyHandler() http.Handler {
 }
 
 func (d *Dispatcher) ackReply(text, phone, source string) {
-	code, ok := ExtractAckCode(text)
-	if !ok {
+	codes := ExtractAckCodes(text)
+	if len(codes) == 0 {
 		d.metrics.acks.WithLabelValues(source, "rejected").Inc()
 		d.logger.Info("sms reply without an ack code", "source", source, "phone", MaskPhone(phone))
 		return
 	}
-	if _, err := d.AckBySMS(code, phone, source); err != nil {
-		d.logger.Info("sms reply did not acknowledge", "source", source, "phone", MaskPhone(phone), "err", err)
+	for _, code := range codes {
+		if _, err := d.AckBySMS(code, phone, source); err != nil {
+			d.logger.Info("sms reply did not acknowledge", "source", source, "phone", MaskPhone(phone), "err", err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -18,9 +17,7 @@ func TestSMSReplyOnlyFromRecipient(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(dir), clock, sms, dt)
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	r.step(t, 30*time.Second) // SMS to op1 (13812341234) only
 	code := sms.sent[0].Params[ParamCode]
 
@@ -43,7 +40,7 @@ func TestSMSReplyOnlyFromRecipient(t *testing.T) {
 		if tc.want == nil {
 			break
 		}
-		if tc.name == "stranger" { // restart: who received it is in escalations.json
+		if tc.name == "stranger" { // restart: who received it is in the notification log
 			r.d.Close()
 			r = newRig(t, testConfig(dir), clock, sms, dt)
 		}
@@ -60,9 +57,7 @@ func TestReplyHandlerRejectsOtherNumber(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	r.step(t, 30*time.Second)
 	code := sms.sent[0].Params[ParamCode]
 	w := httptest.NewRecorder()
@@ -76,9 +71,7 @@ func TestReplyHandlerRejectsOtherNumber(t *testing.T) {
 	}
 	r.step(t, 10*time.Minute) // not acknowledged: the street step still comes
 	r.step(t, 30*time.Second)
-	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
-		t.Fatalf("sent %s", got)
-	}
+	r.wantSMS(t, "op1/sms,street/sms")
 	if strings.Contains(r.logs.String(), "13600000000") {
 		t.Fatal("full number logged")
 	}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,29 +93,37 @@ type Alert struct {
 	Region       model.Region `json:"region"`
 	Severity     Severity     `json:"severity"`
 	State        State        `json:"state"`
-	What         string       `json:"what"`  // Chinese description, e.g. "二氧化碳浓度过高"
-	Value        string       `json:"value"` // observed value with unit, e.g. "1650ppm"
-	Limit        string       `json:"limit"` // the limit it broke, e.g. "1000ppm"
-	StartsAt     time.Time    `json:"starts_at"`
-	At           time.Time    `json:"at"` // time of this transition (event time)
-	AckCode      string       `json:"ack_code,omitempty"`
+	What         string       `json:"what"`  // what is wrong, in words: "检测到烟雾", "二氧化碳1小时均值超标"
+	Value        string       `json:"value"` // observed value with unit, e.g. "1650ppm"; empty for states (door, smoke)
+	Limit        string       `json:"limit"` // the limit it broke, e.g. "1000ppm"; empty where there is none
+	// Detail is the value and limit as a phrase for the message, e.g.
+	// "（1650ppm，限值1000ppm）" or "（29.3℃，高于上限28℃）"; empty when the
+	// state says it all (the message then shows the time it began).
+	Detail   string    `json:"detail,omitempty"`
+	StartsAt time.Time `json:"starts_at"`
+	At       time.Time `json:"at"` // time of this transition (event time)
+	AckCode  string    `json:"ack_code,omitempty"`
 	// Regulators: the street office hears of it at once, with the
 	// operators, not only when escalation reaches it (a facility's gateway
 	// silent during opening hours is a finding for the regulator itself).
 	Regulators bool `json:"regulators,omitempty"`
 }
 
+// ErrInvalidAlert is wrapped by Validate's errors: the transition cannot
+// be routed, and handing it over again will not change that.
+var ErrInvalidAlert = errors.New("invalid alert")
+
 // Validate reports what is missing for the alert to be routed.
 func (a Alert) Validate() error {
 	switch {
 	case a.Fingerprint == "":
-		return fmt.Errorf("alert: fingerprint is empty")
+		return fmt.Errorf("%w: fingerprint is empty", ErrInvalidAlert)
 	case a.Facility == "":
-		return fmt.Errorf("alert %s: facility is empty", a.Fingerprint)
+		return fmt.Errorf("%w %s: facility is empty", ErrInvalidAlert, a.Fingerprint)
 	case a.StartsAt.IsZero():
-		return fmt.Errorf("alert %s: starts_at is zero", a.Fingerprint)
+		return fmt.Errorf("%w %s: starts_at is zero", ErrInvalidAlert, a.Fingerprint)
 	case a.State < StateFiring || a.State > StateResolved:
-		return fmt.Errorf("alert %s: invalid state %d", a.Fingerprint, int(a.State))
+		return fmt.Errorf("%w %s: state %d", ErrInvalidAlert, a.Fingerprint, int(a.State))
 	}
 	return nil
 }

@@ -77,17 +77,20 @@ func (b *budget) prune(key string, now time.Time) []sendRec {
 	return ts
 }
 
-// replay rebuilds the budget from a log entry.
-func (b *budget) replay(e LogEntry) {
-	if e.PhoneKey == "" {
-		return
-	}
-	switch e.Outcome {
-	case OutcomeSent:
-		if e.Channel == ChannelSMS {
-			b.sent[e.PhoneKey] = append(b.sent[e.PhoneKey], sendRec{at: e.At, content: e.Key})
+// replay rebuilds the budget from one record of the notification log: an
+// SMS sent counts once for the record (one message covers its entries).
+func (b *budget) replay(es []LogEntry) {
+	smsCounted := false
+	for _, e := range es {
+		if e.PhoneKey == "" {
+			continue
 		}
-	case OutcomeExhausted:
-		b.exhaust(e.PhoneKey, e.At)
+		switch {
+		case e.Outcome == OutcomeSent && e.Channel == ChannelSMS && !smsCounted:
+			b.sent[e.PhoneKey] = append(b.sent[e.PhoneKey], sendRec{at: e.At, content: e.Key})
+			smsCounted = true
+		case e.Outcome == OutcomeExhausted:
+			b.exhaust(e.PhoneKey, e.At)
+		}
 	}
 }

@@ -2,14 +2,17 @@ package notify
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
 // Defaults. Budgets follow the stricter provider (Tencent: 10 a day and one
 // per 30 s for the same content to one number); Aliyun allows about 50 a day.
 const (
-	DefaultGroupWait      = 30 * time.Second
+	DefaultGroupWait      = 30 * time.Second // warnings and info; critical alerts do not wait
 	DefaultPerDay         = 10
 	DefaultPerWindow      = 1
 	DefaultWindow         = 30 * time.Second
@@ -22,20 +25,51 @@ const (
 	DefaultMaxParamRunes  = 35 // Aliyun's limit for a variable of a notification template
 )
 
+// MaxGroupWait bounds every grouping wait: a notice held longer would
+// arrive after the escalation it should precede.
+const MaxGroupWait = time.Hour
+
+// Voice modes for critical alerts (Config.Voice).
+const (
+	// VoiceFallback calls when the SMS of a critical notice did not go
+	// through (refused by the provider, budget, outage): the default.
+	VoiceFallback = "fallback"
+	// VoiceAlways calls for every critical firing and escalation notice,
+	// beside the SMS.
+	VoiceAlways = "always"
+)
+
 // Config is the notification path's configuration. Every key is documented
 // in configs/notify.example.yaml.
+//
+// A zero duration means zero: GroupWait 0 sends warnings without waiting.
+// Other keys left zero take their default (WithDefaults); the service's
+// defaults for the YAML come from DefaultConfig.
 type Config struct {
-	StateDir      string             `yaml:"state_dir" mapstructure:"state_dir"`
-	DefaultLang   string             `yaml:"default_lang" mapstructure:"default_lang"`
-	GroupWait     time.Duration      `yaml:"group_wait" mapstructure:"group_wait"`
-	MaxParamRunes int                `yaml:"max_param_runes" mapstructure:"max_param_runes"`
-	Budget        BudgetConfig       `yaml:"budget" mapstructure:"budget"`
-	Retry         RetryConfig        `yaml:"retry" mapstructure:"retry"`
-	Fallback      []Channel          `yaml:"fallback" mapstructure:"fallback"`
-	Policies      map[string]Policy  `yaml:"policies" mapstructure:"policies"` // by severity name
-	Directory     Directory          `yaml:"directory" mapstructure:"directory"`
-	Templates     map[string]LangSet `yaml:"templates" mapstructure:"templates"` // by language; "zh" is built in
-	Silences      []Silence          `yaml:"silences" mapstructure:"silences"`
+	StateDir    string `yaml:"state_dir" mapstructure:"state_dir"`
+	DefaultLang string `yaml:"default_lang" mapstructure:"default_lang"`
+	// GroupWait: how long a warning's or info notice waits for others of
+	// the same facility, recipient and kind, to leave as one message.
+	GroupWait time.Duration `yaml:"group_wait" mapstructure:"group_wait"`
+	// GroupWaitCritical: the same for critical alerts; 0 (the default)
+	// sends them at once.
+	GroupWaitCritical time.Duration `yaml:"group_wait_critical" mapstructure:"group_wait_critical"`
+	// GroupWaitRules: per rule name, instead of its severity's wait.
+	GroupWaitRules map[string]time.Duration `yaml:"group_wait_rules" mapstructure:"group_wait_rules"`
+	MaxParamRunes  int                      `yaml:"max_param_runes" mapstructure:"max_param_runes"`
+	Budget         BudgetConfig             `yaml:"budget" mapstructure:"budget"`
+	Retry          RetryConfig              `yaml:"retry" mapstructure:"retry"`
+	Fallback       []Channel                `yaml:"fallback" mapstructure:"fallback"`
+	// Voice: when a critical alert calls the recipient's phone (VoiceFallback
+	// or VoiceAlways); it needs a voice provider.
+	Voice string `yaml:"voice" mapstructure:"voice"`
+	// AckURL, when set, is printed in free-text messages (webhook, robots,
+	// e-mail) as the place to acknowledge with the code.
+	AckURL    string             `yaml:"ack_url" mapstructure:"ack_url"`
+	Policies  map[string]Policy  `yaml:"policies" mapstructure:"policies"` // by severity name; merged with DefaultPolicies
+	Directory Directory          `yaml:"directory" mapstructure:"directory"`
+	Templates map[string]LangSet `yaml:"templates" mapstructure:"templates"` // by language; "zh" is built in
+	Silences  []Silence          `yaml:"silences" mapstructure:"silences"`
 }
 
 // BudgetConfig limits SMS per phone number.
@@ -129,16 +163,25 @@ func DefaultPolicies() map[string]Policy {
 	}
 }
 
-// WithDefaults fills unset keys.
+// DefaultConfig is the configuration a YAML file starts from: the keys it
+// leaves out keep these values (GroupWait 30 s for warnings; critical
+// alerts without a wait).
+func DefaultConfig() Config {
+	return Config{GroupWait: DefaultGroupWait}
+}
+
+// WithDefaults fills unset keys. A policy named in Policies replaces the
+// default one of its severity; the severities it does not name keep their
+// defaults (a block naming only "critical" leaves "warning" as it was).
 func (c Config) WithDefaults() Config {
 	if c.DefaultLang == "" {
 		c.DefaultLang = DefaultLang
 	}
-	if c.GroupWait == 0 {
-		c.GroupWait = DefaultGroupWait
-	}
 	if c.MaxParamRunes == 0 {
 		c.MaxParamRunes = DefaultMaxParamRunes
+	}
+	if c.Voice == "" {
+		c.Voice = VoiceFallback
 	}
 	b := &c.Budget
 	if b.PerDay == 0 {
@@ -169,63 +212,130 @@ func (c Config) WithDefaults() Config {
 	if c.Fallback == nil {
 		c.Fallback = []Channel{ChannelDingTalk, ChannelWeCom, ChannelWebhook, ChannelEmail}
 	}
-	if c.Policies == nil {
-		c.Policies = DefaultPolicies()
+	merged := DefaultPolicies()
+	for sev, p := range c.Policies {
+		merged[sev] = p
 	}
+	c.Policies = merged
 	return c
 }
 
-// Validate names the key that is wrong.
+// groupWait is how long a notice of a (rule, severity) alert waits for
+// others to join its message.
+func (c Config) groupWait(rule string, sev Severity) time.Duration {
+	if w, ok := c.GroupWaitRules[rule]; ok {
+		return w
+	}
+	if sev == SeverityCritical {
+		return c.GroupWaitCritical
+	}
+	return c.GroupWait
+}
+
+// Validate names the key that is wrong, as a *config.Error whose key is
+// relative to the notify section.
 func (c Config) Validate() error {
 	if c.StateDir == "" {
-		return fmt.Errorf("state_dir: must be set (escalations and the notification log survive restarts there)")
+		return config.Errorf("state_dir", "must be set (escalations, the outbox and the notification log survive restarts there)")
 	}
-	for _, ch := range c.Fallback {
+	waits := map[string]time.Duration{"group_wait": c.GroupWait, "group_wait_critical": c.GroupWaitCritical}
+	for rule, w := range c.GroupWaitRules {
+		waits["group_wait_rules."+rule] = w
+	}
+	for _, key := range slices.Sorted(maps.Keys(waits)) {
+		if err := checkWait(key, waits[key]); err != nil {
+			return err
+		}
+	}
+	for key, d := range map[string]time.Duration{"budget.window": c.Budget.Window, "budget.exhausted_for": c.Budget.ExhaustedFor,
+		"retry.initial_backoff": c.Retry.InitialBackoff, "retry.max_backoff": c.Retry.MaxBackoff, "retry.attempt_timeout": c.Retry.AttemptTimeout} {
+		if d < 0 {
+			return config.Errorf(key, "%s is negative", d)
+		}
+	}
+	if c.Retry.InitialBackoff > 0 && c.Retry.MaxBackoff > 0 && c.Retry.InitialBackoff > c.Retry.MaxBackoff {
+		return config.Errorf("retry.initial_backoff", "%s is longer than retry.max_backoff %s", c.Retry.InitialBackoff, c.Retry.MaxBackoff)
+	}
+	if c.Retry.MaxAttempts < 0 {
+		return config.Errorf("retry.max_attempts", "must not be negative")
+	}
+	if c.Budget.PerDay < 0 {
+		return config.Errorf("budget.per_day", "must not be negative")
+	}
+	if c.Budget.PerWindow < 0 {
+		return config.Errorf("budget.per_window", "must not be negative")
+	}
+	for i, ch := range c.Fallback {
 		switch ch {
 		case ChannelWebhook, ChannelDingTalk, ChannelWeCom, ChannelEmail:
 		default:
-			return fmt.Errorf("fallback: unknown channel %q", ch)
+			return config.Errorf("fallback", "item %d: unknown channel %q (want dingtalk, wecom, webhook or email)", i, ch)
 		}
 	}
-	names := make([]string, 0, len(c.Policies))
-	for n := range c.Policies {
-		names = append(names, n)
+	switch c.Voice {
+	case "", VoiceFallback, VoiceAlways:
+	default:
+		return config.Errorf("voice", "%q is not one of %s, %s", c.Voice, VoiceFallback, VoiceAlways)
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	if err := validatePolicies(c.Policies); err != nil {
+		return err
+	}
+	for i, s := range c.Silences {
+		if err := s.validate(); err != nil {
+			return config.Errorf("silences", "item %d: %v", i, err)
+		}
+	}
+	return nil
+}
+
+func checkWait(key string, w time.Duration) error {
+	switch {
+	case w < 0:
+		return config.Errorf(key, "%s is negative (0 sends at once)", w)
+	case w > MaxGroupWait:
+		return config.Errorf(key, "%s is longer than %s: a notice would wait past its escalation", w, MaxGroupWait)
+	}
+	return nil
+}
+
+func validatePolicies(policies map[string]Policy) error {
+	for _, n := range slices.Sorted(maps.Keys(policies)) {
+		key := "policies." + n
 		var s Severity
 		if err := s.UnmarshalText([]byte(n)); err != nil {
-			return fmt.Errorf("policies.%s: %w", n, err)
+			return config.Errorf(key, "%v", err)
 		}
-		p := c.Policies[n]
+		p := policies[n]
 		var last time.Duration
 		for i, st := range p.Steps {
+			sk := fmt.Sprintf("%s.steps[%d]", key, i)
 			if st.Name == "" {
-				return fmt.Errorf("policies.%s.steps[%d].name: empty", n, i)
+				return config.Errorf(sk+".name", "empty")
+			}
+			if st.After < 0 {
+				return config.Errorf(sk+".after", "%s is negative", st.After)
 			}
 			if st.After < last {
-				return fmt.Errorf("policies.%s.steps[%d].after: %s is before the previous step", n, i, st.After)
+				return config.Errorf(sk+".after", "%s is before the previous step (%s)", st.After, last)
 			}
 			last = st.After
 			for _, t := range st.Targets {
 				switch t {
 				case TargetOperator, TargetStreet, TargetCounty, TargetCity, TargetProvince:
 				default:
-					return fmt.Errorf("policies.%s.steps[%d].targets: unknown target %q", n, i, t)
+					return config.Errorf(sk+".targets", "unknown target %q (want operator, street, county, city or province)", t)
 				}
 			}
 		}
 		if p.Repeat < 0 {
-			return fmt.Errorf("policies.%s.repeat: negative", n)
+			return config.Errorf(key+".repeat", "%s is negative (0: no reminders)", p.Repeat)
 		}
-	}
-	for i, s := range c.Silences {
-		if err := s.validate(); err != nil {
-			return fmt.Errorf("silences[%d]: %w", i, err)
+		if p.Repeat > 0 && p.Repeat < time.Minute {
+			return config.Errorf(key+".repeat", "%s is shorter than a minute: reminders would flood the recipients", p.Repeat)
 		}
-	}
-	if c.Budget.PerDay < 0 || c.Budget.PerWindow < 0 {
-		return fmt.Errorf("budget: limits must not be negative")
+		if p.RepeatMax < 0 {
+			return config.Errorf(key+".repeat_max", "must not be negative")
+		}
 	}
 	return nil
 }

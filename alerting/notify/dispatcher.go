@@ -6,32 +6,34 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/internal/fileutil"
 )
 
 // Files in Config.StateDir.
 const (
-	LogFile        = "notifications.log" // notification log (dedup, budgets, dead letters)
-	EscalationFile = "escalations.json"  // open alerts and their escalation progress
+	LogFile        = "notifications.log" // notification log: outcomes (dedup, budgets, SMS replies, dead letters)
+	OutboxFile     = "outbox.log"        // outbox: notices due and escalation changes, before anything depends on them
+	EscalationFile = "escalations.json"  // snapshot of the outbox: open alerts and pending notices
 	SilenceFile    = "silences.json"     // silences added at run time
 )
 
-// TickInterval is how often Run checks group deadlines and escalations;
-// escalation steps are minutes apart, so a second is plenty.
-const TickInterval = time.Second
+// idleWake bounds how long Run sleeps when nothing is scheduled.
+const idleWake = time.Hour
 
 // Options carry the Dispatcher's configuration and dependencies.
 type Options struct {
 	Config     Config
-	Notifiers  map[Channel]Notifier // one per channel; ChannelSMS is the configured SMS provider
+	Notifiers  map[Channel]Notifier // one per channel; ChannelSMS is the configured SMS provider (or a failover of several)
 	Clock      Clock                // default RealClock
 	Logger     *slog.Logger         // default slog.Default()
 	Registerer prometheus.Registerer
@@ -43,8 +45,8 @@ type Options struct {
 	OnAck func(a Alert, actor, source string)
 }
 
-// Dispatcher turns alert transitions into notifications: escalation, then
-// group → silence → dedup → budget → send with retry → record.
+// Dispatcher turns alert transitions into notifications: escalation, the
+// outbox, then group → silence → dedup → announced → plan → send → record.
 type Dispatcher struct {
 	cfg       Config
 	notifiers map[Channel]Notifier
@@ -55,23 +57,23 @@ type Dispatcher struct {
 	rnd       *rand.Rand
 	render    *renderer
 	pipeline  Pipeline
+	contacts  map[string]Contact // recipient id → contact
+	budget    *budget            // used by the sender only
+	log       *nflog
+	wake      chan struct{}
 
 	mu       sync.Mutex // guards the fields below
 	esc      *Escalator
-	groups   map[string]*pending
+	out      *outbox
+	live     map[string]*delivery // pending notices by key
+	stash    *outboxRecord        // changes a failed outbox write still owes
 	silences []Silence
-	budget   *budget
-	log      *nflog
 
-	sendMu sync.Mutex // one delivery at a time keeps budgets and the log consistent
+	sendMu sync.Mutex // one delivery at a time: a crash repeats at most the one in flight
 }
 
-type pending struct {
-	n        *Notification
-	deadline time.Time
-}
-
-// New opens (or creates) the state in cfg.StateDir and builds the path.
+// New opens (or creates) the state in cfg.StateDir: the pending notices
+// and escalations come back as they were.
 func New(o Options) (*Dispatcher, error) {
 	cfg := o.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -102,182 +104,301 @@ func New(o Options) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: register metrics: %w", err)
 	}
-	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, o.Location)
+	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, o.Location)
 	if err != nil {
 		return nil, fmt.Errorf("notify config: %w", err)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("notify: state dir: %w", err)
 	}
-	d := &Dispatcher{cfg: cfg, notifiers: o.Notifiers, clock: o.Clock, logger: o.Logger.With("component", "notify"),
-		metrics: m, onAck: o.OnAck, rnd: o.Rand, render: r, groups: map[string]*pending{}, budget: newBudget(cfg.Budget)}
-	d.log, err = openNflog(filepath.Join(cfg.StateDir, LogFile), d.budget.replay)
-	if errors.Is(err, ErrCorruptLog) {
-		m.logCorrupt.Inc()
-		d.logger.Warn("notification log had a corrupt tail; truncated", "err", err)
-	} else if err != nil {
+	logger := o.Logger.With("component", "notify")
+	d := &Dispatcher{cfg: cfg, notifiers: o.Notifiers, clock: o.Clock, logger: logger, metrics: m, onAck: o.OnAck,
+		rnd: o.Rand, render: r, contacts: indexContacts(cfg.Directory, logger), budget: newBudget(cfg.Budget),
+		wake: make(chan struct{}, 1), live: map[string]*delivery{}}
+	if err := d.restore(o.Registerer); err != nil {
 		return nil, err
 	}
-	d.esc, err = NewEscalator(cfg.Policies, cfg.Directory, filepath.Join(cfg.StateDir, EscalationFile), o.Rand)
-	if err != nil {
-		d.log.close()
-		return nil, err
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cw_alerting_notify_pending_notices",
+		Help: "Notices in the outbox not yet delivered: waiting for their group, a retry or an escalation in flight."},
+		func() float64 { return float64(d.Pending()) })
+	if err := o.Registerer.Register(pending); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("notify: register metrics: %w", err)
 	}
 	var runtime []Silence
-	if err := loadJSON(filepath.Join(cfg.StateDir, SilenceFile), &runtime); err != nil {
-		d.log.close()
-		return nil, err
+	if err := fileutil.LoadJSON(filepath.Join(cfg.StateDir, SilenceFile), &runtime); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	d.silences = append(append([]Silence{}, cfg.Silences...), runtime...)
-	d.pipeline = Pipeline{silenceStage{d}, dedupStage{d}, budgetStage{d}, sendStage{d}, recordStage{d}}
+	d.pipeline = Pipeline{contactStage{d}, silenceStage{d}, dedupStage{d}, announcedStage{d}, planStage{d}, sendStage{d}, recordStage{d}}
 	return d, nil
 }
 
-// Close releases the notification log.
+// restore opens the notification log and the outbox and rebuilds the
+// escalations and the pending notices, then compacts the outbox.
+func (d *Dispatcher) restore(reg prometheus.Registerer) error {
+	var err error
+	d.log, err = openNflog(filepath.Join(d.cfg.StateDir, LogFile), d.logger, reg, d.budget.replay)
+	if err != nil {
+		return err
+	}
+	out, ld, err := openOutbox(d.cfg.StateDir, d.logger, reg)
+	if err != nil {
+		d.log.close()
+		return err
+	}
+	d.out = out
+	open := make([]*escalation, 0, len(ld.open))
+	for _, fp := range slices.Sorted(maps.Keys(ld.open)) {
+		open = append(open, ld.open[fp])
+	}
+	if d.esc, err = NewEscalator(d.cfg.Policies, d.cfg.Directory, open, ld.closed, d.rnd); err != nil {
+		d.Close()
+		return err
+	}
+	if ld.legacy {
+		for _, s := range open {
+			s.Reached = d.esc.legacyReached(s)
+		}
+	}
+	for key, n := range ld.pending {
+		if d.log.done(key) {
+			d.out.done(key)
+			continue
+		}
+		d.live[key] = d.newDelivery(n)
+	}
+	if err := d.out.compact(d.esc.all(), d.esc.closedEpisodes()); err != nil {
+		d.Close()
+		return err
+	}
+	if len(d.live) > 0 || len(open) > 0 {
+		d.logger.Info("notification state restored", "open_alerts", len(open), "pending_notices", len(d.live))
+	}
+	return nil
+}
+
+// Close releases the notification log and the outbox; it is idempotent.
 func (d *Dispatcher) Close() error {
 	d.sendMu.Lock()
 	defer d.sendMu.Unlock()
-	return d.log.close()
+	var errs []error
+	if d.log != nil {
+		errs = append(errs, d.log.close())
+	}
+	if d.out != nil {
+		errs = append(errs, d.out.close())
+	}
+	return errors.Join(errs...)
 }
 
-// Run calls Tick every TickInterval until ctx is done.
+// Run sends what is due, woken by Handle, acknowledgements and a timer set
+// to the next deadline (a group's wait, a retry, an escalation step), until
+// ctx is done.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	t := time.NewTicker(TickInterval)
-	defer t.Stop()
+	timer := time.NewTimer(idleWake)
+	defer timer.Stop()
 	for {
+		if err := d.Tick(ctx); err != nil && ctx.Err() == nil {
+			d.logger.Error("notify", "err", err)
+		}
+		wait := idleWake
+		if next := d.nextWake(); !next.IsZero() {
+			wait = max(next.Sub(d.clock.Now()), 0)
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			if err := d.Tick(ctx); err != nil && ctx.Err() == nil {
-				d.logger.Error("notify tick", "err", err)
-			}
+		case <-d.wake:
+		case <-timer.C:
 		}
 	}
 }
 
-// Handle takes one alert transition from the rule engine. Notifications it
-// causes wait group_wait in their group and go out on a later Tick.
+// kick wakes Run.
+func (d *Dispatcher) kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Handle takes one alert transition from the rule engine. When it returns
+// nil, every notice the transition causes is in the outbox on disk (and
+// the escalation changes with it): the caller may mark the transition
+// notified. The notices leave on Run's next round: at once for a critical
+// alert, after their group's wait otherwise.
 func (d *Dispatcher) Handle(ctx context.Context, a Alert) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
 	now := d.clock.Now()
 	d.mu.Lock()
-	due, err := d.esc.Observe(a)
+	rec := &outboxRecord{}
+	due := d.esc.Observe(a)
 	if a.State != StateFiring {
-		d.dropPending(a.Fingerprint, a.State == StateResolved)
+		rec.Cancel = d.cancelPending(a.Fingerprint, a.State == StateResolved, now)
 	}
-	more, terr := d.esc.Tick(now)
-	d.enqueue(append(due, more...), now)
+	due = append(due, d.esc.Tick(now)...)
+	err := d.commit(rec, due, now)
 	d.mu.Unlock()
-	if err = errors.Join(err, terr); err != nil {
+	d.kick()
+	if err != nil {
 		d.metrics.stateErrors.Inc()
-		return fmt.Errorf("notify: escalation state: %w", err)
+		return fmt.Errorf("notify: outbox: %w", err)
 	}
-	return d.flush(ctx, now)
+	return nil
 }
 
-// Tick advances escalations and sends every group whose wait is over.
+// Tick advances escalations and sends every group that is ready. Run calls
+// it; tests call it with a fake clock.
 func (d *Dispatcher) Tick(ctx context.Context) error {
 	now := d.clock.Now()
 	d.mu.Lock()
-	due, err := d.esc.Tick(now)
-	d.enqueue(due, now)
+	err := d.commit(&outboxRecord{}, d.esc.Tick(now), now)
 	d.mu.Unlock()
 	if err != nil {
 		d.metrics.stateErrors.Inc()
-		d.logger.Error("escalation state", "err", err)
+		d.logger.Error("outbox write failed; notices are kept in memory and written with the next change", "err", err)
 	}
-	return d.flush(ctx, now)
+	return d.flush(ctx)
 }
 
-// enqueue adds due notices to their groups: one group per recipient,
-// facility and kind, open for group_wait from its first alert.
-func (d *Dispatcher) enqueue(due []Due, now time.Time) {
+// commit turns due notices into outbox notices and writes them with the
+// escalation changes in one record (one fsync); then they are live. A
+// failed write keeps the changes for the next write and the notices live:
+// sending them is better than losing them.
+func (d *Dispatcher) commit(rec *outboxRecord, due []Due, now time.Time) error {
+	rec.Add = d.notices(due, now)
+	rec.Open, rec.Closed = d.esc.Changes()
+	if d.stash != nil {
+		rec = d.stash.merge(rec)
+		d.stash = nil
+	}
+	err := d.out.write(rec)
+	if err != nil {
+		d.stash = rec
+	}
+	for _, n := range rec.Add {
+		if d.live[n.Key] == nil {
+			d.live[n.Key] = d.newDelivery(n)
+		}
+	}
+	if err == nil && d.out.needsCompaction() {
+		if cerr := d.out.compact(d.esc.all(), d.esc.closedEpisodes()); cerr != nil {
+			d.logger.Error("outbox compaction failed", "err", cerr)
+		}
+	}
+	return err
+}
+
+// merge returns r followed by later, as one record.
+func (r *outboxRecord) merge(later *outboxRecord) *outboxRecord {
+	out := &outboxRecord{Closed: append(slices.Clone(r.Closed), later.Closed...), Add: append(slices.Clone(r.Add), later.Add...),
+		Cancel: append(slices.Clone(r.Cancel), later.Cancel...)}
+	open := map[string]*escalation{}
+	for _, s := range append(slices.Clone(r.Open), later.Open...) {
+		open[s.Alert.Fingerprint] = s
+	}
+	for _, c := range later.Closed {
+		if s := open[c.Fingerprint]; s != nil && s.Alert.episode() == c.Episode {
+			delete(open, c.Fingerprint)
+		}
+	}
+	for _, fp := range slices.Sorted(maps.Keys(open)) {
+		out.Open = append(out.Open, open[fp])
+	}
+	return out
+}
+
+// notices makes one notice per recipient of each due item, skipping what
+// is pending already or finished; each recipient of a non-resolved notice
+// is noted as reached. A notice may leave at now plus its grouping wait:
+// escalation steps and reminders do not wait (they are late enough), a
+// firing notice or resolution waits its rule's or severity's window.
+func (d *Dispatcher) notices(due []Due, now time.Time) []*Notice {
+	var out []*Notice
 	for _, u := range due {
 		d.metrics.escalations.WithLabelValues(u.Step).Inc()
 		if len(u.Recipients) == 0 {
-			d.logger.Warn("nobody to notify for escalation step", "step", u.Step, "alert", u.Alert.Fingerprint,
+			d.logger.Warn("nobody to notify for escalation step", "step", u.Step, "target", u.Target, "alert", u.Alert.Fingerprint,
 				"facility", u.Alert.Facility, "region", string(u.Alert.Region))
+			d.metrics.noRecipient.WithLabelValues(string(u.Kind)).Inc()
+		}
+		wait := time.Duration(0)
+		if u.Kind == KindFiring || u.Kind == KindResolved {
+			wait = d.cfg.groupWait(u.Alert.Rule, u.Alert.Severity)
 		}
 		for _, c := range u.Recipients {
 			rid := recipientID(c)
-			gk := rid + "|" + u.Alert.Facility + "|" + string(u.Kind)
-			p := d.groups[gk]
-			if p == nil {
-				p = &pending{n: &Notification{Recipient: c, Kind: u.Kind, Step: u.Step}, deadline: now.Add(d.cfg.GroupWait)}
-				d.groups[gk] = p
+			if u.Kind != KindResolved {
+				d.esc.Reach(u.Alert.Fingerprint, u.Alert.StartsAt, rid)
 			}
-			e := Entry{Alert: u.Alert, Step: u.Step, Repeat: u.Repeat, Key: entryKey(u.Alert, u.Kind, u.Step, u.Repeat, rid)}
-			replaced := false
-			for i := range p.n.Entries {
-				if p.n.Entries[i].Alert.Fingerprint == u.Alert.Fingerprint {
-					p.n.Entries[i], replaced = e, true
-				}
+			key := entryKey(u.Alert, u.Kind, u.Step, u.Repeat, rid)
+			if d.live[key] != nil || d.log.done(key) || slices.ContainsFunc(out, func(n *Notice) bool { return n.Key == key }) {
+				continue
 			}
-			if !replaced {
-				p.n.Entries = append(p.n.Entries, e)
-			}
+			out = append(out, &Notice{Key: key, Recipient: rid, Target: u.Target, Kind: u.Kind, Step: u.Step, Repeat: u.Repeat,
+				Alert: u.Alert, Queued: now, Due: now.Add(wait)})
 		}
 	}
+	return out
 }
 
-// dropPending removes not-yet-sent notices of an alert that was
-// acknowledged or resolved, except the resolved notice itself and, when
-// keepFiring, the first firing notice: an alert that fires and resolves
-// within group_wait is still announced (then resolved), so operators never
-// get a "resolved" for something they were not told of.
-func (d *Dispatcher) dropPending(fp string, keepFiring bool) {
-	for k, p := range d.groups {
-		if p.n.Kind == KindResolved || (keepFiring && p.n.Kind == KindFiring) {
+// cancelPending drops the notices of alert fp that have not left: on
+// acknowledgement all but resolutions, on resolution the escalations and
+// reminders (keepFiring: an alert that fires and resolves within its
+// group's wait is still announced, then resolved, so nobody gets "resolved"
+// for something they were not told of). Notices in flight are left alone.
+func (d *Dispatcher) cancelPending(fp string, keepFiring bool, now time.Time) []string {
+	var keys []string
+	var entries []LogEntry
+	for key, lv := range d.live {
+		n := lv.n
+		if n.Alert.Fingerprint != fp || lv.inFlight || n.Kind == KindResolved || (keepFiring && n.Kind == KindFiring) {
 			continue
 		}
-		kept := p.n.Entries[:0]
-		for _, e := range p.n.Entries {
-			if e.Alert.Fingerprint != fp {
-				kept = append(kept, e)
-			}
-		}
-		p.n.Entries = kept
-		if len(kept) == 0 {
-			delete(d.groups, k)
-		}
+		keys = append(keys, key)
+		entries = append(entries, LogEntry{At: now, Outcome: OutcomeCancelled, Key: key, Episode: n.Alert.episode(), Kind: n.Kind,
+			Alert: fp, Facility: n.Alert.Facility, Recipient: n.Recipient})
+		delete(d.live, key)
+		d.metrics.notifications.WithLabelValues("none", resultCancelled).Inc()
 	}
+	slices.Sort(keys)
+	d.record(entries...)
+	return keys
 }
 
-// flush runs the pipeline for every group due at now.
-func (d *Dispatcher) flush(ctx context.Context, now time.Time) error {
+// nextWake is when Run must look again: the earliest escalation step or
+// reminder, group deadline or retry. A resolution waiting for its
+// announcement does not count: the announcement's own time does, and the
+// resolution follows it in the same round.
+func (d *Dispatcher) nextWake() time.Time {
 	d.mu.Lock()
-	var ready []string
-	for k, p := range d.groups {
-		if !now.Before(p.deadline) {
-			ready = append(ready, k)
+	defer d.mu.Unlock()
+	next := d.esc.NextTick()
+	for _, lv := range d.live {
+		if lv.inFlight || (lv.n.Kind == KindResolved && d.awaitsAnnouncement(lv)) {
+			continue
+		}
+		t := lv.n.Due
+		if lv.retryAt.After(t) {
+			t = lv.retryAt
+		}
+		if next.IsZero() || t.Before(next) {
+			next = t
 		}
 	}
-	sort.Strings(ready)
-	ns := make([]*Notification, 0, len(ready))
-	for _, k := range ready {
-		ns = append(ns, d.groups[k].n)
-		delete(d.groups, k)
-	}
-	d.mu.Unlock()
-	var errs []error
-	d.sendMu.Lock()
-	defer d.sendMu.Unlock()
-	for _, n := range ns {
-		if err := d.pipeline.Exec(ctx, n); err != nil {
-			errs = append(errs, fmt.Errorf("notify %s: %w", recipientID(n.Recipient), err))
-		}
-	}
-	return errors.Join(errs...)
+	return next
 }
 
-// Pending reports how many notifications wait in groups.
+// Pending reports how many notices wait to be delivered.
 func (d *Dispatcher) Pending() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.groups)
+	return len(d.live)
 }
 
 // AddSilence starts a maintenance window; it is saved and survives restarts.
@@ -304,8 +425,8 @@ func (d *Dispatcher) addSilence(s Silence) (Silence, error) {
 		}
 	}
 	runtime := append(slices.Clone(d.silences[len(d.cfg.Silences):]), s)
-	if err := saveJSON(filepath.Join(d.cfg.StateDir, SilenceFile), runtime); err != nil {
-		return s, err
+	if err := fileutil.SaveJSON(filepath.Join(d.cfg.StateDir, SilenceFile), runtime); err != nil {
+		return s, fmt.Errorf("notify: %w", err)
 	}
 	d.silences = append(d.silences, s)
 	return s, nil
@@ -329,12 +450,13 @@ func (d *Dispatcher) Ack(ref, actor, source string) (Alert, error) {
 }
 
 // AckBySMS acknowledges the open alert with ack code code from an SMS
-// reply of phone, only if that number was sent the code by SMS. Numbers are
-// compared by their hash, as the state files keep them.
+// reply of phone, only if that number was sent the code by SMS (the
+// notification log records the hash of every number an episode was sent
+// to).
 func (d *Dispatcher) AckBySMS(code, phone, source string) (Alert, error) {
 	actor := "sms:" + MaskPhone(phone)
 	return d.ack(source, actor, func(now time.Time) (Alert, error) {
-		return d.esc.AckBySMS(code, phoneKey(phone), actor, now)
+		return d.esc.AckBySMS(code, phoneKey(phone), actor, now, d.log.sentSMS)
 	})
 }
 
@@ -342,8 +464,9 @@ func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, er
 	now := d.clock.Now()
 	d.mu.Lock()
 	a, err := do(now)
+	var werr error
 	if err == nil {
-		d.dropPending(a.Fingerprint, false)
+		werr = d.commit(&outboxRecord{Cancel: d.cancelPending(a.Fingerprint, false, now)}, nil, now)
 	}
 	d.mu.Unlock()
 	switch {
@@ -356,14 +479,65 @@ func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, er
 	case err != nil:
 		d.metrics.stateErrors.Inc()
 		return a, fmt.Errorf("notify: ack: %w", err)
+	case werr != nil:
+		// Acknowledged in memory; the outbox write is retried with the next
+		// change. Escalation stops now either way.
+		d.metrics.stateErrors.Inc()
+		d.logger.Error("acknowledgement not yet on disk", "alert", a.Fingerprint, "err", werr)
 	}
 	d.metrics.acks.WithLabelValues(source, "ok").Inc()
-	d.sendMu.Lock()
-	d.record(LogEntry{At: now, Outcome: OutcomeAcked, Alert: a.Fingerprint, Facility: a.Facility, Detail: source + ": " + actor})
-	d.sendMu.Unlock()
+	d.record(LogEntry{At: now, Outcome: OutcomeAcked, Alert: a.Fingerprint, Episode: a.episode(), Facility: a.Facility, Detail: source + ": " + actor})
 	d.logger.Info("alert acknowledged", "alert", a.Fingerprint, "facility", a.Facility, "source", source)
 	if d.onAck != nil {
 		d.onAck(a, actor, source)
 	}
+	d.kick()
 	return a, nil
+}
+
+// record appends to the notification log; a failed write is counted and
+// logged, not fatal: the message already went out.
+func (d *Dispatcher) record(es ...LogEntry) {
+	if err := d.log.append(es...); err != nil {
+		d.metrics.stateErrors.Inc()
+		d.logger.Error("notification log write failed", "err", err)
+	}
+}
+
+// indexContacts maps every contact of the directory by recipient id. Two
+// different contacts under one id would make messages go astray: the
+// first is kept and the clash logged.
+// contact finds the recipient with the id for a notice about a: in the
+// configured directory, or among the facility's operators the directory's
+// OperatorsFor gives now (the registry: an operator added or changed there
+// is reached without a restart).
+func (d *Dispatcher) contact(id string, a Alert) (Contact, bool) {
+	if c, ok := d.contacts[id]; ok {
+		return c, true
+	}
+	if d.cfg.Directory.OperatorsFor != nil {
+		for _, c := range d.cfg.Directory.OperatorsFor(a.Facility) {
+			if recipientID(c) == id {
+				return c, true
+			}
+		}
+	}
+	return Contact{}, false
+}
+
+func indexContacts(dir Directory, logger *slog.Logger) map[string]Contact {
+	out := map[string]Contact{}
+	for _, group := range []map[string][]Contact{dir.Operators, dir.Regions} {
+		for _, k := range slices.Sorted(maps.Keys(group)) {
+			for _, c := range group[k] {
+				id := recipientID(c)
+				if old, ok := out[id]; ok && old != c {
+					logger.Warn("two contacts share one id; the first is used", "id", id)
+					continue
+				}
+				out[id] = c
+			}
+		}
+	}
+	return out
 }

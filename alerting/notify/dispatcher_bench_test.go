@@ -31,8 +31,8 @@ func benchDispatcher(b *testing.B, clock *fakeClock, sms Notifier) *Dispatcher {
 // BenchmarkHandleFiring: one firing alert per op, from Handle through
 // group_wait, silence, dedup, budget, send and record. Each op is a new
 // episode of the same alert, so the open set stays at one alert and the
-// figure does not grow with b.N. It includes the state files' fsyncs
-// (notification log, escalations.json on observe, step and SMS note).
+// figure does not grow with b.N. It includes the state files' fsyncs (the
+// outbox record of Handle, the notification log record of the delivery).
 func BenchmarkHandleFiring(b *testing.B) {
 	clock := &fakeClock{now: t0}
 	sms := &discard{}

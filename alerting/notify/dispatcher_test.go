@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -110,6 +116,31 @@ func co2(state State) Alert {
 		Limit: "1000ppm", StartsAt: t0, At: t0}
 }
 
+// co2w is co2 as a warning: its notices wait group_wait and go out on the
+// first channel that works, as every notice did before critical alerts
+// left at once on every channel.
+func co2w(state State) Alert {
+	a := co2(state)
+	a.Severity = SeverityWarning
+	return a
+}
+
+// handle hands a to the dispatcher.
+func (r *rig) handle(t *testing.T, a Alert) {
+	t.Helper()
+	if err := r.d.Handle(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantSMS checks every SMS sent so far, as recipient/channel in order.
+func (r *rig) wantSMS(t *testing.T, want string) {
+	t.Helper()
+	if got := strings.Join(recipients(r.sms.sent), ","); got != want {
+		t.Fatalf("SMS to %s, want %s", got, want)
+	}
+}
+
 // step advances the fake clock and ticks.
 func (r *rig) step(t *testing.T, d time.Duration) {
 	t.Helper()
@@ -133,15 +164,18 @@ func TestEscalationScheduleAckAndRestart(t *testing.T) {
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(dir), clock, sms, dt)
 	ctx := context.Background()
-	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	if sms.count() != 0 {
-		t.Fatalf("sent before group_wait: %v", recipients(sms.sent))
+		t.Fatalf("Handle sent by itself: %v", recipients(sms.sent))
 	}
-	r.step(t, 30*time.Second) // group_wait over: operator
+	// A critical alert does not wait group_wait (30 s here): the next round
+	// of the sender, at the same instant, sends it.
+	r.step(t, 0)
 	if got := recipients(sms.sent); strings.Join(got, ",") != "op1/sms" {
-		t.Fatalf("after group_wait: %v", got)
+		t.Fatalf("at once: %v", got)
+	}
+	if got := recipients(dt.sent); strings.Join(got, ",") != "op1/dingtalk" {
+		t.Fatalf("a critical alert goes out on every channel the operator has: %v", got)
 	}
 	m := sms.sent[0]
 	if m.Template != "SMS_1" || m.Params[ParamFacility] != "阳光托育" || m.Params[ParamValue] != "1650ppm" || len(m.Params[ParamCode]) != AckCodeDigits {
@@ -155,11 +189,13 @@ func TestEscalationScheduleAckAndRestart(t *testing.T) {
 	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil { // engine re-emits after its own restart
 		t.Fatal(err)
 	}
-	r.step(t, 9*time.Minute)  // 09:09:30: nothing new
-	r.step(t, 31*time.Second) // 09:10:01: street due, grouped 30 s
-	r.step(t, 30*time.Second)
+	r.step(t, 10*time.Minute-time.Second) // 09:09:59: nothing new
+	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms" {
+		t.Fatalf("before 10 min: %v", got)
+	}
+	r.step(t, time.Second) // 09:10:00: the street step, on time
 	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
-		t.Fatalf("after 10 min: %v", got)
+		t.Fatalf("at 10 min: %v", got)
 	}
 	if sms.sent[1].Template != "SMS_2" {
 		t.Fatalf("escalation template %q", sms.sent[1].Template)
@@ -194,10 +230,8 @@ func TestEscalationScheduleAckAndRestart(t *testing.T) {
 	// Resolution tells everyone reached.
 	res := co2(StateResolved)
 	res.At = clock.Now()
-	if err := r.d.Handle(ctx, res); err != nil {
-		t.Fatal(err)
-	}
-	r.step(t, 30*time.Second)
+	r.handle(t, res)
+	r.step(t, 0)
 	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms,op1/sms,street/sms" {
 		t.Fatalf("after resolve: %v", got)
 	}
@@ -209,9 +243,7 @@ func TestRemindersUntilAckAndCountyStep(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.Budget = BudgetConfig{PerDay: 50, PerWindow: 5}
 	r := newRig(t, cfg, clock, sms, dt)
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	for range 31 * 2 { // 31 minutes in 30 s steps
 		r.step(t, 30*time.Second)
 	}
@@ -227,6 +259,12 @@ func TestRemindersUntilAckAndCountyStep(t *testing.T) {
 	if got := testutil.ToFloat64(r.d.metrics.escalations.WithLabelValues("county")); got != 1 {
 		t.Fatalf("county escalations %v", got)
 	}
+	// Reminders go out on the first channel that works (SMS); the
+	// critical firing and escalation notices on every channel: op1's robot
+	// and the county's webhook.
+	if got := strings.Join(recipients(dt.sent), ","); got != "op1/dingtalk,county/webhook" {
+		t.Fatalf("other channels: %s", got)
+	}
 }
 
 func TestSilencedAlertRecordedNotSent(t *testing.T) {
@@ -239,9 +277,7 @@ func TestSilencedAlertRecordedNotSent(t *testing.T) {
 	}
 	r.d.Close()
 	r = newRig(t, testConfig(dir), clock, sms, dt) // the silence survives a restart
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	r.step(t, time.Minute)
 	if sms.count()+dt.count() != 0 {
 		t.Fatalf("silenced alert sent: %v", recipients(sms.sent))
@@ -250,23 +286,25 @@ func TestSilencedAlertRecordedNotSent(t *testing.T) {
 		t.Fatalf("silenced count %v", got)
 	}
 	var found bool
-	r.d.mu.Lock()
-	_ = r.d.log // entries are checked through a reopen below
-	r.d.mu.Unlock()
 	r.d.Close()
-	_, err := openNflog(dir+"/"+LogFile, func(e LogEntry) {
-		if e.Outcome == OutcomeSilenced && strings.Contains(e.Detail, "李工") && strings.Contains(e.Detail, "检修") {
-			found = true
+	l, err := openNflog(dir+"/"+LogFile, nil, nil, func(es []LogEntry) {
+		for _, e := range es {
+			if e.Outcome == OutcomeSilenced && strings.Contains(e.Detail, "李工") && strings.Contains(e.Detail, "检修") {
+				found = true
+			}
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.close()
 	if !found {
 		t.Fatal("silenced alert not recorded with author and reason")
 	}
 }
 
+// TestBudgetFallbackRetryAndMasking: a warning goes out on the first
+// channel that works, retrying transient failures.
 func TestBudgetFallbackRetryAndMasking(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -286,10 +324,11 @@ func TestBudgetFallbackRetryAndMasking(t *testing.T) {
 			clock := &fakeClock{now: t0}
 			sms, dt := &recorder{script: tc.script}, &recorder{}
 			r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
-			if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-				t.Fatal(err)
-			}
+			r.handle(t, co2w(StateFiring))
 			r.step(t, 30*time.Second)
+			for range 4 { // retries are scheduled, not slept: a minute covers their backoff
+				r.step(t, time.Minute)
+			}
 			if sms.count() != tc.wantSMS || dt.count() != tc.wantDT {
 				t.Fatalf("sms %d dingtalk %d", sms.count(), dt.count())
 			}
@@ -298,6 +337,9 @@ func TestBudgetFallbackRetryAndMasking(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(r.d.metrics.retries.WithLabelValues("sms")); got != tc.retries {
 				t.Fatalf("retries %v", got)
+			}
+			if got := testutil.ToFloat64(r.d.metrics.fallbacks.WithLabelValues("dingtalk")); got != float64(tc.wantDT) {
+				t.Fatalf("fallbacks to dingtalk %v", got)
 			}
 			if strings.Contains(r.logs.String(), "13812341234") {
 				t.Fatalf("full phone number in logs:\n%s", r.logs.String())
@@ -315,15 +357,13 @@ func TestLocalBudgetAndDedupAcrossRestart(t *testing.T) {
 	sms, dt := &recorder{}, &recorder{}
 	cfg := testConfig(dir)
 	cfg.Budget = BudgetConfig{PerDay: 2, PerWindow: 1}
-	cfg.Policies = map[string]Policy{"critical": {Steps: []Step{{Name: "operator", Targets: []Target{TargetOperator}}}}}
+	cfg.Policies = map[string]Policy{"warning": {Steps: []Step{{Name: "operator", Targets: []Target{TargetOperator}}}}}
 	r := newRig(t, cfg, clock, sms, dt)
-	for i := range 4 { // four distinct alerts, minutes apart
-		a := co2(StateFiring)
+	for i := range 4 { // four distinct warnings, minutes apart
+		a := co2w(StateFiring)
 		a.Fingerprint = "fp-" + string(rune('a'+i))
 		a.StartsAt = clock.Now()
-		if err := r.d.Handle(context.Background(), a); err != nil {
-			t.Fatal(err)
-		}
+		r.handle(t, a)
 		r.step(t, time.Minute)
 		if i == 1 { // restart: the budget is rebuilt from the log
 			r.d.Close()
@@ -333,29 +373,32 @@ func TestLocalBudgetAndDedupAcrossRestart(t *testing.T) {
 	if sms.count() != 2 || dt.count() != 2 {
 		t.Fatalf("sms %d (want 2 = per_day), dingtalk %d (want 2)", sms.count(), dt.count())
 	}
-	// Replaying an alert already delivered sends nothing.
-	a := co2(StateFiring)
+	// Queuing a notice already delivered sends nothing.
+	a := co2w(StateFiring)
 	a.Fingerprint = "fp-a"
 	a.StartsAt = t0
 	r.d.mu.Lock()
-	r.d.enqueue([]Due{{Alert: a, Kind: KindFiring, Step: "operator", Recipients: cfg.Directory.Operators["fac-1"]}}, clock.Now())
+	err := r.d.commit(&outboxRecord{}, []Due{{Alert: a, Kind: KindFiring, Step: "operator", Recipients: cfg.Directory.Operators["fac-1"]}}, clock.Now())
 	r.d.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.step(t, time.Minute)
 	if sms.count()+dt.count() != 4 {
 		t.Fatalf("duplicate sent: sms %d dingtalk %d", sms.count(), dt.count())
 	}
 }
 
+// TestGroupingOneMessagePerFacility: a facility's warnings arriving within
+// group_wait leave as one SMS that carries every alert's code.
 func TestGroupingOneMessagePerFacility(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
 	for i, what := range []string{"二氧化碳浓度过高", "温度过高", "甲醛超标"} {
-		a := co2(StateFiring)
+		a := co2w(StateFiring)
 		a.Fingerprint, a.What = "fp-"+what, what
-		if err := r.d.Handle(context.Background(), a); err != nil {
-			t.Fatal(err)
-		}
+		r.handle(t, a)
 		clock.advance(time.Duration(i) * 5 * time.Second)
 	}
 	r.step(t, 30*time.Second)
@@ -365,16 +408,23 @@ func TestGroupingOneMessagePerFacility(t *testing.T) {
 	if got := sms.sent[0].Params[ParamWhat]; !strings.HasSuffix(got, "等3项") {
 		t.Fatalf("what = %q", got)
 	}
+	codes := strings.Split(sms.sent[0].Params[ParamCode], "、")
+	if len(codes) != 3 {
+		t.Fatalf("codes %q: want every alert's", sms.sent[0].Params[ParamCode])
+	}
+	for _, c := range codes {
+		if _, err := r.d.AckBySMS(c, "13812341234", "aliyun_reply"); err != nil {
+			t.Fatalf("code %s from the grouped SMS: %v", c, err)
+		}
+	}
 }
 
 func TestReplyHandlers(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
-	r.step(t, 30*time.Second)
+	r.handle(t, co2(StateFiring))
+	r.step(t, 0)
 	code := sms.sent[0].Params[ParamCode]
 	for _, tc := range []struct {
 		name string
@@ -413,35 +463,65 @@ func TestMaskPhone(t *testing.T) {
 	}
 }
 
-func TestNflogTornTail(t *testing.T) {
+// TestNflogDamage: a torn tail is cut off; a damaged record in the middle
+// is quarantined and the records after it still count (dedup).
+func TestNflogDamage(t *testing.T) {
 	dir := t.TempDir()
-	l, err := openNflog(dir+"/log", nil)
+	l, err := openNflog(dir+"/log", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"a", "b"} {
+	for _, k := range []string{"a", "b", "c"} {
 		if err := l.append(LogEntry{At: t0, Outcome: OutcomeSent, Key: k}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l.f.Write([]byte(`0000abcd {"outcome":"sent","key":"c"`)) // torn write
 	l.close()
-	l, err = openNflog(dir+"/log", nil)
-	if !errors.Is(err, ErrCorruptLog) {
-		t.Fatalf("want ErrCorruptLog, got %v", err)
+	b, _ := os.ReadFile(dir + "/log")
+	b[len(recordlog.Header)+recordlog.FrameLen+3] ^= 0xff // inside record "a"
+	b = append(b, 1, 2, 3)                                // a torn append
+	os.WriteFile(dir+"/log", b, 0o600)
+	l, err = openNflog(dir+"/log", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !l.done("a") || !l.done("b") || l.done("c") {
-		t.Fatal("wrong entries after truncation")
+	if l.done("a") || !l.done("b") || !l.done("c") {
+		t.Fatal("wrong entries after repair")
+	}
+	r := l.l.Recovery()
+	if !r.Torn() || r.Err() == nil {
+		t.Fatalf("recovery %+v", r)
 	}
 	if err := l.append(LogEntry{At: t0, Outcome: OutcomeSent, Key: "d"}); err != nil {
 		t.Fatal(err)
 	}
 	l.close()
-	l, err = openNflog(dir+"/log", nil)
-	if err != nil || !l.done("d") {
+	l, err = openNflog(dir+"/log", nil, nil, nil)
+	if err != nil || !l.done("d") || !l.done("b") || len(l.l.Recovery().Regions) != 0 {
 		t.Fatalf("after repair: %v", err)
 	}
 	l.close()
+}
+
+// TestNflogLegacyFormat: a log in the line format of earlier releases is
+// converted, its entries kept.
+func TestNflogLegacyFormat(t *testing.T) {
+	dir := t.TempDir()
+	var b []byte
+	for _, k := range []string{"a", "b"} {
+		body, _ := json.Marshal(LogEntry{At: t0, Outcome: OutcomeSent, Key: k, Channel: ChannelSMS, PhoneKey: "pk"})
+		b = fmt.Appendf(b, "%08x %s\n", crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)), body)
+	}
+	os.WriteFile(dir+"/log", b, 0o600)
+	bud := newBudget(BudgetConfig{PerDay: 10})
+	l, err := openNflog(dir+"/log", nil, nil, bud.replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	if !l.done("a") || !l.done("b") || len(bud.sent["pk"]) != 2 {
+		t.Fatalf("legacy entries lost: %v %v", l.finished, bud.sent)
+	}
 }
 
 func FuzzExtractAckCode(f *testing.F) {
@@ -468,13 +548,17 @@ func TestRegulatorsHearAtOnce(t *testing.T) {
 	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
 	a := co2(StateFiring)
 	a.Regulators = true
-	if err := r.d.Handle(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	r.step(t, 30*time.Second)
-	if got := strings.Join(recipients(sms.sent), ","); got != "op1/sms,street/sms" {
-		t.Fatalf("first notice went to %s, want the operator and the street office", got)
-	}
+	r.handle(t, a)
+	r.step(t, 0)
+	r.wantSMS(t, "op1/sms,street/sms")
+	// The resolution reaches everyone the alert reached: the street office
+	// too, though no escalation step named it.
+	res := a
+	res.State, res.At = StateResolved, clock.Now().Add(time.Minute)
+	clock.advance(time.Minute)
+	r.handle(t, res)
+	r.step(t, 0)
+	r.wantSMS(t, "op1/sms,street/sms,op1/sms,street/sms")
 }
 
 // TestFiringAndResolvedWithinGroupWait: an alert that fires and resolves
@@ -484,14 +568,9 @@ func TestFiringAndResolvedWithinGroupWait(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
-	ctx := context.Background()
-	if err := r.d.Handle(ctx, co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2w(StateFiring))
 	r.step(t, 5*time.Second)
-	if err := r.d.Handle(ctx, co2(StateResolved)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2w(StateResolved))
 	r.step(t, 30*time.Second)
 	r.step(t, 30*time.Second)
 	if len(sms.sent) != 2 || sms.sent[0].Template != "SMS_1" || sms.sent[1].Template != "SMS_4" {

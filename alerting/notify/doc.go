@@ -1,21 +1,42 @@
 // Package notify is the path from an alert transition to a message in a
-// person's hand: SMS to facility operators, escalation to the street office
-// and the county health commission, and fallback channels (regulator
-// webhook, DingTalk and WeCom robots, e-mail) when SMS budgets run out.
+// person's hand: SMS and voice calls to facility operators, escalation to
+// the street office and the county health commission, and the other
+// channels (regulator webhook, DingTalk and WeCom robots, e-mail).
+//
+// # The path
 //
 // The rule engine hands Alert transitions to Dispatcher.Handle. The
 // Escalator decides who is due (policy steps by severity, reminders for
-// unacknowledged critical alerts, nothing after acknowledgement). Due
-// notices wait group_wait so that a facility's simultaneous alerts become
-// one message, then run through the stages
+// unacknowledged critical alerts, nothing after acknowledgement, the
+// resolution to everyone the alert reached). Handle writes the notices and
+// the escalation changes to the outbox, fsynced, and only then returns: the
+// service marks the transition notified after that. Run sends: it is woken
+// by Handle and acknowledgements and by a timer set to the next deadline (a
+// group's wait, a retry, an escalation step), never by a polling tick.
+// Notices to one recipient about one facility, of one kind and severity,
+// leave as one message once the first one's wait is over: group_wait for
+// warnings and info (30 s), group_wait_critical for critical alerts (0: at
+// once), group_wait_rules per rule. Escalation steps and reminders do not
+// wait. Each group runs through the stages
 //
-//	silence → dedup → budget → send (retry, fallback) → record
+//	contact → silence → dedup → announced → plan → send → record
 //
-// Each channel is a Notifier in a subpackage (aliyun, tencent, httpsms,
-// logsms, webhook, dingtalk, wecom, email). Package setup holds the whole
-// notify configuration section (this package's Config plus the providers'
-// settings) and BuildNotifiers, which builds the configured channels for
-// Options.Notifiers.
+// The plan stage chooses channels: a critical alert's firing and
+// escalation notices go out on every channel the recipient has (SMS
+// whatever the budget, voice as soon as an SMS attempt fails or always,
+// the robots, webhook and e-mail); other notices on the first channel that
+// works (SMS while the number has budget, then the fallbacks). When the
+// SMS of an operator's critical notice has finally failed, the street
+// office is told at once (Escalator.Expedite). The send stage makes one attempt per channel
+// and pass; a transient failure schedules the next attempt (backoff with
+// jitter) instead of holding the sender, so a retrying warning never holds
+// back a critical alert. Deliveries happen one at a time, the most urgent
+// group first.
+//
+// Each channel is a Notifier in a subpackage (aliyun and tencent for SMS
+// and voice, httpsms, logsms, webhook, dingtalk, wecom, email); Failover
+// serves one channel with several providers in order. Package setup holds
+// the whole notify configuration section and BuildNotifiers.
 //
 // # HTTP endpoints (authentication belongs in front of them)
 //
@@ -23,26 +44,48 @@
 //   - SilencesHandler: POST /api/v1/silences {facility, start, end,
 //     created_by, reason}; GET /api/v1/silences[?facility=&active=true].
 //   - AliyunReplyHandler, TencentReplyHandler: SMS replies. A reply
-//     acknowledges only if its number was sent the alert's code by SMS;
-//     numbers are compared by their hash (escalations.json "sms_to").
+//     acknowledges each code it carries (a grouped SMS carries one per
+//     alert) only if its number was sent that alert by SMS; numbers are
+//     compared by their hash, from the notification log.
 //
 // # State files (Config.StateDir)
 //
-//   - notifications.log: the notification log. One record per line,
-//     "XXXXXXXX {json}\n" where XXXXXXXX is the CRC-32C (Castagnoli) of the
-//     JSON in hex. Appended and fsynced per record. On open the log is read
-//     up to the first bad record and truncated there (metric
-//     cw_alerting_notify_log_corrupt_total). It drives dedup across
-//     restarts and rebuilds per-number SMS budgets; it holds no phone
-//     numbers, only a hash of each number.
-//   - escalations.json: open alerts with their ack code, next step,
-//     reminder count, acknowledgement and the hashes of the numbers sent
-//     the code by SMS; replaced atomically (temp file, fsync, rename, fsync
-//     directory) on every change of escalation. A re-emitted alert's new
-//     value is kept in memory until the next such change.
+//   - outbox.log: the outbox, a record log (internal/recordlog). One record
+//     per change, fsynced: escalations opened or changed (ack code, next
+//     step, reminders, who was reached, acknowledgement), episodes
+//     closed, notices added (recipient id, kind, step, the alert, when it
+//     may leave) and cancelled. Every record has a sequence number. Closed
+//     episodes are remembered for 30 days: a transition the state store
+//     hands over again after a restart (its receipt was lost) is
+//     recognised and never escalated anew.
+//   - escalations.json: the outbox's snapshot, {seq, open, pending, closed},
+//     written atomically at every start and when outbox.log passes 1 MiB,
+//     after which outbox.log is emptied; records with a sequence number up
+//     to seq are already in it (a crash between the two). A JSON array (the
+//     format before the outbox) is read as the open escalations.
+//   - notifications.log: the notification log, a record log of outcomes,
+//     each record a JSON array of entries written at once (a delivery on
+//     one channel covers every alert of its message): sent (per channel;
+//     partial while a critical notice has channels to go), failed, dead,
+//     silenced, cancelled, unannounced, gone, exhausted, acked. It drives
+//     dedup across restarts, which channels of a pending notice are done,
+//     whether a recipient was told of an episode (before its resolution
+//     goes out), which numbers were sent an episode by SMS (replies), and
+//     rebuilds per-number SMS budgets. It holds no phone numbers, only a
+//     hash of each. A log in the line format of earlier releases is
+//     converted.
 //   - silences.json: maintenance windows added at run time.
 //
-// A crash between a provider accepting a message and the log record being
-// synced can send that one message again after restart: providers offer no
-// idempotent send.
+// Damage in either log is quarantined next to it and the records after it
+// are kept (see internal/recordlog).
+//
+// # After a crash
+//
+// Every notice in the outbox whose final outcome the notification log does
+// not hold is sent, with its group's original deadline; escalations go on
+// from where the outbox says. A delivery is recorded (fsynced) before the
+// next is attempted, so a crash between a provider accepting a message and
+// its record can send that one message again after restart (SMS and voice
+// providers offer no idempotent send), and only that one: the documented
+// duplicate.
 package notify

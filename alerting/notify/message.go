@@ -3,31 +3,41 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // Channel names a way to reach a person.
 type Channel string
 
 // Channels the path knows. The SMS channel is served by whichever provider
-// (Aliyun, Tencent, a generic gateway) is configured.
+// (Aliyun, Tencent, a generic gateway; several in failover order) is
+// configured; the voice channel (a text-to-speech call to the same phone)
+// by the voice provider.
 const (
 	ChannelSMS      Channel = "sms"
+	ChannelVoice    Channel = "voice"
 	ChannelWebhook  Channel = "webhook"
 	ChannelDingTalk Channel = "dingtalk"
 	ChannelWeCom    Channel = "wecom"
 	ChannelEmail    Channel = "email"
 )
 
-// Names of the SMS template parameters. Approved templates use these names
-// (Aliyun) or their configured order (Tencent).
+// Names of the SMS and voice template parameters. Approved templates use
+// these names (Aliyun) or their configured order (Tencent).
 const (
-	ParamFacility = "facility"
-	ParamRoom     = "room"
-	ParamWhat     = "what"
-	ParamValue    = "value"
-	ParamLimit    = "limit"
-	ParamCode     = "code"
+	ParamFacility = "facility" // facility name
+	ParamRoom     = "room"     // room name; empty for the facility as a whole
+	ParamWhat     = "what"     // what is wrong, in words; "…等3项" for a group
+	ParamDetail   = "detail"   // value and limit, or the time it began: "（1650ppm，限值1000ppm）", "（09:05起）"
+	ParamValue    = "value"    // value with unit, empty for states
+	ParamLimit    = "limit"    // limit with unit, empty where there is none
+	ParamSince    = "since"    // when the (first) alert began, "09:05"
+	ParamCode     = "code"     // every alert's acknowledgement code, "123456、654321"
 )
+
+// Params lists every parameter name, in the default order of positional
+// templates.
+var Params = []string{ParamFacility, ParamRoom, ParamWhat, ParamDetail, ParamCode, ParamValue, ParamLimit, ParamSince}
 
 // Contact is a person or office that can be notified. Each address is
 // optional; the channels tried follow from which are set.
@@ -47,7 +57,7 @@ type Contact struct {
 // Has reports whether c can be reached on ch.
 func (c Contact) Has(ch Channel) bool {
 	switch ch {
-	case ChannelSMS:
+	case ChannelSMS, ChannelVoice:
 		return c.Phone != ""
 	case ChannelWebhook:
 		return c.Webhook != ""
@@ -73,10 +83,11 @@ func (c Contact) LogValue() slog.Value {
 type Message struct {
 	Key      string            // stable id of this notification; sent as OutId/SessionContext where supported
 	Channel  Channel           // the channel this message goes out on
+	Kind     Kind              // what it tells: firing, escalation, reminder, resolved
 	To       Contact           // the recipient; the notifier picks the address of its channel
 	Lang     string            // language the text was rendered in
-	Template string            // SMS template code for the provider
-	Params   map[string]string // SMS template parameters by name (ParamFacility, ...)
+	Template string            // SMS or voice template code for the provider
+	Params   map[string]string // template parameters by name (ParamFacility, ...)
 	Subject  string            // subject for e-mail and title for robots
 	Text     string            // rendered text for webhook, robots and e-mail
 	Alerts   []Alert           // the alerts the message covers, for structured webhooks
@@ -96,3 +107,15 @@ type NotifierFunc func(ctx context.Context, m Message) (bool, error)
 
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, m Message) (bool, error) { return f(ctx, m) }
+
+// TemplateFor returns the provider's own code for a configured template
+// code: codes[code] when the provider maps it (keys match without regard
+// to case, as the config loader lower-cases map keys), else code itself.
+func TemplateFor(codes map[string]string, code string) string {
+	for k, v := range codes {
+		if strings.EqualFold(k, code) {
+			return v
+		}
+	}
+	return code
+}

@@ -8,138 +8,285 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/internal/fileutil"
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 )
 
 // Outcomes written to the notification log.
 const (
-	OutcomeSent      = "sent"      // delivered on Channel (possibly a fallback)
-	OutcomeSilenced  = "silenced"  // matched a maintenance window; nothing sent
-	OutcomeDead      = "dead"      // every channel failed: dead letter
-	OutcomeExhausted = "exhausted" // a provider said the number's budget is spent
-	OutcomeAcked     = "acked"     // acknowledgement with its actor
+	OutcomeSent        = "sent"        // delivered on Channel (possibly a fallback)
+	OutcomeFailed      = "failed"      // Channel gave up (after its retries); others may follow
+	OutcomeSilenced    = "silenced"    // matched a maintenance window; nothing sent
+	OutcomeDead        = "dead"        // every channel failed: dead letter
+	OutcomeExhausted   = "exhausted"   // a provider said the number's budget is spent
+	OutcomeAcked       = "acked"       // acknowledgement with its actor
+	OutcomeCancelled   = "cancelled"   // dropped before sending: acknowledged or resolved first
+	OutcomeUnannounced = "unannounced" // a resolution whose alert never reached the recipient: not sent
+	OutcomeGone        = "gone"        // the recipient is no longer in the directory
 )
 
-// LogEntry is one record of the notification log. It holds no phone
-// numbers: budgets are keyed by a hash of the number.
+// LogEntry is one outcome of the notification log. It holds no phone
+// numbers: budgets and SMS replies are keyed by a hash of the number.
 type LogEntry struct {
 	At        time.Time `json:"at"`
 	Outcome   string    `json:"outcome"`
-	Key       string    `json:"key,omitempty"` // dedup key: episode, state, recipient, step, repeat
+	Key       string    `json:"key,omitempty"` // notice key: episode, kind, step, repeat, recipient
+	Episode   string    `json:"episode,omitempty"`
+	Kind      Kind      `json:"kind,omitempty"`
 	Alert     string    `json:"alert,omitempty"`
 	Facility  string    `json:"facility,omitempty"`
 	Recipient string    `json:"recipient,omitempty"`
 	Channel   Channel   `json:"channel,omitempty"`
 	PhoneKey  string    `json:"phone_key,omitempty"`
 	Fallback  bool      `json:"fallback,omitempty"` // delivered on a fallback channel
-	Detail    string    `json:"detail,omitempty"`   // error, silence reason, actor
+	// Partial: one channel's outcome; the notice is not finished (a
+	// critical notice goes out on every channel the recipient has).
+	Partial bool   `json:"partial,omitempty"`
+	Detail  string `json:"detail,omitempty"` // error, silence reason, actor
 }
 
-// ErrCorruptLog reports that the log's tail was torn or corrupt and was
-// truncated at the first bad record.
-var ErrCorruptLog = errors.New("notification log: corrupt record")
+// final reports whether e finishes its notice.
+func (e LogEntry) final() bool {
+	if e.Partial || e.Key == "" {
+		return false
+	}
+	switch e.Outcome {
+	case OutcomeSent, OutcomeDead, OutcomeSilenced, OutcomeCancelled, OutcomeUnannounced, OutcomeGone:
+		return true
+	}
+	return false
+}
 
-// nflog is the notification log: append-only lines "crc32c-hex json\n",
-// each appended with an fsync, so dedup survives restarts. Notifications
-// are tens per day, so fsync per record costs nothing that matters.
+// nflog is the notification log (notifications.log): a record log whose
+// records are JSON arrays of LogEntry, one record per event (a delivery on
+// one channel covers every alert of its message, written at once). It
+// drives dedup across restarts, tells which channels of a notice are done,
+// whether a recipient was told of an episode (before its resolution goes
+// out), which numbers were sent an episode by SMS (SMS replies), and
+// rebuilds per-number SMS budgets.
 type nflog struct {
-	f    *os.File
-	sent map[string]bool // dedup keys already final (sent or dead)
+	l  *recordlog.Log
+	mu sync.Mutex // guards the maps: the sender and acknowledgements write
+
+	finished  map[string]bool             // notice keys with a final outcome
+	sentOn    map[string]map[Channel]bool // notice key → channels it was delivered on
+	failedOn  map[string]map[Channel]bool // notice key → channels that gave up
+	announced map[string]bool             // episode|recipient → a non-resolved notice was delivered
+	smsTo     map[string]map[string]bool  // episode → phone keys sent it by SMS
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// openNflog reads path, truncating at the first corrupt record, and calls
-// replay for each good entry. The error ErrCorruptLog (wrapped) is returned
-// together with a usable log when a tail was cut.
-func openNflog(path string, replay func(LogEntry)) (*nflog, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("nflog: open %s: %w", path, err)
+// openNflog opens path, converting a log in the line format used before
+// the record log, and calls replay for each record's entries.
+func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, replay func([]LogEntry)) (*nflog, error) {
+	n := &nflog{finished: map[string]bool{}, sentOn: map[string]map[Channel]bool{}, failedOn: map[string]map[Channel]bool{}, announced: map[string]bool{},
+		smsTo: map[string]map[string]bool{}}
+	if err := convertLegacyNflog(path); err != nil {
+		return nil, err
 	}
-	l := &nflog{f: f, sent: map[string]bool{}}
-	var good int64
-	var corrupt error
-	r := bufio.NewReader(f)
-	for {
-		line, err := r.ReadBytes('\n')
-		if err == io.EOF && len(line) == 0 {
-			break
+	var err error
+	n.l, err = recordlog.Open(recordlog.Options{Path: path, Name: "notify_log", Logger: logger, Registerer: reg}, func(b []byte) error {
+		var es []LogEntry
+		if err := json.Unmarshal(b, &es); err != nil {
+			return err
 		}
-		e, perr := parseRecord(line)
-		if err != nil || perr != nil {
-			corrupt = fmt.Errorf("%w at offset %d of %s", ErrCorruptLog, good, path)
-			break
-		}
-		good += int64(len(line))
-		l.note(e)
+		n.note(es)
 		if replay != nil {
-			replay(e)
+			replay(es)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nflog: %w", err)
 	}
-	if corrupt != nil {
-		if err := f.Truncate(good); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("nflog: truncate %s: %w", path, err)
-		}
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("nflog: seek %s: %w", path, err)
-	}
-	return l, corrupt
+	return n, nil
 }
 
-func parseRecord(line []byte) (LogEntry, error) {
-	var e LogEntry
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	if len(line) < 10 || line[8] != ' ' {
-		return e, ErrCorruptLog
+// note indexes es; the caller holds mu (or is Open, alone).
+func (n *nflog) note(es []LogEntry) {
+	for _, e := range es {
+		if e.Key == "" {
+			continue
+		}
+		if e.final() {
+			n.finished[e.Key] = true
+		}
+		if e.Outcome == OutcomeFailed && e.Channel != "" {
+			if n.failedOn[e.Key] == nil {
+				n.failedOn[e.Key] = map[Channel]bool{}
+			}
+			n.failedOn[e.Key][e.Channel] = true
+		}
+		if e.Outcome != OutcomeSent {
+			continue
+		}
+		if n.sentOn[e.Key] == nil {
+			n.sentOn[e.Key] = map[Channel]bool{}
+		}
+		n.sentOn[e.Key][e.Channel] = true
+		ep, kind, rid := e.Episode, e.Kind, e.Recipient
+		if ep == "" || kind == "" { // written before these fields existed
+			ep, kind, _ = parseKey(e.Key)
+		}
+		if kind != KindResolved {
+			n.announced[ep+"|"+rid] = true
+		}
+		if e.Channel == ChannelSMS && e.PhoneKey != "" {
+			if n.smsTo[ep] == nil {
+				n.smsTo[ep] = map[string]bool{}
+			}
+			n.smsTo[ep][e.PhoneKey] = true
+		}
 	}
-	var sum [4]byte
-	if _, err := hex.Decode(sum[:], line[:8]); err != nil {
-		return e, ErrCorruptLog
-	}
-	body := line[9:]
-	want := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
-	if crc32.Checksum(body, castagnoli) != want {
-		return e, ErrCorruptLog
-	}
-	if err := json.Unmarshal(body, &e); err != nil {
-		return e, ErrCorruptLog
-	}
-	return e, nil
 }
 
-func (l *nflog) note(e LogEntry) {
-	if e.Key != "" && (e.Outcome == OutcomeSent || e.Outcome == OutcomeDead) {
-		l.sent[e.Key] = true
+// parseKey splits a notice key into episode and kind.
+func parseKey(key string) (episode string, kind Kind, ok bool) {
+	parts := strings.SplitN(key, "|", 3)
+	if len(parts) < 3 {
+		return "", "", false
 	}
+	return parts[0], Kind(parts[1]), true
 }
 
 // done reports whether key already reached a final outcome.
-func (l *nflog) done(key string) bool { return l.sent[key] }
+func (n *nflog) done(key string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.finished[key]
+}
 
-// append writes and fsyncs e.
-func (l *nflog) append(e LogEntry) error {
-	body, err := json.Marshal(e)
+// sent reports whether key was delivered on ch.
+func (n *nflog) sent(key string, ch Channel) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sentOn[key][ch]
+}
+
+// failed reports whether key's delivery on ch gave up.
+func (n *nflog) failed(key string, ch Channel) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.failedOn[key][ch]
+}
+
+// told reports whether recipient rid was delivered a notice of episode
+// other than its resolution.
+func (n *nflog) told(episode, rid string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.announced[episode+"|"+rid]
+}
+
+// sentSMS reports whether the number with phone key pk was sent episode
+// by SMS.
+func (n *nflog) sentSMS(episode, pk string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.smsTo[episode][pk]
+}
+
+// append writes es as one record and fsyncs: a delivery is recorded before
+// the next one is attempted, so a crash can repeat at most the delivery in
+// flight.
+func (n *nflog) append(es ...LogEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(es)
 	if err != nil {
 		return fmt.Errorf("nflog: encode: %w", err)
 	}
-	rec := make([]byte, 0, len(body)+10)
-	rec = fmt.Appendf(rec, "%08x ", crc32.Checksum(body, castagnoli))
-	rec = append(rec, body...)
-	rec = append(rec, '\n')
-	if _, err := l.f.Write(rec); err != nil {
-		return fmt.Errorf("nflog: append: %w", err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.l.Append(b); err != nil {
+		return fmt.Errorf("nflog: %w", err)
 	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("nflog: fsync: %w", err)
-	}
-	l.note(e)
+	n.note(es)
 	return nil
 }
 
-func (l *nflog) close() error { return l.f.Close() }
+func (n *nflog) close() error { return n.l.Close() }
+
+// convertLegacyNflog rewrites a notification log in the line format used
+// before the record log ("crc32c-hex json\n" per entry) as a record log,
+// atomically, keeping its entries up to the first bad line.
+func convertLegacyNflog(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || len(b) == 0 || bytes.HasPrefix(b, []byte(recordlog.Header)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("nflog: %w", err)
+	}
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	var recs [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), recordlog.DefaultMaxRecord)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var sum [4]byte
+		if len(line) < 10 || line[8] != ' ' {
+			break
+		}
+		if _, err := hex.Decode(sum[:], line[:8]); err != nil {
+			break
+		}
+		body := line[9:]
+		if crc32.Checksum(body, castagnoli) != uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]) {
+			break
+		}
+		var e LogEntry
+		if json.Unmarshal(body, &e) != nil {
+			break
+		}
+		rec, _ := json.Marshal([]LogEntry{e})
+		recs = append(recs, rec)
+	}
+	if len(recs) == 0 {
+		return nil // not the legacy format: the record log decides what it is
+	}
+	l, err := recordlog.Open(recordlog.Options{Path: path + ".converting"}, nil)
+	if err != nil {
+		return fmt.Errorf("nflog: convert: %w", err)
+	}
+	if err := l.Rewrite(recs); err != nil {
+		l.Close()
+		return fmt.Errorf("nflog: convert: %w", err)
+	}
+	if err := l.Close(); err != nil {
+		return fmt.Errorf("nflog: convert: %w", err)
+	}
+	if err := os.Rename(path+".converting", path); err != nil {
+		return fmt.Errorf("nflog: convert: %w", err)
+	}
+	return fileutil.SyncDir(filepath.Dir(path))
+}
+
+// ReadLog returns the entries of the notification log at path, oldest
+// first, for tools and tests: damage is reported in the error, and the
+// entries around it are returned. It does not change the file.
+func ReadLog(path string) ([]LogEntry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nflog: %w", err)
+	}
+	var out []LogEntry
+	err = recordlog.Scan(b, func(rec []byte) error {
+		var es []LogEntry
+		if err := json.Unmarshal(rec, &es); err != nil {
+			return err
+		}
+		out = append(out, es...)
+		return nil
+	})
+	return out, err
+}

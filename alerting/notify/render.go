@@ -21,23 +21,39 @@ const (
 	KindResolved   Kind = "resolved"   // the condition cleared
 )
 
-// LangSet holds one language's templates: SMS template codes approved at
-// the provider, and Go text/templates for channels that take free text.
+// LangSet holds one language's templates: SMS and voice template codes
+// approved at the provider, and Go text/templates for channels that take
+// free text.
 type LangSet struct {
 	SMS     map[Kind]string `yaml:"sms" mapstructure:"sms"`
+	Voice   map[Kind]string `yaml:"voice" mapstructure:"voice"`
 	Subject string          `yaml:"subject" mapstructure:"subject"`
 	Text    map[Kind]string `yaml:"text" mapstructure:"text"`
 }
 
-// builtinZH is the default Chinese text. SMS template codes have no
-// default: they come from the provider's console.
+// codeSep joins the acknowledgement codes of a grouped message.
+const codeSep = "、"
+
+// builtinZH is the default Chinese text of the free-text channels
+// (webhook, DingTalk, WeCom, e-mail). It lists every alert with its own
+// code, and never asks the reader to reply by SMS: the reply endpoint
+// takes a code only from a number that was sent it by SMS. SMS and voice
+// template codes have no default: they come from the provider's console.
 var builtinZH = LangSet{
-	Subject: `【托育安全】{{.FacilityName}} {{.What}}{{if gt .Count 1}}等{{.Count}}项{{end}}{{if eq .Kind "resolved"}}已恢复{{end}}`,
+	Subject: `【托育安全{{if eq .Kind "escalation"}}·督办{{else if eq .Kind "reminder"}}·提醒{{end}}】{{.FacilityName}}：{{.What}}{{if eq .Kind "resolved"}}（已解除）{{end}}`,
 	Text: map[Kind]string{
-		KindFiring:     `【托育安全】{{.FacilityName}}{{if .Room}} {{.Room}}{{end}}：{{.What}}，当前{{.Value}}，限值{{.Limit}}{{if gt .Count 1}}（另有{{minus1 .Count}}项）{{end}}。开始于{{.Since}}。请及时处理，回复确认码{{.Code}}确认。`,
-		KindEscalation: `【托育安全·督办】{{.FacilityName}}{{if .Room}} {{.Room}}{{end}}：{{.What}}，当前{{.Value}}，限值{{.Limit}}，自{{.Since}}起未确认。确认码{{.Code}}。`,
-		KindReminder:   `【托育安全·提醒】{{.FacilityName}}{{if .Room}} {{.Room}}{{end}}：{{.What}}仍未确认（当前{{.Value}}，限值{{.Limit}}）。回复确认码{{.Code}}确认。`,
-		KindResolved:   `【托育安全】{{.FacilityName}}{{if .Room}} {{.Room}}{{end}}：{{.What}}已恢复正常。`,
+		KindFiring: `【托育安全】{{.FacilityName}}
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{end}}请立即处理。{{.AckHint}}`,
+		KindEscalation: `【托育安全·督办】{{.FacilityName}}，以下告警自{{.Since}}起无人确认：
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{end}}请督促处理。{{.AckHint}}`,
+		KindReminder: `【托育安全·提醒】{{.FacilityName}}，以下告警仍未确认：
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{end}}{{.AckHint}}`,
+		KindResolved: `【托育安全】{{.FacilityName}}告警已解除：
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}
+{{end}}`,
 	},
 }
 
@@ -46,15 +62,23 @@ type RenderData struct {
 	Kind         Kind
 	Facility     string
 	FacilityName string
-	Room         string
-	What         string
+	Room         string // the leading alert's room
+	What         string // the leading alert's text, "…等3项" for a group
+	Detail       string // the leading alert's detail, or when it began
 	Value        string
 	Limit        string
-	Code         string
+	Code         string // every alert's code, "123456、654321"
 	Count        int
-	Since        string // start of the first alert, local time "01-02 15:04"
+	Since        string // start of the leading alert, local time: "09:05", or "3月2日09:05" on another day
 	Step         string
+	AckHint      string // where to acknowledge on a free-text channel
+	Items        []Item // every alert, most severe and oldest first
 	Alerts       []Alert
+}
+
+// Item is one alert of a message.
+type Item struct {
+	Room, What, Detail, Value, Limit, Code, Since string
 }
 
 // renderer turns a group of alerts into a Message body per language.
@@ -62,19 +86,20 @@ type renderer struct {
 	langs    map[string]*compiledLang
 	fallback string
 	maxRunes int
+	ackURL   string
 	loc      *time.Location
 }
 
 type compiledLang struct {
-	sms     map[Kind]string
-	subject *template.Template
-	text    map[Kind]*template.Template
+	sms, voice map[Kind]string
+	subject    *template.Template
+	text       map[Kind]*template.Template
 }
 
 var funcs = template.FuncMap{"minus1": func(n int) int { return n - 1 }}
 
-func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, loc *time.Location) (*renderer, error) {
-	r := &renderer{langs: map[string]*compiledLang{}, fallback: fallback, maxRunes: maxRunes, loc: loc}
+func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, ackURL string, loc *time.Location) (*renderer, error) {
+	r := &renderer{langs: map[string]*compiledLang{}, fallback: fallback, maxRunes: maxRunes, ackURL: ackURL, loc: loc}
 	all := map[string]LangSet{"zh": builtinZH}
 	for l, s := range sets {
 		base := all[l]
@@ -92,7 +117,7 @@ func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, loc *ti
 		all[l] = s
 	}
 	for l, s := range all {
-		c := &compiledLang{sms: s.SMS, text: map[Kind]*template.Template{}}
+		c := &compiledLang{sms: s.SMS, voice: s.Voice, text: map[Kind]*template.Template{}}
 		var err error
 		if c.subject, err = template.New(l + ".subject").Funcs(funcs).Parse(s.Subject); err != nil {
 			return nil, fmt.Errorf("templates.%s.subject: %w", l, err)
@@ -110,39 +135,87 @@ func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, loc *ti
 	return r, nil
 }
 
-// render fills m's template code, parameters, subject and text.
-func (r *renderer) render(m *Message, kind Kind, step string, alerts []Alert) error {
+// maxCodes is how many acknowledgement codes fit in one template variable:
+// a grouped message carries every alert's code, so groups are cut to it.
+func (r *renderer) maxCodes() int {
+	if r.maxRunes <= 0 {
+		return 1 << 30
+	}
+	return max(1, (r.maxRunes+utf8.RuneCountInString(codeSep))/(AckCodeDigits+utf8.RuneCountInString(codeSep)))
+}
+
+// lead orders alerts most severe first, then oldest first.
+func lead(alerts []Alert) []Alert {
+	out := append([]Alert(nil), alerts...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && before(out[j], out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func before(a, b Alert) bool {
+	if a.Severity != b.Severity {
+		return a.Severity > b.Severity
+	}
+	return a.StartsAt.Before(b.StartsAt)
+}
+
+// since formats t for a message sent at now: the time alone on the same
+// day, with the date otherwise.
+func (r *renderer) since(t, now time.Time) string {
+	t, now = t.In(r.loc), now.In(r.loc)
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return t.Format("15:04")
+	}
+	return fmt.Sprintf("%d月%d日%s", t.Month(), t.Day(), t.Format("15:04"))
+}
+
+// detail is the alert's value phrase, or when it began.
+func (r *renderer) detail(a Alert, now time.Time) string {
+	if a.Detail != "" {
+		return a.Detail
+	}
+	return "（" + r.since(a.StartsAt, now) + "起）"
+}
+
+// render fills m's template code, parameters, subject and text for the
+// alerts of one notification, as sent at now.
+func (r *renderer) render(m *Message, kind Kind, step string, alerts []Alert, now time.Time) error {
 	lang := m.To.Lang
 	if _, ok := r.langs[lang]; !ok {
 		lang = r.fallback
 	}
 	c := r.langs[lang]
-	m.Lang = lang
+	m.Lang, m.Kind = lang, kind
+	alerts = lead(alerts)
 	first := alerts[0]
-	for _, a := range alerts[1:] { // lead with the most severe, then the oldest
-		if a.Severity > first.Severity || a.Severity == first.Severity && a.StartsAt.Before(first.StartsAt) {
-			first = a
-		}
-	}
-	what := first.What
-	if len(alerts) > 1 && lang == "zh" {
-		what = first.What + "等" + strconv.Itoa(len(alerts)) + "项"
-	}
 	d := RenderData{
 		Kind: kind, Facility: first.Facility, FacilityName: first.FacilityName, Room: first.Room,
-		What: first.What, Value: first.Value, Limit: first.Limit, Code: first.AckCode,
-		Count: len(alerts), Since: first.StartsAt.In(r.loc).Format("01-02 15:04"), Step: step, Alerts: alerts,
+		What: first.What, Detail: r.detail(first, now), Value: first.Value, Limit: first.Limit,
+		Count: len(alerts), Since: r.since(first.StartsAt, now), Step: step, Alerts: alerts, AckHint: r.ackHint(lang),
 	}
 	if d.FacilityName == "" {
 		d.FacilityName = d.Facility
 	}
-	m.Template = c.sms[kind]
-	if m.Template == "" && r.langs[r.fallback].sms != nil {
-		m.Template = r.langs[r.fallback].sms[kind]
+	codes := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		if a.AckCode != "" {
+			codes = append(codes, a.AckCode)
+		}
+		d.Items = append(d.Items, Item{Room: a.Room, What: a.What, Detail: r.detail(a, now), Value: a.Value, Limit: a.Limit,
+			Code: a.AckCode, Since: r.since(a.StartsAt, now)})
 	}
+	d.Code = strings.Join(codes, codeSep)
+	if len(alerts) > 1 && lang == "zh" {
+		d.What = first.What + "等" + strconv.Itoa(len(alerts)) + "项"
+	}
+	m.Template = r.code(c, lang, m.Channel, kind)
 	m.Params = map[string]string{
-		ParamFacility: r.clip(d.FacilityName), ParamRoom: r.clip(d.Room), ParamWhat: r.clip(what),
-		ParamValue: r.clip(d.Value), ParamLimit: r.clip(d.Limit), ParamCode: d.Code,
+		ParamFacility: r.clip(d.FacilityName), ParamRoom: r.clip(d.Room), ParamWhat: r.clip(d.What),
+		ParamDetail: r.clip(d.Detail), ParamValue: r.clip(d.Value), ParamLimit: r.clip(d.Limit),
+		ParamSince: d.Since, ParamCode: d.Code,
 	}
 	var b bytes.Buffer
 	if err := c.subject.Execute(&b, d); err != nil {
@@ -157,8 +230,37 @@ func (r *renderer) render(m *Message, kind Kind, step string, alerts []Alert) er
 	if err := t.Execute(&b, d); err != nil {
 		return fmt.Errorf("render %s text (%s): %w", kind, lang, err)
 	}
-	m.Text = b.String()
+	m.Text = strings.TrimRight(b.String(), "\n")
 	return nil
+}
+
+// code is the provider template of a channel and kind: the contact's
+// language's, else the default language's.
+func (r *renderer) code(c *compiledLang, lang string, ch Channel, kind Kind) string {
+	pick := func(c *compiledLang) map[Kind]string {
+		if ch == ChannelVoice {
+			return c.voice
+		}
+		return c.sms
+	}
+	if t := pick(c)[kind]; t != "" || lang == r.fallback {
+		return t
+	}
+	return pick(r.langs[r.fallback])[kind]
+}
+
+// ackHint tells a free-text reader where to use the code. It never says
+// "reply": a reply acknowledges only from a number sent the code by SMS.
+func (r *renderer) ackHint(lang string) string {
+	switch {
+	case lang != "zh" && r.ackURL != "":
+		return "Acknowledge with the code at " + r.ackURL + "."
+	case lang != "zh":
+		return "Acknowledge with the code on the supervision platform."
+	case r.ackURL != "":
+		return "请在 " + r.ackURL + " 输入确认码确认。"
+	}
+	return "请在托育监管平台输入确认码确认。"
 }
 
 // clip keeps template variables within the provider's length limit; a
@@ -170,4 +272,18 @@ func (r *renderer) clip(s string) string {
 	}
 	rs := []rune(s)
 	return string(rs[:r.maxRunes-1]) + "…"
+}
+
+// RenderMessage is the message to recipient to on channel ch about alerts,
+// as the path renders it at now (times in loc): for tools, and for tests
+// that show every rule's text.
+func RenderMessage(cfg Config, ch Channel, to Contact, kind Kind, step string, alerts []Alert, now time.Time, loc *time.Location) (Message, error) {
+	cfg = cfg.WithDefaults()
+	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, loc)
+	if err != nil {
+		return Message{}, err
+	}
+	m := Message{Key: entryKey(alerts[0], kind, step, 0, recipientID(to)), Channel: ch, To: to, Alerts: alerts}
+	err = r.render(&m, kind, step, alerts, now)
+	return m, err
 }

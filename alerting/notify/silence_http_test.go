@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -87,9 +86,7 @@ func TestSilencesHandler(t *testing.T) {
 	if got := ids(r.d.Silences()); got != ids(all) {
 		t.Fatalf("after restart %s, want %s", got, ids(all))
 	}
-	if err := r.d.Handle(context.Background(), co2(StateFiring)); err != nil {
-		t.Fatal(err)
-	}
+	r.handle(t, co2(StateFiring))
 	r.step(t, time.Minute)
 	if sms.count()+dt.count() != 0 {
 		t.Fatalf("silenced facility notified: %v", recipients(sms.sent))

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Entry is one alert inside a notification, with the key under which its
@@ -12,24 +13,33 @@ type Entry struct {
 	Step   string
 	Repeat int
 	Key    string // episode | kind | step | repeat | recipient
+	Target Target
+	d      *delivery
 }
 
 // Notification is one message-to-be for one recipient: the alerts of one
-// facility grouped within group_wait. Stages narrow and annotate it.
+// facility, kind and severity grouped within their wait. Stages narrow and
+// annotate it.
 type Notification struct {
-	Recipient Contact
-	Kind      Kind
-	Step      string
-	Entries   []Entry
-	Channels  []Channel // to try in order; set by the budget stage
-	Delivered Channel   // set by the send stage on success
-	Fallback  bool      // delivered on other than the first choice of the recipient
-	Failures  []string  // what failed on the way, for the record
+	Recipient   Contact
+	RecipientID string
+	Kind        Kind
+	Severity    Severity
+	Step        string
+	Entries     []Entry
+	// Channels to try, in order; set by the plan stage (the send stage may
+	// add voice when the SMS of a critical notice fails).
+	Channels []Channel
+	// All: deliver on every planned channel (a critical alert's firing and
+	// escalation notices); otherwise on the first that works.
+	All      bool
+	Fallback bool     // SMS was not tried first (budget spent)
+	Failures []string // what failed on the way, for the record
 }
 
 // Stage is one step of the path from alert to message. A stage removes
-// entries it handled (silenced, already sent) and the path stops when none
-// are left.
+// entries it finished (silenced, already sent, not to be sent) and the path
+// stops when none are left.
 type Stage interface {
 	Exec(ctx context.Context, n *Notification) error
 }
@@ -71,4 +81,73 @@ func recipientID(c Contact) string {
 		return "email:" + c.Email
 	}
 	return "url:" + c.Webhook + c.DingTalk + c.WeCom
+}
+
+// delivery is a pending notice's progress, kept in memory: which channels
+// delivered it or gave up (the notification log has both, so a restart
+// resumes where it was), the attempts of the channel being retried and
+// when to try again.
+type delivery struct {
+	n        *Notice
+	sent     map[Channel]bool
+	failed   map[Channel]bool
+	attempts map[Channel]int
+	// notBefore holds each channel's next attempt after a transient
+	// failure; retryAt is the earliest of them (when the notice is ready
+	// again).
+	notBefore map[Channel]time.Time
+	retryAt   time.Time
+	inFlight  bool // in the sender's hands: not cancelled under it
+	finished  bool // reached a final outcome, recorded in the notification log
+}
+
+// channels is every channel, in the order the send stage reports them.
+var channels = []Channel{ChannelSMS, ChannelVoice, ChannelDingTalk, ChannelWeCom, ChannelWebhook, ChannelEmail}
+
+func (d *Dispatcher) newDelivery(n *Notice) *delivery {
+	lv := &delivery{n: n, sent: map[Channel]bool{}, failed: map[Channel]bool{}, attempts: map[Channel]int{}, notBefore: map[Channel]time.Time{}}
+	for _, ch := range channels {
+		lv.sent[ch] = d.log.sent(n.Key, ch)
+		lv.failed[ch] = d.log.failed(n.Key, ch)
+	}
+	return lv
+}
+
+func (lv *delivery) anySent() bool {
+	for _, ok := range lv.sent {
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// earliestRetry is the next attempt of a channel not done with; zero when
+// none is scheduled.
+func (lv *delivery) earliestRetry() time.Time {
+	var t time.Time
+	for ch, at := range lv.notBefore {
+		if !lv.settled(ch) && (t.IsZero() || at.Before(t)) {
+			t = at
+		}
+	}
+	return t
+}
+
+// settled reports whether ch is done with for this notice.
+func (lv *delivery) settled(ch Channel) bool { return lv.sent[ch] || lv.failed[ch] }
+
+// complete reports whether the notice needs nothing more on the planned
+// channels: every one settled (all), or one delivered or every one failed
+// (first that works).
+func (lv *delivery) complete(planned []Channel, all bool) bool {
+	if !all && lv.anySent() {
+		return true
+	}
+	for _, ch := range planned {
+		if !lv.settled(ch) {
+			return false
+		}
+	}
+	return true
 }

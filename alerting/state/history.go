@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 )
 
 // Entry is one line of an alert's history: a transition, or the receipt
@@ -48,13 +49,22 @@ func History(dir, fingerprint string, limit int) (entries []Entry, truncated boo
 	if err := scanHistory(filepath.Join(dir, historyName), []byte(fingerprint), keep); err != nil {
 		return nil, false, err
 	}
-	recs, err := (&Store{dir: dir}).readWAL()
-	var ce *CorruptError
-	if err != nil && !errors.As(err, &ce) {
-		return nil, false, err
+	wal, err := os.ReadFile(filepath.Join(dir, walName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("state: %w", err)
 	}
-	for _, r := range recs {
+	// Damage is the Store's to quarantine when it opens; here it is
+	// skipped, and the records around it still count.
+	var ce *recordlog.CorruptError
+	if err := recordlog.Scan(wal, func(b []byte) error {
+		var r record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
 		keep(r)
+		return nil
+	}); err != nil && !errors.As(err, &ce) {
+		return nil, false, fmt.Errorf("state: %w", err)
 	}
 	if limit > 0 && len(entries) > limit {
 		entries, truncated = entries[len(entries)-limit:], true
@@ -74,7 +84,7 @@ func scanHistory(path string, fp []byte, keep func(record)) error {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), maxRecord+1024)
+	sc.Buffer(make([]byte, 64*1024), recordlog.DefaultMaxRecord+1024)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if !bytes.Contains(line, fp) {

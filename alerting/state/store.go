@@ -17,30 +17,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/fileutil"
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 )
 
 const (
 	snapshotName = "snapshot.json"
 	walName      = "wal"
 	historyName  = "history.jsonl"
-	headerLen    = 8
-	// maxRecord bounds a record's length so that a corrupt length cannot
-	// make Open allocate gigabytes.
-	maxRecord = 1 << 20
+	// LogName labels the wal's metrics (cw_recordlog_*{log="alerting_state"}).
+	LogName = "alerting_state"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// CorruptError says where the wal stopped being readable.
-type CorruptError struct {
-	Path   string
-	Offset int64
-	Reason string
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("state: %s: corrupt record at offset %d: %s; later records dropped", e.Path, e.Offset, e.Reason)
-}
 
 // record is one wal entry: a transition, or a notification receipt.
 type record struct {
@@ -69,50 +56,54 @@ type Options struct {
 
 // Store is the durable alert state. It is safe for use by one goroutine.
 type Store struct {
-	dir     string
-	log     *slog.Logger
-	wal     *os.File
-	alerts  map[string]rules.Alert
-	unsent  map[receipt]rules.Transition
-	appends prometheus.Counter
-	corrupt prometheus.Counter
-	fsync   prometheus.Histogram
+	dir    string
+	log    *slog.Logger
+	wal    *recordlog.Log
+	alerts map[string]rules.Alert
+	unsent map[receipt]rules.Transition
 }
 
 // Open loads the directory (creating it), compacts it and opens the wal.
+// Damage in the wal is quarantined by the record log (see package
+// recordlog); the records around it are kept.
 func Open(o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{dir: o.Dir, log: o.Logger.With("component", "state"),
-		alerts: map[string]rules.Alert{}, unsent: map[receipt]rules.Transition{},
-		appends: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_alerting_state_appends_total", Help: "Records appended to the alert state wal."}),
-		corrupt: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_alerting_state_corrupt_records_total", Help: "Torn or corrupt wal records found at open; the wal is truncated there."}),
-		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cw_alerting_state_fsync_seconds", Help: "Duration of wal fsyncs.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-	}
-	if o.Registerer != nil {
-		o.Registerer.MustRegister(s.appends, s.corrupt, s.fsync)
-	}
+		alerts: map[string]rules.Alert{}, unsent: map[receipt]rules.Transition{}}
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	if err := s.readSnapshot(); err != nil {
 		return nil, err
 	}
-	recs, err := s.readWAL()
+	path := filepath.Join(s.dir, walName)
+	if err := s.convertLegacyWAL(path); err != nil {
+		return nil, err
+	}
+	var recs []record
+	var err error
+	s.wal, err = recordlog.Open(recordlog.Options{Path: path, Name: LogName, Logger: s.log, Registerer: o.Registerer},
+		func(b []byte) error {
+			var r record
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			if r.Transition == nil && r.Notified == nil {
+				return errors.New("empty record")
+			}
+			recs = append(recs, r)
+			return nil
+		})
 	if err != nil {
-		var ce *CorruptError
-		if !errors.As(err, &ce) {
-			return nil, err
-		}
-		s.corrupt.Inc()
-		s.log.Error("alert state wal truncated", "err", err)
+		return nil, fmt.Errorf("state: %w", err)
 	}
 	for _, r := range recs {
 		s.apply(r)
 	}
 	if err := s.compact(recs); err != nil {
+		s.wal.Close()
 		return nil, err
 	}
 	return s, nil
@@ -162,8 +153,12 @@ func (s *Store) readSnapshot() error {
 	return nil
 }
 
-func (s *Store) readWAL() ([]record, error) {
-	path := filepath.Join(s.dir, walName)
+// readLegacyWAL reads a wal written before the record log existed
+// (records framed as length, CRC-32C, payload, without a file header) and
+// returns its records up to the first bad one; the compaction that follows
+// rewrites the wal in the record log's format. It returns nothing for a
+// missing file or one in the current format.
+func readLegacyWAL(path string) ([]record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -173,39 +168,69 @@ func (s *Store) readWAL() ([]record, error) {
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
-	var recs []record
-	var off int64
-	var hdr [headerLen]byte
+	if head, _ := br.Peek(len(recordlog.Header)); len(head) == 0 || string(head) == recordlog.Header {
+		return nil, nil
+	}
+	const maxLegacy = 1 << 20
+	recs := []record{}
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			if err == io.EOF {
-				return recs, nil
-			}
-			return recs, &CorruptError{path, off, "torn header"}
+			break
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
-		if n > maxRecord {
-			return recs, &CorruptError{path, off, fmt.Sprintf("length %d too large", n)}
+		if n > maxLegacy {
+			break
 		}
 		p := make([]byte, n)
-		if _, err := io.ReadFull(br, p); err != nil {
-			return recs, &CorruptError{path, off, "torn payload"}
-		}
-		if crc32.Checksum(p, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
-			return recs, &CorruptError{path, off, "checksum mismatch"}
+		if _, err := io.ReadFull(br, p); err != nil || crc32.Checksum(p, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
+			break
 		}
 		var r record
-		if err := json.Unmarshal(p, &r); err != nil {
-			return recs, &CorruptError{path, off, err.Error()}
+		if json.Unmarshal(p, &r) != nil {
+			break
 		}
 		recs = append(recs, r)
-		off += headerLen + int64(n)
 	}
+	return recs, nil
+}
+
+// convertLegacyWAL applies a legacy wal, saves the snapshot and history,
+// and only then removes the legacy file, so that a crash in between reads
+// it again (applying it twice ends in the same state).
+func (s *Store) convertLegacyWAL(path string) error {
+	recs, err := readLegacyWAL(path)
+	if err != nil || recs == nil {
+		return err
+	}
+	for _, r := range recs {
+		s.apply(r)
+	}
+	if err := s.saveSnapshot(recs); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	s.log.Info("alert state wal converted to the record log format", "records", len(recs))
+	return fileutil.SyncDir(s.dir)
 }
 
 // compact writes the snapshot, moves the wal's transitions to the history
 // and starts an empty wal.
 func (s *Store) compact(recs []record) error {
+	if err := s.saveSnapshot(recs); err != nil {
+		return err
+	}
+	if err := s.wal.Rewrite(nil); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
+
+// saveSnapshot appends recs to the history and writes the snapshot.
+func (s *Store) saveSnapshot(recs []record) error {
 	if len(recs) > 0 {
 		h, err := os.OpenFile(filepath.Join(s.dir, historyName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
@@ -223,91 +248,55 @@ func (s *Store) compact(recs []record) error {
 		}
 	}
 	snap := snapshot{Alerts: s.Alerts(), Unsent: s.Unsent()}
-	b, err := json.MarshalIndent(snap, "", " ")
-	if err != nil {
+	if err := fileutil.SaveJSON(filepath.Join(s.dir, snapshotName), snap); err != nil {
 		return fmt.Errorf("state: snapshot: %w", err)
 	}
-	if err := writeAtomic(s.dir, snapshotName, b); err != nil {
-		return err
-	}
-	wal, err := os.OpenFile(filepath.Join(s.dir, walName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if err := wal.Sync(); err != nil {
-		wal.Close()
-		return fmt.Errorf("state: %w", err)
-	}
-	s.wal = wal
 	return nil
 }
 
-func writeAtomic(dir, name string, b []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("state: %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("state: %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("state: %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("state: fsync %s: %w", dir, err)
-	}
-	return nil
-}
-
-func (s *Store) append(r record) error {
+func (s *Store) encode(r record) ([]byte, error) {
 	p, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("state: encode: %w", err)
+		return nil, fmt.Errorf("state: encode: %w", err)
 	}
-	buf := make([]byte, headerLen+len(p))
-	binary.LittleEndian.PutUint32(buf[:4], uint32(len(p)))
-	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(p, castagnoli))
-	copy(buf[headerLen:], p)
-	if _, err := s.wal.Write(buf); err != nil {
-		return fmt.Errorf("state: append: %w", err)
-	}
-	start := time.Now() // measures the disk, not event logic
-	if err := s.wal.Sync(); err != nil {
-		return fmt.Errorf("state: fsync: %w", err)
-	}
-	s.fsync.Observe(time.Since(start).Seconds())
-	s.appends.Inc()
-	s.apply(r)
-	return nil
+	return p, nil
 }
 
-// Append records transitions durably, one fsync each.
+// Append records transitions durably: one write and one fsync for all.
 func (s *Store) Append(trs ...rules.Transition) error {
+	recs := make([][]byte, 0, len(trs))
 	for i := range trs {
-		if err := s.append(record{Transition: &trs[i]}); err != nil {
+		p, err := s.encode(record{Transition: &trs[i]})
+		if err != nil {
 			return err
 		}
+		recs = append(recs, p)
+	}
+	if err := s.wal.Append(recs...); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	for i := range trs {
+		s.apply(record{Transition: &trs[i]})
 	}
 	return nil
 }
 
-// MarkNotified records that the notifier accepted the transition.
+// MarkNotified records that the notification path holds the transition
+// durably (its outbox). The receipt is written without its own fsync: it
+// becomes durable with the next transition's fsync or at Close. Losing it
+// to a crash only hands the transition to the notification path again,
+// which recognises what its outbox already holds.
 func (s *Store) MarkNotified(tr rules.Transition) error {
-	return s.append(record{Notified: &receipt{tr.Alert.Fingerprint, tr.To, tr.At.UTC()}})
+	r := record{Notified: &receipt{tr.Alert.Fingerprint, tr.To, tr.At.UTC()}}
+	p, err := s.encode(r)
+	if err != nil {
+		return err
+	}
+	if err := s.wal.Write(p); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	s.apply(r)
+	return nil
 }
 
 // Alerts are the current pending, firing and acknowledged alerts, ordered
@@ -337,5 +326,5 @@ func (s *Store) Unsent() []rules.Transition {
 	return out
 }
 
-// Close closes the wal.
+// Close fsyncs and closes the wal; it is idempotent.
 func (s *Store) Close() error { return s.wal.Close() }

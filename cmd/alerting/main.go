@@ -45,6 +45,10 @@ func main() {
 	}
 	if cmd == "check-config" {
 		if err := alerting.Check(cfg); err != nil {
+			var ce *config.Error
+			if errors.As(err, &ce) && ce.File == "" {
+				ce.File = *path // a check across the registry, of a key in this file
+			}
 			cli.Exit("alerting", err, true)
 		}
 		fmt.Printf("%s: ok (rules %s, facilities %s, platform contacts %d)\n", *path, cfg.Rules, cfg.Facilities, len(cfg.Platform.Contacts))

@@ -15,6 +15,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/dysmsapi"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/alerting/notify/internal/provider"
 )
 
 // Config for the Aliyun SMS notifier.
@@ -26,6 +27,10 @@ type Config struct {
 	Endpoint        string        `yaml:"endpoint" mapstructure:"endpoint"`   // default dysmsapi.aliyuncs.com; host:port for tests
 	Scheme          string        `yaml:"scheme" mapstructure:"scheme"`       // HTTPS (default) or HTTP
 	Timeout         time.Duration `yaml:"timeout" mapstructure:"timeout"`     // per request; default 10s
+	// TemplateCodes maps the template codes of the templates section to
+	// this provider's, where they differ (when another provider's codes are
+	// the configured ones). Keys match without regard to case.
+	TemplateCodes map[string]string `yaml:"template_codes" mapstructure:"template_codes"`
 }
 
 // Notifier sends one SMS per Notify call.
@@ -40,18 +45,7 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.AccessKeyID == "" || cfg.AccessKeySecret == "" || cfg.SignName == "" {
 		return nil, errors.New("aliyun: access_key_id, access_key_secret and sign_name are required")
 	}
-	if cfg.Region == "" {
-		cfg.Region = "cn-hangzhou"
-	}
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = "dysmsapi.aliyuncs.com"
-	}
-	if cfg.Scheme == "" {
-		cfg.Scheme = "HTTPS"
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
+	provider.Endpoint{Region: &cfg.Region, Host: &cfg.Endpoint, Scheme: &cfg.Scheme, Timeout: &cfg.Timeout}.Fill("cn-hangzhou", "dysmsapi.aliyuncs.com")
 	c, err := dysmsapi.NewClientWithAccessKey(cfg.Region, cfg.AccessKeyID, cfg.AccessKeySecret)
 	if err != nil {
 		return nil, fmt.Errorf("aliyun: client: %w", err)
@@ -77,7 +71,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	req.Domain = n.cfg.Endpoint
 	req.PhoneNumbers = m.To.Phone
 	req.SignName = n.cfg.SignName
-	req.TemplateCode = m.Template
+	req.TemplateCode = notify.TemplateFor(n.cfg.TemplateCodes, m.Template)
 	req.TemplateParam = string(params)
 	req.OutId = outID(m.Key)
 	if err := ctx.Err(); err != nil {
@@ -85,7 +79,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	}
 	resp, err := n.client.SendSms(req)
 	if err != nil {
-		return classifyErr(err)
+		return classifyErr(notify.ChannelSMS, err)
 	}
 	if resp.Code != "OK" {
 		pe := &notify.ProviderError{Channel: notify.ChannelSMS, Kind: CodeKind(resp.Code), Code: resp.Code,
@@ -95,14 +89,15 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	return false, nil
 }
 
-func classifyErr(err error) (bool, error) {
+// classifyErr classifies an SDK error of either service.
+func classifyErr(ch notify.Channel, err error) (bool, error) {
 	var se *sdkerrors.ServerError
 	if errors.As(err, &se) {
 		kind := CodeKind(se.ErrorCode())
 		if kind == notify.Permanent && se.HttpStatus() >= 500 {
 			kind = notify.Transient
 		}
-		pe := &notify.ProviderError{Channel: notify.ChannelSMS, Kind: kind, Code: se.ErrorCode(), Status: se.HttpStatus(), Message: se.Message()}
+		pe := &notify.ProviderError{Channel: ch, Kind: kind, Code: se.ErrorCode(), Status: se.HttpStatus(), Message: se.Message()}
 		return kind == notify.Transient, pe
 	}
 	// Transport errors (timeouts, refused connections) come back raw or
@@ -114,12 +109,12 @@ func classifyErr(err error) (bool, error) {
 	}
 	var ce *sdkerrors.ClientError
 	if errors.As(err, &ce) || notify.Retryable(err) {
-		return true, fmt.Errorf("aliyun: send: %w", err)
+		return true, fmt.Errorf("aliyun %s: send: %w", ch, err)
 	}
-	return false, fmt.Errorf("aliyun: send: %w", err)
+	return false, fmt.Errorf("aliyun %s: send: %w", ch, err)
 }
 
-// CodeKind classifies an Aliyun SendSms error code.
+// CodeKind classifies an Aliyun SendSms or SingleCallByTts error code.
 func CodeKind(code string) notify.ErrorKind {
 	switch {
 	case code == "isp.RAM_PERMISSION_DENY":

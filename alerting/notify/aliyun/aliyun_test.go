@@ -68,27 +68,14 @@ func TestNotify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				p, err := verifyRPC(r, body, "sk")
-				if err != nil {
-					t.Error(err)
-					return
-				}
+			srv := rpcServer(t, func(p url.Values) {
 				var tp map[string]string
 				json.Unmarshal([]byte(p.Get("TemplateParam")), &tp)
 				if p.Get("Action") != "SendSms" || p.Get("Version") != "2017-05-25" || p.Get("PhoneNumbers") != "13812341234" ||
 					p.Get("SignName") != "托育安全" || p.Get("TemplateCode") != "SMS_1" || tp["facility"] != "阳光托育" || tp["code"] != "654321" || p.Get("AccessKeyId") != "ak" {
 					t.Errorf("params %v", p)
 				}
-				if tc.hang {
-					<-r.Context().Done()
-					return
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(tc.status)
-				io.WriteString(w, tc.answer)
-			}))
+			}, tc.status, tc.answer, tc.hang)
 			defer srv.Close()
 			n, err := New(Config{AccessKeyID: "ak", AccessKeySecret: "sk", SignName: "托育安全", Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "HTTP", Timeout: 300 * time.Millisecond})
 			if err != nil {
@@ -104,4 +91,26 @@ func TestNotify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rpcServer answers like Aliyun's RPC endpoint: it checks the request's
+// signature, hands its parameters to check, then answers status and body,
+// or hangs until the client gives up.
+func rpcServer(t *testing.T, check func(url.Values), status int, answer string, hang bool) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		p, err := verifyRPC(r, body, "sk")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		check(p)
+		if hang {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
+	}))
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
@@ -56,17 +57,21 @@ type answer struct {
 // errTooFast is the robot's per-minute throttle (20 messages a minute).
 const errTooFast = 130101
 
+// Body is the robot message posted for m: markdown, the subject as its
+// heading, each line of the text its own paragraph (markdown joins lines).
+func Body(m notify.Message) []byte {
+	text := "#### " + m.Subject + "\n\n" + strings.ReplaceAll(m.Text, "\n", "\n\n")
+	b, _ := json.Marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": m.Subject, "text": text}})
+	return b
+}
+
 // Notify posts m.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	u, err := SignedURL(m.To.DingTalk, m.To.DingTalkSecret, n.Now())
 	if err != nil {
 		return false, &notify.ProviderError{Channel: notify.ChannelDingTalk, Kind: notify.Permanent, Code: "BadURL", Message: "robot URL does not parse"}
 	}
-	body, _ := json.Marshal(map[string]any{
-		"msgtype":  "markdown",
-		"markdown": map[string]string{"title": m.Subject, "text": "#### " + m.Subject + "\n\n" + m.Text},
-	})
-	b, retry, err := httpx.Post(ctx, n.Client, notify.ChannelDingTalk, u, nil, body)
+	b, retry, err := httpx.Post(ctx, n.Client, notify.ChannelDingTalk, u, nil, Body(m))
 	if err != nil {
 		return retry, err
 	}

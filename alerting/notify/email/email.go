@@ -73,16 +73,21 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	if err != nil {
 		return smtpRetry(err), fmt.Errorf("email: DATA: %w", err)
 	}
-	msg := "From: " + n.Cfg.From + "\r\nTo: " + m.To.Email + "\r\nSubject: " + mime.BEncoding.Encode("UTF-8", m.Subject) +
-		"\r\nDate: " + n.Now().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
-		strings.ReplaceAll(m.Text, "\n", "\r\n") + "\r\n"
-	if _, err := w.Write([]byte(msg)); err != nil {
+	if _, err := w.Write([]byte(Compose(n.Cfg.From, m, n.Now()))); err != nil {
 		return true, fmt.Errorf("email: write: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return smtpRetry(err), fmt.Errorf("email: end of data: %w", err)
 	}
 	return false, c.Quit()
+}
+
+// Compose is the mail sent for m: headers (the subject MIME-encoded) and
+// the text, with CRLF line ends.
+func Compose(from string, m notify.Message, date time.Time) string {
+	return "From: " + from + "\r\nTo: " + m.To.Email + "\r\nSubject: " + mime.BEncoding.Encode("UTF-8", m.Subject) +
+		"\r\nDate: " + date.Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+		strings.ReplaceAll(m.Text, "\n", "\r\n") + "\r\n"
 }
 
 // smtpRetry: 4xx replies are transient, 5xx permanent.

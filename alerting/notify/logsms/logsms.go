@@ -1,5 +1,5 @@
-// Package logsms is an SMS "provider" that sends nothing: it writes the SMS
-// it would send as one log line, with the template code, the text a phone
+// Package logsms is an SMS and voice "provider" that sends nothing: it
+// writes the SMS (or the call's text) it would send as one log line, with the template code, the text a phone
 // would show and the masked number. The demo and the first integration
 // tests use it, and an installer can run a site with it before the SMS
 // signature and templates are approved.
@@ -44,10 +44,15 @@ func New(cfg Config, logger *slog.Logger) *Notifier {
 	return &Notifier{logger: logger, sign: cfg.SignName, templates: t}
 }
 
-// Notify logs m as `msg=SMS to=138****1234 template=... text="..."`.
-// The full number never reaches the log (PIPL).
+// Notify logs m as `msg=SMS to=138****1234 template=... text="..."`
+// (msg="voice call" for the voice channel: this notifier also stands in
+// for a voice provider). The full number never reaches the log (PIPL).
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	n.logger.LogAttrs(ctx, slog.LevelInfo, "SMS",
+	msg := "SMS"
+	if m.Channel == notify.ChannelVoice {
+		msg = "voice call"
+	}
+	n.logger.LogAttrs(ctx, slog.LevelInfo, msg,
 		slog.String("to", notify.MaskPhone(m.To.Phone)),
 		slog.String("template", m.Template),
 		slog.String("text", n.Text(m)))

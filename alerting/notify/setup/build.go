@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/aliyun"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/dingtalk"
@@ -24,13 +26,15 @@ type BuildOptions struct {
 	// retry.attempt_timeout through its context. The Aliyun and Tencent
 	// SDKs bring their own clients.
 	HTTPClient *http.Client
-	Clock      notify.Clock // signature timestamps and mail dates; default notify.RealClock
+	Clock      notify.Clock          // signature timestamps and mail dates; default notify.RealClock
+	Registerer prometheus.Registerer // the SMS failover's metric; nil leaves it unregistered
 }
 
-// BuildNotifiers builds the SMS notifier of cfg.SMSProvider (none for
-// "none") and the free-text channels: webhook, DingTalk and WeCom when some
-// contact in the directory has that address, e-mail when email.addr is
-// set. A channel without a notifier is skipped by the path.
+// BuildNotifiers builds the SMS notifier (one provider, or a failover of
+// sms_providers in their order; none for "none"), the voice notifier of
+// voice_provider, and the free-text channels: webhook, DingTalk and WeCom
+// when some contact in the directory has that address, e-mail when
+// email.addr is set. A channel without a notifier is skipped by the path.
 func BuildNotifiers(cfg Config, o BuildOptions) (map[notify.Channel]notify.Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("notify config: %w", err)
@@ -45,23 +49,40 @@ func BuildNotifiers(cfg Config, o BuildOptions) (map[notify.Channel]notify.Notif
 		o.Clock = notify.RealClock{}
 	}
 	out := map[notify.Channel]notify.Notifier{}
-	switch cfg.SMSProvider {
+	var sms []notify.Provider
+	for _, p := range cfg.smsProviders() {
+		n, err := buildSMS(cfg, p, o)
+		if err != nil {
+			return nil, err
+		}
+		sms = append(sms, notify.Provider{Name: p, Notifier: n})
+	}
+	switch len(sms) {
+	case 0:
+	case 1:
+		out[notify.ChannelSMS] = sms[0].Notifier
+	default:
+		f, err := notify.NewFailover(notify.ChannelSMS, sms, o.Clock, o.Registerer)
+		if err != nil {
+			return nil, fmt.Errorf("notify config: sms_providers: %w", err)
+		}
+		out[notify.ChannelSMS] = f
+	}
+	switch cfg.VoiceProvider {
 	case ProviderAliyun:
-		n, err := aliyun.New(cfg.Aliyun)
+		v, err := aliyun.NewVoice(cfg.aliyunVoice())
 		if err != nil {
-			return nil, fmt.Errorf("notify config: aliyun: %w", err)
+			return nil, fmt.Errorf("notify config: aliyun_voice: %w", err)
 		}
-		out[notify.ChannelSMS] = n
+		out[notify.ChannelVoice] = v
 	case ProviderTencent:
-		n, err := tencent.New(cfg.Tencent)
+		v, err := tencent.NewVoice(cfg.tencentVoice())
 		if err != nil {
-			return nil, fmt.Errorf("notify config: tencent: %w", err)
+			return nil, fmt.Errorf("notify config: tencent_voice: %w", err)
 		}
-		out[notify.ChannelSMS] = n
-	case ProviderHTTPSMS:
-		out[notify.ChannelSMS] = &httpsms.Notifier{Cfg: cfg.HTTPSMS, Client: o.HTTPClient}
+		out[notify.ChannelVoice] = v
 	case ProviderLog:
-		out[notify.ChannelSMS] = logsms.New(cfg.LogSMS, o.Logger)
+		out[notify.ChannelVoice] = logsms.New(cfg.LogSMS, o.Logger)
 	}
 	has := reachable(cfg.Directory)
 	if has[notify.ChannelWebhook] {
@@ -80,6 +101,29 @@ func BuildNotifiers(cfg Config, o BuildOptions) (map[notify.Channel]notify.Notif
 		o.Logger.Warn("contacts have e-mail addresses but email.addr is not set; e-mail is off")
 	}
 	return out, nil
+}
+
+// buildSMS builds one SMS provider.
+func buildSMS(cfg Config, p string, o BuildOptions) (notify.Notifier, error) {
+	switch p {
+	case ProviderAliyun:
+		n, err := aliyun.New(cfg.Aliyun)
+		if err != nil {
+			return nil, fmt.Errorf("notify config: aliyun: %w", err)
+		}
+		return n, nil
+	case ProviderTencent:
+		n, err := tencent.New(cfg.Tencent)
+		if err != nil {
+			return nil, fmt.Errorf("notify config: tencent: %w", err)
+		}
+		return n, nil
+	case ProviderHTTPSMS:
+		return &httpsms.Notifier{Cfg: cfg.HTTPSMS, Client: o.HTTPClient}, nil
+	case ProviderLog:
+		return logsms.New(cfg.LogSMS, o.Logger), nil
+	}
+	return nil, fmt.Errorf("notify config: sms provider %q", p)
 }
 
 // reachable reports which channels some contact of the directory has.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/alerting/notify/httpsms"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/logsms"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/tencent"
+	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -150,5 +152,65 @@ func TestLogProviderThroughDispatcher(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "13812341234") {
 		t.Fatal("full phone number in the log")
+	}
+}
+
+func TestBuildFailoverAndVoice(t *testing.T) {
+	s := service{Notify: DefaultConfig()}
+	if err := config.Load(filepath.Join("testdata", "failover.good.yaml"), &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Notify.StateDir = t.TempDir()
+	ns, err := BuildNotifiers(s.Notify, BuildOptions{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := typeName(ns[notify.ChannelSMS]); got != fmt.Sprintf("%T", &notify.Failover{}) {
+		t.Fatalf("sms notifier %s, want a failover of two providers", got)
+	}
+	if got := typeName(ns[notify.ChannelVoice]); got != fmt.Sprintf("%T", &tencent.Voice{}) {
+		t.Fatalf("voice notifier %s", got)
+	}
+}
+
+// TestCheckReach: every recipient of critical alerts needs two channels; a
+// phone counts as SMS and, with a voice provider, voice. The error names
+// who lacks them, never with a phone number.
+func TestCheckReach(t *testing.T) {
+	dir := notify.Directory{
+		Operators: map[string][]notify.Contact{
+			"fac-1": {{ID: "fac-1/op0", Name: "张园长", Phone: "13812341234"}},
+			"fac-2": {{ID: "fac-2/op0", Name: "李老师", Phone: "13812345678", WeCom: "http://127.0.0.1:1/w"}},
+		},
+		Regions: map[string][]notify.Contact{
+			"110105001": {{ID: "street", Name: "街道办", Phone: "13900001111"}},
+			"110105":    {{ID: "county", Name: "区卫健委", Email: "duty@example.cn", Webhook: "http://127.0.0.1:1/h"}},
+			"110100":    {{ID: "city", Name: "市卫健委", Email: "city@example.cn"}}, // the default critical policy does not reach the city
+		},
+	}
+	cfg := baseConfig(t.TempDir())
+	cfg.SMSProvider = ProviderLog
+	err := cfg.CheckReach(dir)
+	if err == nil {
+		t.Fatal("recipients with a phone only passed")
+	}
+	for _, want := range []string{"fac-1/op0 张园长 (sms only)", "street 街道办 (sms only)", "county 区卫健委 (webhook only)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	for _, not := range []string{"fac-2", "city", "13812341234", "13900001111"} {
+		if strings.Contains(err.Error(), not) {
+			t.Errorf("error %q names %q", err, not)
+		}
+	}
+	cfg.VoiceProvider = ProviderLog
+	cfg.Email = email.Config{Addr: "127.0.0.1:25", From: "cw@example.cn"}
+	if err := cfg.CheckReach(dir); err != nil {
+		t.Fatalf("with voice and e-mail: %v", err)
+	}
+	cfg.SMSProvider = ProviderNone
+	if err := cfg.CheckReach(dir); err == nil || !strings.Contains(err.Error(), "fac-1/op0 张园长 (voice only)") {
+		t.Fatalf("without SMS: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/alerting/notify/internal/provider"
 )
 
 // Config for the Tencent SMS notifier.
@@ -29,10 +30,16 @@ type Config struct {
 	Scheme     string        `yaml:"scheme" mapstructure:"scheme"`           // HTTPS (default) or HTTP
 	Timeout    time.Duration `yaml:"timeout" mapstructure:"timeout"`         // per request; default 10s
 	ParamOrder []string      `yaml:"param_order" mapstructure:"param_order"` // template parameters are positional: names in {1},{2}... order
+	// TemplateIDs maps the template codes of the templates section to this
+	// provider's template ids, where they differ (Tencent's ids are
+	// numbers; another provider's codes may be the configured ones). Keys
+	// match without regard to case.
+	TemplateIDs map[string]string `yaml:"template_ids" mapstructure:"template_ids"`
 }
 
-// DefaultParamOrder is the order of parameters of the default templates.
-var DefaultParamOrder = []string{notify.ParamFacility, notify.ParamRoom, notify.ParamWhat, notify.ParamValue, notify.ParamLimit, notify.ParamCode}
+// DefaultParamOrder is the order of parameters of the default templates:
+// {1} facility, {2} room, {3} what, {4} detail, {5} code.
+var DefaultParamOrder = []string{notify.ParamFacility, notify.ParamRoom, notify.ParamWhat, notify.ParamDetail, notify.ParamCode}
 
 // Notifier sends one SMS per Notify call.
 type Notifier struct {
@@ -45,32 +52,27 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.SecretID == "" || cfg.SecretKey == "" || cfg.SdkAppID == "" || cfg.SignName == "" {
 		return nil, errors.New("tencent: secret_id, secret_key, sdk_app_id and sign_name are required")
 	}
-	if cfg.Region == "" {
-		cfg.Region = "ap-guangzhou"
-	}
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = "sms.tencentcloudapi.com"
-	}
-	if cfg.Scheme == "" {
-		cfg.Scheme = "HTTPS"
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
+	provider.Endpoint{Region: &cfg.Region, Host: &cfg.Endpoint, Scheme: &cfg.Scheme, Timeout: &cfg.Timeout}.Fill("ap-guangzhou", "sms.tencentcloudapi.com")
 	if len(cfg.ParamOrder) == 0 {
 		cfg.ParamOrder = DefaultParamOrder
 	}
-	cpf := profile.NewClientProfile()
-	cpf.HttpProfile.Endpoint = cfg.Endpoint
-	cpf.HttpProfile.Scheme = cfg.Scheme
-	cpf.HttpProfile.ReqTimeout = int((cfg.Timeout + time.Second - 1) / time.Second)
-	c, err := sms.NewClient(common.NewCredential(cfg.SecretID, cfg.SecretKey), cfg.Region, cpf)
+	c, err := sms.NewClient(common.NewCredential(cfg.SecretID, cfg.SecretKey), cfg.Region, clientProfile(cfg.Endpoint, cfg.Scheme, cfg.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("tencent: client: %w", err)
 	}
 	// Own transport: the SDK's default is shared package state.
 	c.WithHttpTransport(http.DefaultTransport.(*http.Transport).Clone())
 	return &Notifier{cfg: cfg, client: c}, nil
+}
+
+// clientProfile is the SDK's profile for an endpoint, with the timeout in
+// whole seconds (rounded up), as the SDK takes it.
+func clientProfile(endpoint, scheme string, timeout time.Duration) *profile.ClientProfile {
+	cpf := profile.NewClientProfile()
+	cpf.HttpProfile.Endpoint = endpoint
+	cpf.HttpProfile.Scheme = scheme
+	cpf.HttpProfile.ReqTimeout = int((timeout + time.Second - 1) / time.Second)
+	return cpf
 }
 
 // Notify sends m's template to m.To.Phone and reads that number's status.
@@ -83,7 +85,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	req.PhoneNumberSet = []*string{&phone}
 	req.SmsSdkAppId = &n.cfg.SdkAppID
 	req.SignName = &n.cfg.SignName
-	req.TemplateId = &m.Template
+	tpl := notify.TemplateFor(n.cfg.TemplateIDs, m.Template)
+	req.TemplateId = &tpl
 	params := make([]*string, len(n.cfg.ParamOrder))
 	for i, name := range n.cfg.ParamOrder {
 		v := m.Params[name]
@@ -94,7 +97,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	req.SessionContext = &sc
 	resp, err := n.client.SendSmsWithContext(ctx, req)
 	if err != nil {
-		return classifyErr(err)
+		return classifyErr(notify.ChannelSMS, err)
 	}
 	if resp.Response == nil || len(resp.Response.SendStatusSet) == 0 || resp.Response.SendStatusSet[0].Code == nil {
 		return true, &notify.ProviderError{Channel: notify.ChannelSMS, Kind: notify.Transient, Code: "NoStatus", Message: "answer without a send status"}
@@ -111,7 +114,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	return pe.Kind == notify.Transient, pe
 }
 
-func classifyErr(err error) (bool, error) {
+// classifyErr classifies an SDK error of either service.
+func classifyErr(ch notify.Channel, err error) (bool, error) {
 	var te *sdkerrors.TencentCloudSDKError
 	if errors.As(err, &te) {
 		kind := CodeKind(te.Code)
@@ -121,10 +125,10 @@ func classifyErr(err error) (bool, error) {
 				kind = notify.Transient
 			}
 		}
-		pe := &notify.ProviderError{Channel: notify.ChannelSMS, Kind: kind, Code: te.Code, Message: te.Message}
+		pe := &notify.ProviderError{Channel: ch, Kind: kind, Code: te.Code, Message: te.Message}
 		return kind == notify.Transient, pe
 	}
-	return notify.Retryable(err), fmt.Errorf("tencent: %w", err)
+	return notify.Retryable(err), fmt.Errorf("tencent %s: %w", ch, err)
 }
 
 // CodeKind classifies a Tencent SMS error or status code.

@@ -25,8 +25,15 @@ func hm(key []byte, s string) []byte {
 	return m.Sum(nil)
 }
 
-// verifyTC3 recomputes the TC3-HMAC-SHA256 signature as Tencent's server does.
+// verifyTC3 recomputes the TC3-HMAC-SHA256 signature of a SendSms call as
+// Tencent's server does.
 func verifyTC3(r *http.Request, body []byte, id, key string) error {
+	return verifyTC3For(r, body, id, key, "sms", "SendSms", "2021-01-11")
+}
+
+// verifyTC3For checks the signature and the action headers of a call to
+// service's action.
+func verifyTC3For(r *http.Request, body []byte, id, key, service, action, version string) error {
 	auth := r.Header.Get("Authorization")
 	ts := r.Header.Get("X-TC-Timestamp")
 	sec, _ := strconv.ParseInt(ts, 10, 64)
@@ -34,11 +41,11 @@ func verifyTC3(r *http.Request, body []byte, id, key string) error {
 	sum := sha256.Sum256(body)
 	canon := fmt.Sprintf("POST\n/\n\ncontent-type:%s\nhost:%s\n\ncontent-type;host\n%s", r.Header.Get("Content-Type"), r.Host, hex.EncodeToString(sum[:]))
 	cs := sha256.Sum256([]byte(canon))
-	scope := date + "/sms/tc3_request"
+	scope := date + "/" + service + "/tc3_request"
 	sts := "TC3-HMAC-SHA256\n" + ts + "\n" + scope + "\n" + hex.EncodeToString(cs[:])
-	k := hm(hm(hm([]byte("TC3"+key), date), "sms"), "tc3_request")
+	k := hm(hm(hm([]byte("TC3"+key), date), service), "tc3_request")
 	want := fmt.Sprintf("TC3-HMAC-SHA256 Credential=%s/%s, SignedHeaders=content-type;host, Signature=%s", id, scope, hex.EncodeToString(hm(k, sts)))
-	if auth != want || r.Header.Get("X-TC-Action") != "SendSms" || r.Header.Get("X-TC-Version") != "2021-01-11" {
+	if auth != want || r.Header.Get("X-TC-Action") != action || r.Header.Get("X-TC-Version") != version {
 		return fmt.Errorf("bad signature or headers:\n got %s\nwant %s", auth, want)
 	}
 	return nil
@@ -78,7 +85,7 @@ func TestNotify(t *testing.T) {
 					t.Error(err)
 				}
 				if strings.Join(req.PhoneNumberSet, ",") != "+8613812341234" || req.SmsSdkAppId != "1400000000" || req.TemplateId != "123456" ||
-					strings.Join(req.TemplateParamSet, ",") != "阳光托育,乳儿班,二氧化碳浓度过高,1650ppm,1000ppm,654321" {
+					strings.Join(req.TemplateParamSet, ",") != "阳光托育,乳儿班,二氧化碳浓度超标,（1小时均值1650ppm，限值1000ppm）,654321" {
 					t.Errorf("request %+v", req)
 				}
 				w.WriteHeader(tc.status)
@@ -91,7 +98,8 @@ func TestNotify(t *testing.T) {
 				t.Fatal(err)
 			}
 			retry, err := n.Notify(context.Background(), notify.Message{Key: "k", To: notify.Contact{Phone: "13812341234"}, Template: "123456",
-				Params: map[string]string{"facility": "阳光托育", "room": "乳儿班", "what": "二氧化碳浓度过高", "value": "1650ppm", "limit": "1000ppm", "code": "654321"}})
+				Params: map[string]string{"facility": "阳光托育", "room": "乳儿班", "what": "二氧化碳浓度超标", "detail": "（1小时均值1650ppm，限值1000ppm）",
+					"value": "1650ppm", "limit": "1000ppm", "code": "654321"}})
 			if (err != nil) != tc.wantErr || retry != tc.wantRetry || errors.Is(err, notify.ErrBudgetExhausted) != tc.budget {
 				t.Fatalf("retry=%v err=%v", retry, err)
 			}

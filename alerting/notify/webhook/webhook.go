@@ -52,9 +52,14 @@ func Sign(secret string, ts int64, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// Body is the JSON posted for m.
+func Body(m notify.Message) ([]byte, error) {
+	return json.Marshal(Payload{Version: 1, Key: m.Key, Recipient: m.To.ID, Subject: m.Subject, Text: m.Text, Lang: m.Lang, Alerts: m.Alerts})
+}
+
 // Notify posts m.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	body, err := json.Marshal(Payload{Version: 1, Key: m.Key, Recipient: m.To.ID, Subject: m.Subject, Text: m.Text, Lang: m.Lang, Alerts: m.Alerts})
+	body, err := Body(m)
 	if err != nil {
 		return false, err
 	}

@@ -19,13 +19,15 @@ type Notifier struct {
 // errFreq is "api freq out of limit" (20 messages a minute per robot).
 const errFreq = 45009
 
+// Body is the robot message posted for m: markdown, the subject in bold.
+func Body(m notify.Message) []byte {
+	b, _ := json.Marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": "**" + m.Subject + "**\n" + m.Text}})
+	return b
+}
+
 // Notify posts m.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	body, _ := json.Marshal(map[string]any{
-		"msgtype":  "markdown",
-		"markdown": map[string]string{"content": "**" + m.Subject + "**\n" + m.Text},
-	})
-	b, retry, err := httpx.Post(ctx, n.Client, notify.ChannelWeCom, m.To.WeCom, nil, body)
+	b, retry, err := httpx.Post(ctx, n.Client, notify.ChannelWeCom, m.To.WeCom, nil, Body(m))
 	if err != nil {
 		return retry, err
 	}

@@ -1,0 +1,471 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/cradlewatch/cradlewatch/model"
+)
+
+// The notification tests run the real alerting binary (built once per test
+// run) against real Mosquitto, and a local server that speaks Aliyun's RPC
+// protocol to the official SDK in place of the SMS and voice services.
+
+var (
+	alertingBinOnce sync.Once
+	alertingBin     string
+	alertingBinErr  error
+)
+
+// alertingBinary builds cmd/alerting once per test run. It goes to one
+// fixed place in the temporary directory (a new build replaces the old by
+// rename, which processes still running keep), so runs leave no trail.
+func alertingBinary(t *testing.T) string {
+	t.Helper()
+	alertingBinOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), "cradlewatch-e2e")
+		if alertingBinErr = os.MkdirAll(dir, 0o755); alertingBinErr != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "alerting-*.tmp")
+		if err != nil {
+			alertingBinErr = err
+			return
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		if out, err := exec.Command("go", "build", "-o", tmp.Name(), "../cmd/alerting").CombinedOutput(); err != nil {
+			alertingBinErr = fmt.Errorf("go build ./cmd/alerting: %v\n%s", err, out)
+			return
+		}
+		alertingBin = filepath.Join(dir, "alerting")
+		alertingBinErr = os.Rename(tmp.Name(), alertingBin)
+	})
+	if alertingBinErr != nil {
+		t.Fatal(alertingBinErr)
+	}
+	return alertingBin
+}
+
+// alertingProcess is the alerting service as a child process.
+type alertingProcess struct {
+	t      *testing.T
+	conf   string
+	listen string
+	cmd    *exec.Cmd
+	log    *os.File
+	mu     sync.Mutex
+}
+
+func startAlertingProcess(t *testing.T, conf, listen string) *alertingProcess {
+	t.Helper()
+	p := &alertingProcess{t: t, conf: conf, listen: listen}
+	f, err := os.Create(conf + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.log = f
+	t.Cleanup(func() {
+		p.kill()
+		f.Close()
+		if t.Failed() {
+			t.Logf("alerting output:\n%s", lastLines(p.output(), 60))
+		}
+	})
+	p.start()
+	return p
+}
+
+// start runs the binary and waits until it is connected to the broker.
+func (p *alertingProcess) start() {
+	p.t.Helper()
+	cmd := exec.Command(alertingBinary(p.t), "-config", p.conf)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.cmd = cmd
+	p.mu.Unlock()
+	waitReady(p.t, "alerting process", p.listen)
+}
+
+// kill sends SIGKILL and waits: nothing is flushed, nothing says goodbye.
+func (p *alertingProcess) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	p.cmd = nil
+}
+
+func (p *alertingProcess) output() string {
+	b, _ := os.ReadFile(p.conf + ".log")
+	return string(b)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// metric reads one sample of the process's /metrics (the sum over the
+// series whose labels contain every one of match).
+func (p *alertingProcess) metric(name string, match ...string) float64 {
+	resp, err := http.Get("http://" + p.listen + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
+			continue
+		}
+		ok := true
+		for _, m := range match {
+			ok = ok && strings.Contains(line, m)
+		}
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// firing reports whether the engine holds a firing alert of rule in facility.
+func (p *alertingProcess) firing(facility, rule string) bool {
+	resp, err := http.Get("http://" + p.listen + "/api/v1/alerts?state=firing")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	s := string(b)
+	return strings.Contains(s, facility) && strings.Contains(s, rule)
+}
+
+// freeAddr is a loopback address with a port free at the time of asking.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// providerCall is one request the fake provider answered (or was about to
+// answer when the test killed the caller).
+type providerCall struct {
+	At       time.Time
+	Action   string // SendSms or SingleCallByTts
+	Phone    string
+	Template string
+	Params   map[string]string
+	OK       bool // answered OK
+}
+
+// code is the call's acknowledgement code(s): they name the episode.
+func (c providerCall) code() string { return c.Params["code"] }
+
+func (c providerCall) String() string {
+	return fmt.Sprintf("%s %s %s to %s code %s ok=%v", c.At.Format("15:04:05.000"), c.Action, c.Template, c.Phone, c.code(), c.OK)
+}
+
+// fakeAliyun serves SendSms and SingleCallByTts as Aliyun's RPC endpoint
+// answers them, records every call, and can refuse: a per-number SMS limit
+// (isv.BUSINESS_LIMIT_CONTROL), an outage (503), or a hook run before it
+// answers (the test kills the alerting process there: the provider has
+// taken the message, the caller never learns).
+type fakeAliyun struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	calls    []providerCall
+	limit    int // SMS per number, 0 for none
+	perPhone map[string]int
+	outage   bool
+	before   func(c providerCall)
+}
+
+func newFakeAliyun(t *testing.T) *fakeAliyun {
+	f := &fakeAliyun{perPhone: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// endpoint is what the aliyun blocks' endpoint key takes.
+func (f *fakeAliyun) endpoint() string { return strings.TrimPrefix(f.srv.URL, "http://") }
+
+func (f *fakeAliyun) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p := r.URL.Query()
+	form, _ := url.ParseQuery(string(body))
+	for k, v := range form {
+		p[k] = v
+	}
+	c := providerCall{At: time.Now(), Action: p.Get("Action"), Params: map[string]string{}}
+	var raw string
+	switch c.Action {
+	case "SendSms":
+		c.Phone, c.Template, raw = p.Get("PhoneNumbers"), p.Get("TemplateCode"), p.Get("TemplateParam")
+	case "SingleCallByTts":
+		c.Phone, c.Template, raw = p.Get("CalledNumber"), p.Get("TtsCode"), p.Get("TtsParam")
+	}
+	json.Unmarshal([]byte(raw), &c.Params)
+	f.mu.Lock()
+	answer, status := `{"Code":"OK","Message":"OK","BizId":"b","CallId":"c","RequestId":"r"}`, 200
+	switch {
+	case f.outage:
+		answer, status = `{"Code":"ServiceUnavailable","Message":"down","RequestId":"r"}`, 503
+	case c.Action == "SendSms" && f.limit > 0 && f.perPhone[c.Phone] >= f.limit:
+		answer = `{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"触发天级流控","RequestId":"r"}`
+	default:
+		c.OK = true
+		if c.Action == "SendSms" {
+			f.perPhone[c.Phone]++
+		}
+	}
+	f.calls = append(f.calls, c)
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		before(c)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	io.WriteString(w, answer)
+}
+
+func (f *fakeAliyun) set(fn func(f *fakeAliyun)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// delivered returns the calls answered OK for which keep is true.
+func (f *fakeAliyun) delivered(keep func(providerCall) bool) []providerCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []providerCall
+	for _, c := range f.calls {
+		if c.OK && keep(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fakeAliyun) waitFor(n int, deadline time.Duration, keep func(providerCall) bool) []providerCall {
+	end := time.Now().Add(deadline)
+	for {
+		got := f.delivered(keep)
+		if len(got) >= n || time.Now().After(end) {
+			return got
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func (f *fakeAliyun) dump() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	for _, c := range f.calls {
+		b.WriteString("  " + c.String() + "\n")
+	}
+	return b.String()
+}
+
+// sms selects SMS of template to phone; call, voice calls.
+func sms(template, phone string) func(providerCall) bool {
+	return func(c providerCall) bool { return c.Action == "SendSms" && c.Template == template && c.Phone == phone }
+}
+
+func call(template, phone string) func(providerCall) bool {
+	return func(c providerCall) bool {
+		return c.Action == "SingleCallByTts" && c.Template == template && c.Phone == phone
+	}
+}
+
+// checkOrder holds for every (number, episode): its resolution comes after
+// a notice announcing the episode to that number, and nothing of the
+// episode comes after its resolution. A resolution for an alert never
+// announced to that number is the failure the outbox exists to prevent.
+func (f *fakeAliyun) checkOrder(t *testing.T) {
+	t.Helper()
+	type key struct{ phone, code string }
+	announced, resolved := map[key]bool{}, map[key]bool{}
+	for _, c := range f.delivered(func(c providerCall) bool { return c.Action == "SendSms" }) {
+		k := key{c.Phone, c.code()}
+		switch {
+		case resolved[k]:
+			t.Errorf("%s after the episode's resolution", c)
+		case c.Template == "T_RESOLVED" && !announced[k]:
+			t.Errorf("%s: a resolution for an alert never announced to that number", c)
+		case c.Template == "T_RESOLVED":
+			resolved[k] = true
+		default:
+			announced[k] = true
+		}
+	}
+}
+
+// batchPublisher plays gateways on the central broker: each reading is a
+// live batch, stamped now.
+type batchPublisher struct {
+	c   mqtt.Client
+	seq uint64
+	mu  sync.Mutex
+}
+
+func newBatchPublisher(t *testing.T, broker string) *batchPublisher {
+	o := mqtt.NewClientOptions().AddBroker(broker).SetClientID("notify-e2e-gateways").SetAutoReconnect(true)
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return &batchPublisher{c: c}
+}
+
+func (p *batchPublisher) publish(t *testing.T, topic string, payload []byte) {
+	t.Helper()
+	tok := p.c.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// reading sends one reading of device in room as gateway gw of facility.
+func (p *batchPublisher) reading(t *testing.T, facility, gw, room, device string, k model.Kind, v float64) {
+	t.Helper()
+	p.mu.Lock()
+	p.seq++
+	b := model.Batch{Gateway: gw, Facility: facility, Region: "110105001", First: p.seq, Sent: time.Now(),
+		Readings: []model.Reading{{Device: device, Room: room, Kind: k, Time: time.Now(), Value: v}}}
+	p.mu.Unlock()
+	p.publish(t, model.Topic(facility, gw, model.SuffixBatch), model.EncodeBatch(nil, &b))
+}
+
+// status sends gateway gw's status: online, or its last will (offline,
+// not clean).
+func (p *batchPublisher) status(t *testing.T, facility, gw string, online bool) {
+	t.Helper()
+	st := model.Status{Gateway: gw, Facility: facility, Region: "110105001", State: model.GatewayOffline, TimeMs: time.Now().UnixMilli()}
+	if online {
+		st.State = model.GatewayOnline
+	}
+	p.publish(t, model.Topic(facility, gw, model.SuffixStatus), model.EncodeStatus(st))
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, deadline time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !poll(deadline, cond) {
+		t.Fatalf("%s: not within %s", what, deadline)
+	}
+}
+
+// notifyFacilityYAML is a facility open around the clock with an infant
+// room holding a smoke detector, a camera and five CO2 sensors (rooms
+// r1..r5), and one operator. Its gateway is registered as gw-<the ID's
+// last four characters>.
+func notifyFacilityYAML(id, phone string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "facility: {id: %q, name: 测试园%s, region: \"110105001\", timezone: Asia/Shanghai, opening_hours: [\"mon-sun 00:00-24:00\"]}\n", id, id[len(id)-4:])
+	fmt.Fprintf(&b, "gateways: [gw-%s]\n", id[len(id)-4:])
+	b.WriteString("rooms:\n  - {id: room-1, name: 乳儿班, type: infant}\n")
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&b, "  - {id: r%d, name: 活动室%d, type: activity}\n", i, i)
+	}
+	b.WriteString("devices:\n  - {id: smoke-1, room: room-1, source: s, address: smoke, kinds: [smoke], interval: 0s}\n")
+	b.WriteString("  - {id: cam-1, room: room-1, source: s, address: cam, kinds: [camera_online], interval: 0s}\n")
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&b, "  - {id: co2-%d, room: r%d, source: s, address: co2-%d, kinds: [co2], interval: 0s}\n", i, i, i)
+	}
+	fmt.Fprintf(&b, "operators:\n  - {name: 园长, phone: %q, role: director}\n", phone)
+	return b.String()
+}
+
+// notifyRulesOverride makes a warning fire at once (camera_offline without
+// its 5 minutes) and the CO2 warning judge each reading (no hourly mean).
+func notifyRulesOverride(facilities ...string) string {
+	var b strings.Builder
+	for _, id := range facilities {
+		fmt.Fprintf(&b, "    %q:\n      rules:\n        camera_offline: {for: 0s}\n        co2_hourly: {window: 0s, buckets: 0, min_coverage: 0}\n", id)
+	}
+	return b.String()
+}
+
+// Contacts of the test's offices.
+const (
+	streetPhone = "13900000201"
+	countyPhone = "13700000201"
+)
+
+// alertingYAML is the service's configuration for a notification test:
+// events off (InfluxDB is not the subject here), the fake provider for SMS
+// and voice, the test's template codes, and notify, the rest of the
+// notify section (indented by four spaces).
+func alertingYAML(broker, listen, clientID, dir, facilities, rules, endpoint, notify string) string {
+	return fmt.Sprintf(`mqtt: {broker: %s, client_id: %s}
+facilities: %s
+rules: %s
+calendar_dir: ""
+state_dir: %s
+tick_interval: 200ms
+events: {enabled: false}
+http: {listen: %s}
+log: {format: text, level: info}
+notify:
+  state_dir: %s
+  budget: {per_day: 100, per_window: 100, window: 1s}
+  retry: {max_attempts: 10, initial_backoff: 300ms, max_backoff: 1s, attempt_timeout: 3s}
+  directory:
+    regions:
+      "110105001": [{id: street, name: 街道办, phone: %q}]
+      "110105": [{id: county, name: 区卫健委, phone: %q}]
+  templates:
+    zh:
+      sms: {firing: T_FIRING, escalation: T_ESCALATION, reminder: T_REMINDER, resolved: T_RESOLVED}
+      voice: {firing: V_FIRING, escalation: V_ESCALATION}
+  sms_provider: aliyun
+  voice_provider: aliyun
+  aliyun: {access_key_id: ak, access_key_secret: sk, sign_name: 托育安全, endpoint: %q, scheme: HTTP, timeout: 3s}
+  aliyun_voice: {endpoint: %q, scheme: HTTP, timeout: 3s}
+%s`, broker, clientID, facilities, rules, filepath.Join(dir, "alerting"), listen, filepath.Join(dir, "notify"),
+		streetPhone, countyPhone, endpoint, endpoint, notify)
+}
