@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
 

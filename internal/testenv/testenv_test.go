@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cradlewatch/cradlewatch/internal/influxd"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
@@ -189,10 +190,10 @@ func TestTestenvInflux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Series) != 1 || len(res.Series[0].Values) != 1 {
+	if len(res) != 1 || len(res[0].Values) != 1 {
 		t.Fatalf("got %+v, want one row", res)
 	}
-	row := res.Series[0].Values[0]
+	row := res[0].Values[0]
 	if fmt.Sprint(row[0]) != fmt.Sprint(at.UnixNano()) || fmt.Sprint(row[1]) != "23.5" || row[2] != "r1" {
 		t.Errorf("row = %v", row)
 	}
@@ -200,7 +201,7 @@ func TestTestenvInflux(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("count = %d, %v; want 1", n, err)
 	}
-	var qe *influxd.QueryError
+	var qe *influxql.QueryError
 	if _, err := srv.Query(ctx, "nope", `SELECT * FROM temperature`); !errors.As(err, &qe) {
 		t.Errorf("query of a missing database: err = %v, want QueryError", err)
 	}

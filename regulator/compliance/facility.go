@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 )
 
 // facility computes one facility's hours in [from, to).

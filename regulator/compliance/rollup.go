@@ -13,7 +13,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 )
 
 // Querier runs an InfluxQL statement; *influxql.Client is one.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/dashboards"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // dashQuery is one InfluxQL statement found in a generated dashboard.

@@ -11,8 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // Querier runs an InfluxQL statement; *influxql.Client is one.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 )
 
 func TestLevel(t *testing.T) {
