@@ -3,7 +3,6 @@ package testenv_test
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"go.uber.org/goleak"
 
-	"github.com/cradlewatch/cradlewatch/internal/influxd"
 	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
@@ -133,16 +131,15 @@ func TestTestenvMosquittoRestart(t *testing.T) {
 	}
 }
 
-// TestTestenvMosquittoACL runs the repository's production ACL: a gateway
-// may only publish under its own facility and gateway ID, and the
-// collector reads every gateway's batches.
+// TestTestenvMosquittoACL runs a broker with an ACL (WithACL) and users
+// (WithUser): a gateway may only publish under its own facility and gateway
+// ID, and the collector reads every gateway's batches. (The centre's broker
+// binds identities with the dynamic-security plugin instead:
+// internal/centrebroker tests deploy/'s configuration.)
 func TestTestenvMosquittoACL(t *testing.T) {
-	root, err := influxd.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := testenv.Mosquitto(t,
-		testenv.WithACLFile(filepath.Join(root, "deploy", "mosquitto", "acl")),
+		testenv.WithACL(testenv.GatewayACLPattern,
+			"user collector", "topic read cw/v1/+/+/batch", "topic read cw/v1/+/+/status", "topic write cw/v1/+/+/ack"),
 		testenv.WithUser("f1", "gw-secret"),
 		testenv.WithUser("collector", "col-secret"),
 	)
