@@ -117,8 +117,10 @@ func Accounts(facilities []Facility) []Account {
 // reservedName says why a gateway ID cannot be an account, or "".
 func reservedName(gateway string) string {
 	switch {
-	case gateway == CollectorUser || gateway == AlertingUser:
-		return fmt.Sprintf("gateway %q has the name of a service account", gateway)
+	case strings.HasPrefix(gateway, CollectorUser) || strings.HasPrefix(gateway, AlertingUser):
+		// Kubernetes names the services' pods collector-..., alerting-N,
+		// and they connect with their pod name as client ID.
+		return fmt.Sprintf("gateway %q starts with the name of a service account, which service instances use for their client IDs", gateway)
 	case strings.HasPrefix(gateway, ServiceClientPrefix):
 		return fmt.Sprintf("gateway %q starts with %q, which service instances use for their client IDs", gateway, ServiceClientPrefix)
 	}

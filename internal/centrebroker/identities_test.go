@@ -35,6 +35,7 @@ func TestLoadFacilitiesRefuses(t *testing.T) {
 		{"same facility twice", map[string]string{"a.yaml": "facility: {id: f1}\n", "b.yaml": "facility: {id: f1}\n"}, "facility.id", "also the id"},
 		{"gateway listed twice", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [gw-1, gw-1]\n"}, "gateways[1]", "listed twice"},
 		{"service name", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [collector]\n"}, "gateways[0]", "service account"},
+		{"service pod name", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [alerting-0]\n"}, "gateways[0]", "service account"},
 		{"service prefix", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [cw-collector-1]\n"}, "gateways[0]", "service instances"},
 		{"wildcard in an ID", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [\"gw/+\"]\n"}, "gateways[0]", "gateway id"},
 		{"no facility id", map[string]string{"a.yaml": "gateways: [gw-1]\n"}, "facility.id", "empty"},
