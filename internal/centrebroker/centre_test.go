@@ -1,24 +1,19 @@
 package centrebroker_test
 
 import (
-	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/internal/centrebroker"
-	"github.com/cradlewatch/cradlewatch/internal/influxd"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
@@ -27,15 +22,8 @@ import (
 // of hanging it; it is a safety net, not a timing assertion.
 const wait = 30 * time.Second
 
-// centre is deploy/mosquitto/mosquitto.conf running under the log watcher,
-// with only paths and ports rewritten, and identities generated for the
-// facilities of a test registry.
-type centre struct {
-	tlsAddr, plainAddr string
-	pool               *x509.CertPool
-	reg                *prometheus.Registry
-	stop               func()
-}
+// centre is the centre's broker of testenv.Centre.
+type centre struct{ *testenv.CentreBroker }
 
 // Passwords of the test accounts.
 var passwords = map[string]string{
@@ -65,112 +53,11 @@ func writeRegistry(t *testing.T) string {
 
 func startCentre(t *testing.T) *centre {
 	t.Helper()
-	bin := testenv.MosquittoBinary(t)
-	plugin := testenv.DynsecPlugin(t)
-	root, err := influxd.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "deploy", "mosquitto", "mosquitto.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	facilities, err := centrebroker.LoadFacilities(writeRegistry(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := centrebroker.Generate(centrebroker.Options{Facilities: facilities, Passwords: passwords})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dynsec, err := centrebroker.RenderDynsec(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	dynsecPath := filepath.Join(dir, "dynamic-security.json")
-	if err := os.WriteFile(dynsecPath, dynsec, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	certs := testenv.Certs(t, "gateway")
-	tlsPort, plainPort := testenv.FreePort(t), testenv.FreePort(t)
-	conf := string(src)
-	for _, r := range []struct{ old, new string }{
-		{"listener 8883\n", "listener " + strconv.Itoa(tlsPort) + " 127.0.0.1\n"},
-		{"listener 1883 127.0.0.1\n", "listener " + strconv.Itoa(plainPort) + " 127.0.0.1\n"},
-		{"/etc/mosquitto/certs/server.crt", certs.ServerCert},
-		{"/etc/mosquitto/certs/server.key", certs.ServerKey},
-		{"/etc/mosquitto/certs/ca.crt", certs.CA},
-		{"plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "plugin " + plugin},
-		{"/etc/mosquitto/dynamic-security.json", dynsecPath},
-		{"/var/lib/mosquitto/", filepath.Join(dir, "data") + "/"},
-	} {
-		if !strings.Contains(conf, r.old) {
-			t.Fatalf("production config no longer contains %q; update this test", r.old)
-		}
-		conf = strings.ReplaceAll(conf, r.old, r.new)
-	}
-	if os.Geteuid() == 0 {
-		// As root, mosquitto drops to user "mosquitto", which cannot read
-		// the test's private temporary directory.
-		conf += "user root\n"
-	}
-	confPath := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	wills, err := centrebroker.DynsecWillCheck(dynsec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	watcher := centrebroker.NewWatcher(centrebroker.WatcherOptions{
-		Forward: t.Output(), Registerer: reg, Wills: wills,
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- centrebroker.Supervise(ctx, centrebroker.SuperviseOptions{Command: []string{bin, "-c", confPath}, Watcher: watcher})
-	}()
-	c := &centre{
-		tlsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort)), plainAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(plainPort)),
-		reg: reg,
-	}
-	c.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("supervise: %v", err)
-		}
-	}
-	t.Cleanup(c.stop)
-	pem, err := os.ReadFile(certs.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.pool = x509.NewCertPool()
-	c.pool.AppendCertsFromPEM(pem)
-	deadline := time.Now().Add(wait)
-	for _, addr := range []string{c.tlsAddr, c.plainAddr} {
-		for {
-			conn, err := net.Dial("tcp", addr)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("broker exited before listening on %s: %v", addr, err)
-			case <-time.After(20 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("broker not listening on %s after %v", addr, wait)
-			}
-		}
-	}
-	return c
+	return &centre{testenv.Centre(t, facilities, passwords)}
 }
 
 // client is a paho connection and what it received, by topic suffix.
@@ -188,15 +75,15 @@ type connOpts struct {
 
 func (c *centre) dial(o connOpts) (*client, error) {
 	cl := &client{got: make(chan mqtt.Message, 256), lost: make(chan error, 1)}
-	addr := "tcp://" + c.plainAddr
+	addr := c.PlainAddr
 	po := mqtt.NewClientOptions().SetClientID(o.id).SetUsername(o.user).SetPassword(o.password).
 		// MQTT 3.1.1 only: paho otherwise retries a refused CONNECT as 3.1.
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetCleanSession(true).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { cl.got <- m }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { cl.lost <- err })
 	if o.tls {
-		addr = "ssl://" + c.tlsAddr
-		po.SetTLSConfig(&tls.Config{RootCAs: c.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		addr = c.TLSAddr
+		po.SetTLSConfig(&tls.Config{RootCAs: c.CAPool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
 	}
 	if o.will != "" {
 		po.SetWill(o.will, `{"v":1,"state":"offline"}`, 1, true)
@@ -262,24 +149,6 @@ func (cl *client) expect(t *testing.T, who, topic, payload string) {
 	}
 }
 
-// waitDenied waits until cw_broker_denied_total{action} reaches want (the
-// watcher reads the broker's log as it is written) and fails if it passes
-// it.
-func (c *centre) waitDenied(t *testing.T, action string, want float64) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		got := testenv.Metric(t, c.reg, "cw_broker_denied_total", "action", action)
-		if got == want {
-			return
-		}
-		if got > want || time.Now().After(deadline) {
-			t.Fatalf("cw_broker_denied_total{action=%q} = %v, want %v", action, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 var (
 	f1Batch  = model.Topic("f1", "gw-f1-a", model.SuffixBatch)
 	f1Status = model.Topic("f1", "gw-f1-a", model.SuffixStatus)
@@ -329,7 +198,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 			}
 		}
 		connects += 3
-		c.waitDenied(t, centrebroker.ActionConnect, connects)
+		c.WaitDenied(t, centrebroker.ActionConnect, connects)
 	})
 
 	t.Run("no session takeover with another gateway's client ID", func(t *testing.T) {
@@ -344,7 +213,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 			}
 		}
 		connects += 2
-		c.waitDenied(t, centrebroker.ActionConnect, connects)
+		c.WaitDenied(t, centrebroker.ActionConnect, connects)
 		// The victim is still connected and no last will fired: its next
 		// status is the next thing alerting sees about it.
 		victim.publish(t, f1Status, "online-2", true)
@@ -378,13 +247,13 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 		if got := attacker.subscribe(t, f2Ack); got[f2Ack] != 1 {
 			t.Fatalf("attacker's own ack: %v", got)
 		}
-		c.waitDenied(t, centrebroker.ActionSubscribe, float64(len(refused)))
+		c.WaitDenied(t, centrebroker.ActionSubscribe, float64(len(refused)))
 
 		// Neither may the services step outside their lanes.
 		if got := col.subscribe(t, model.SubscriptionAll(model.SuffixBatch), model.SharedSubscription("other", model.SuffixBatch)); got[model.SubscriptionAll(model.SuffixBatch)] != 0x80 || got[model.SharedSubscription("other", model.SuffixBatch)] != 0x80 {
 			t.Errorf("collector outside its share group: %v", got)
 		}
-		c.waitDenied(t, centrebroker.ActionSubscribe, float64(len(refused)+2))
+		c.WaitDenied(t, centrebroker.ActionSubscribe, float64(len(refused)+2))
 
 		// Every batch of f1 reaches the collectors' group; none the attacker.
 		const n = 20
@@ -418,7 +287,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 		alert.publish(t, f1Ack, "ack-from-alerting", false)
 		col.publish(t, f1Ack, "ack-from-collector", false)
 		victim.expect(t, "gateway", f1Ack, "ack-from-collector")
-		c.waitDenied(t, centrebroker.ActionPublish, float64(len(forged)+1))
+		c.WaitDenied(t, centrebroker.ActionPublish, float64(len(forged)+1))
 	})
 
 	t.Run("a forged last will is dropped and counted", func(t *testing.T) {
@@ -426,7 +295,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 		// without DISCONNECT: the broker must not publish the false offline.
 		conn := rawConnect(t, c, "gw-f2-a", "gw-f2-a", passwords["gw-f2-a"], f1Status, "forged offline")
 		conn.Close()
-		c.waitDenied(t, centrebroker.ActionWill, 1)
+		c.WaitDenied(t, centrebroker.ActionWill, 1)
 		// (The raw connection took over the attacker's own, same account.)
 		// f1's next status must be what the services see next.
 		victim.publish(t, f1Status, "online-3", true)
@@ -434,7 +303,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 		col.expect(t, "collector", f1Status, "online-3")
 	})
 
-	if got := testenv.Metric(t, c.reg, "cw_broker_session_takeovers_total"); got != 1 {
+	if got := testenv.Metric(t, c.Metrics, "cw_broker_session_takeovers_total"); got != 1 {
 		t.Errorf("session takeovers = %v, want 1 (the raw connection replacing the attacker's own)", got)
 	}
 }
@@ -444,7 +313,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 // DISCONNECT (paho always says goodbye).
 func rawConnect(t *testing.T, c *centre, id, user, password, willTopic, will string) net.Conn {
 	t.Helper()
-	conn, err := tls.Dial("tcp", c.tlsAddr, &tls.Config{RootCAs: c.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(c.TLSAddr, "ssl://"), &tls.Config{RootCAs: c.CAPool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
 	if err != nil {
 		t.Fatal(err)
 	}
