@@ -214,7 +214,7 @@ devices: [{id: th-1, room: r1, source: s, address: a1}]
 		t.Fatal(err)
 	}
 	var series []string
-	for _, s := range res.Series {
+	for _, s := range res {
 		for _, v := range s.Values {
 			series = append(series, fmt.Sprint(v[0]))
 		}
@@ -224,7 +224,7 @@ devices: [{id: th-1, room: r1, source: s, address: a1}]
 		t.Fatalf("series after hostile input:\n%s\nwant exactly the co2 of ok-1 and the gap", joined)
 	}
 	res, err = inf.Query(ctx, db, "SELECT devices FROM gap")
-	if err != nil || len(res.Series) != 1 || res.Series[0].Values[0][1] != "ok-dev" {
+	if err != nil || len(res) != 1 || res[0].Values[0][1] != "ok-dev" {
 		t.Fatalf("gap devices: want only the valid device ok-dev: %+v %v", res, err)
 	}
 	if n, _ := inf.Count(ctx, db, "SELECT count(value) FROM co2"); n != 1 {

@@ -122,7 +122,7 @@ func TestRegistryBoundIngest(t *testing.T) {
 		return n >= 1
 	})
 	res, err := inf.Query(ctx, db, `SELECT last(lat), last(lon) FROM gateway_status WHERE county = '110105' AND street = '110105001' AND gateway = 'gw-bj'`)
-	if err != nil || len(res.Series) != 1 || fmt.Sprint(res.Series[0].Values[0][1:]) != "[39.9219 116.4436]" {
+	if err != nil || len(res) != 1 || fmt.Sprint(res[0].Values[0][1:]) != "[39.9219 116.4436]" {
 		t.Fatalf("status coordinates: %+v %v", res, err)
 	}
 	if s := showSeries(t, inf); strings.Contains(s, "gw-invented-7") || strings.Contains(s, "province=650000") {
@@ -176,7 +176,7 @@ func showSeries(t *testing.T, inf *influxd.Server) string {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, s := range res.Series {
+	for _, s := range res {
 		for _, v := range s.Values {
 			out = append(out, fmt.Sprint(v[0]))
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/cradlewatch/cradlewatch/collector"
 	"github.com/cradlewatch/cradlewatch/gateway"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/internal/influxd"
@@ -141,21 +140,7 @@ func (g *gatewayProcess) output() string {
 // startCollector runs a collector in this process until the test ends,
 // over the facility registry folder facilities (registryOf).
 func startCollector(t *testing.T, broker string, inf *influxd.Server, id, facilities string) {
-	cfg := collector.DefaultConfig()
-	cfg.MQTT = mqttx.Config{Broker: broker, ClientID: id}
-	cfg.Registry.Dir = facilities
-	cfg.Influx.URL = inf.URL()
-	cfg.Influx.CreateDatabase = true
-	cfg.Ingest.RetryMax = 2 * time.Second
-	cfg.HTTP.Listen = ""
-	c, err := collector.New(collector.Options{Config: cfg, Logger: testLogger(t), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	startCollectorAs(t, mqttx.Config{Broker: broker, ClientID: id}, inf, facilities)
 }
 
 func testLogger(t *testing.T) *slog.Logger {

@@ -312,7 +312,7 @@ func pointTimes(t *testing.T, inf *influxd.Server, q string) map[int64]any {
 		t.Fatalf("query %q: %v", q, err)
 	}
 	out := map[int64]any{}
-	for _, s := range res.Series {
+	for _, s := range res {
 		for _, row := range s.Values {
 			ns, err := row[0].(json.Number).Int64()
 			if err != nil {

@@ -93,7 +93,7 @@ func TestCollectorSurvivesInfluxDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ser := range res.Series {
+	for _, ser := range res {
 		var dev int
 		fmt.Sscanf(ser.Tags["device"], "dev-%d", &dev)
 		got, _ := ser.Values[0][1].(interface{ Int64() (int64, error) }).Int64()

@@ -151,7 +151,7 @@ func checkGaps(t *testing.T, inf *influxd.Server, facility string, missing []int
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	got := map[string]bool{}
 	points := 0
-	for _, s := range res.Series {
+	for _, s := range res {
 		cf, ct, cd := s.Column("from_ms"), s.Column("to_ms"), s.Column("devices")
 		for _, row := range s.Values {
 			points++

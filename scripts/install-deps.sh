@@ -2,6 +2,8 @@
 # Installs what the integration tests and the demo need, only when missing:
 #   mosquitto      the MQTT broker, from Debian's package (apt-get, as root)
 #   chromium, fonts-noto-cjk   for the report screenshot test (apt-get)
+#   postgresql     PostgreSQL 15, the access database's production engine
+#                  (apt-get); tests run its initdb and postgres themselves
 #   influxd 1.8.3  built with `go install` into .cache/bin (git-ignored)
 #
 # Progress goes to stderr. Stdout carries shell exports naming the binaries,
@@ -22,7 +24,9 @@ influxd_pkg=github.com/influxdata/influxdb/cmd/influxd@v1.8.3
 # --- Debian packages ----------------------------------------------------------
 # mosquitto: the broker of the integration tests. chromium and
 # fonts-noto-cjk: the report test renders the regulators' monthly report
-# (Chinese text) in headless Chromium and saves a screenshot.
+# (Chinese text) in headless Chromium and saves a screenshot. postgresql:
+# the access database's tests start their own server from its binaries
+# (initdb, postgres; the package's own cluster service is not used).
 apt_missing=()
 if [[ -n "${CW_MOSQUITTO:-}" ]]; then
 	[[ -x "$CW_MOSQUITTO" ]] || { say "CW_MOSQUITTO=$CW_MOSQUITTO is not executable"; exit 1; }
@@ -36,6 +40,13 @@ else
 	apt_missing+=(mosquitto)
 fi
 [[ -x /usr/bin/chromium ]] || apt_missing+=(chromium)
+if [[ -n "${CW_PG_BIN:-}" ]]; then
+	[[ -x "$CW_PG_BIN/postgres" ]] || { say "CW_PG_BIN=$CW_PG_BIN has no postgres executable"; exit 1; }
+	pg_bin=$CW_PG_BIN
+else
+	pg_bin=/usr/lib/postgresql/15/bin
+	[[ -x "$pg_bin/postgres" && -x "$pg_bin/initdb" ]] || apt_missing+=(postgresql)
+fi
 [[ -d /usr/share/fonts/opentype/noto ]] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || apt_missing+=(fonts-noto-cjk)
 if ((${#apt_missing[@]} > 0)); then
 	if [[ $(id -u) -ne 0 ]]; then
@@ -47,7 +58,7 @@ if ((${#apt_missing[@]} > 0)); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >&2
 	apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
-	say "note: the mosquitto package may have started a service on port 1883; tests use their own ports"
+	say "note: the mosquitto package may have started a service on port 1883, and postgresql one on 5432; tests use their own ports"
 fi
 
 # --- influxd -------------------------------------------------------------------
@@ -71,5 +82,7 @@ fi
 
 say "mosquitto: $mosquitto ($("$mosquitto" -h 2>&1 | head -n 1 || true))"
 say "influxd:   $influxd"
+say "postgres:  $pg_bin ($("$pg_bin/postgres" --version 2>&1 || true))"
 printf 'export CW_MOSQUITTO=%q\n' "$mosquitto"
 printf 'export CW_INFLUXD=%q\n' "$influxd"
+printf 'export CW_PG_BIN=%q\n' "$pg_bin"

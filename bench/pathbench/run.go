@@ -2,7 +2,6 @@ package pathbench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -376,34 +375,7 @@ func sampleSince(procRoot string, m *measured) (ProcResult, error) {
 
 // count sums every count column of an InfluxQL answer.
 func (h *harness) count(ctx context.Context, db, q string) (int64, error) {
-	res, err := h.influx.Query(ctx, db, q)
-	if err != nil {
-		return 0, err
-	}
-	return sumCounts(res)
-}
-
-func sumCounts(res influxd.Result) (int64, error) {
-	var n int64
-	for _, se := range res.Series {
-		for _, row := range se.Values {
-			for i, v := range row {
-				if i == 0 || v == nil { // time, or an empty interval
-					continue
-				}
-				num, ok := v.(json.Number)
-				if !ok {
-					return 0, fmt.Errorf("pathbench: count: %v (%T) is not a number", v, v)
-				}
-				c, err := num.Int64()
-				if err != nil {
-					return 0, fmt.Errorf("pathbench: count: %w", err)
-				}
-				n += c
-			}
-		}
-	}
-	return n, nil
+	return h.influx.Count(ctx, db, q)
 }
 
 // saveMetrics keeps the pipeline's Prometheus metrics next to its logs,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/alerting/calendar"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
 

@@ -12,9 +12,9 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/alerting"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 func runRollup(ctx context.Context, args []string, logger *slog.Logger) error {

@@ -104,3 +104,20 @@ func BenchmarkStartStop(b *testing.B) {
 		}
 	}
 }
+
+// TestCreateDatabaseThenWrite: the launcher's CreateDatabase returns only
+// once the database is listed, so a test's first write never meets 404
+// "database not found", however often it is tried.
+func TestCreateDatabaseThenWrite(t *testing.T) {
+	srv := testenv.Influx(t)
+	ctx := t.Context()
+	for i := range 100 {
+		db := "race" + strconv.Itoa(i)
+		if err := srv.CreateDatabase(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Write(ctx, db, "m v=1 1700000000000"); err != nil {
+			t.Fatalf("round %d: write right after CreateDatabase: %v", i, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package influxwrite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
@@ -35,5 +36,38 @@ func TestSinkAgainstInfluxd(t *testing.T) {
 	}
 	if n, err := inf.Count(ctx, "cradlewatch", "SELECT count(v) FROM m"); err != nil || n != 2 {
 		t.Fatalf("stored %d points (%v), want 2: the gzipped write repeats the plain one", n, err)
+	}
+}
+
+// TestCreateThenWriteAgainstInfluxd is the race a fresh clone once met:
+// InfluxDB answers CREATE DATABASE with 200 before it has run it, so a
+// write right after could get 404 "database not found". CreateDatabase
+// waits until the database is listed; every write that follows it at once
+// must succeed, many times over. A write to a database that does not exist
+// is ErrDatabaseNotFound, which callers retry.
+func TestCreateThenWriteAgainstInfluxd(t *testing.T) {
+	inf := testenv.Influx(t)
+	ctx := t.Context()
+	const rounds = 150
+	for i := range rounds {
+		cfg := influxwrite.DefaultConfig()
+		cfg.URL, cfg.Database = inf.URL(), fmt.Sprintf("race%d", i)
+		if err := influxwrite.CreateDatabase(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		s := influxwrite.NewInfluxSink(cfg)
+		err := s.Write(ctx, []byte("m v=1 1764118800000\n"))
+		s.Close()
+		if err != nil {
+			t.Fatalf("round %d: write right after CreateDatabase: %v", i, err)
+		}
+	}
+
+	cfg := influxwrite.DefaultConfig()
+	cfg.URL, cfg.Database = inf.URL(), "never-created"
+	s := influxwrite.NewInfluxSink(cfg)
+	defer s.Close()
+	if err := s.Write(ctx, []byte("m v=1 1764118800000\n")); !errors.Is(err, influxwrite.ErrDatabaseNotFound) {
+		t.Fatalf("write to a missing database: %v, want ErrDatabaseNotFound", err)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 )
 
 // writeBufferSize is the HTTP connection's write buffer. A write body that
@@ -42,6 +44,13 @@ var ErrBadData = errors.New("database refused the data")
 
 // ErrTooLarge marks HTTP 413: split and retry.
 var ErrTooLarge = errors.New("write too large")
+
+// ErrDatabaseNotFound marks HTTP 404 "database not found". It is transient:
+// a write can race the creation of the database (by this service's
+// create_database, an installer or another service), and a database created
+// meanwhile takes the same write. Callers retry it like a network error
+// and count the retry.
+var ErrDatabaseNotFound = errors.New("database not found")
 
 // InfluxSink writes through influxdb-client-go's blocking write API: no
 // hidden retry buffer, every error comes back to the caller (PITFALLS.md).
@@ -170,6 +179,8 @@ func (s *InfluxSink) Write(ctx context.Context, lines []byte) error {
 			return fmt.Errorf("%w: %v", ErrBadData, err)
 		case he.StatusCode == http.StatusRequestEntityTooLarge:
 			return fmt.Errorf("%w: %v", ErrTooLarge, err)
+		case he.StatusCode == http.StatusNotFound && strings.Contains(he.Message, "database not found"):
+			return fmt.Errorf("%w: %v", ErrDatabaseNotFound, err)
 		}
 	}
 	return err
@@ -190,23 +201,17 @@ func (s *InfluxSink) Ping(ctx context.Context) error {
 // Close releases the client's connections.
 func (s *InfluxSink) Close() { s.client.Close() }
 
-// CreateDatabase runs CREATE DATABASE on an InfluxDB 1.x (idempotent).
+// CreateDatabase runs CREATE DATABASE on an InfluxDB 1.x (idempotent) and
+// returns once the server lists the database, so the first write after it
+// does not race the creation (internal/influxql explains the race).
 func CreateDatabase(ctx context.Context, c Config) error {
-	q := url.Values{"q": {fmt.Sprintf("CREATE DATABASE %q", c.Database)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/query?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	if c.Username != "" {
-		req.SetBasicAuth(c.Username, c.Password)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("influxdb: create database: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("influxdb: create database: HTTP %d", resp.StatusCode)
+	// A transport of its own, closed on return: no idle connection
+	// outlives the call.
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	defer tr.CloseIdleConnections()
+	q := influxql.Client{URL: c.URL, Username: c.Username, Password: c.Password, HTTP: &http.Client{Timeout: c.Timeout, Transport: tr}}
+	if err := q.CreateDatabase(ctx, c.Database); err != nil {
+		return fmt.Errorf("influxdb: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 // Package testenv starts the real services integration tests need, on
-// loopback and in the test's temporary directory: a Mosquitto broker, an
-// InfluxDB 1.8.3 server and a PostgreSQL 15 server. Only _test.go files import it.
+// loopback and in the test's temporary directory: a Mosquitto broker, the
+// centre's Mosquitto as deploy/ configures it (Centre: identities from a
+// registry, under the log watcher), an InfluxDB 1.8.3 server and a
+// PostgreSQL 15 server. Only _test.go files import it.
 //
 // Every helper skips the test under -short, and skips it with a message
 // naming what to install when a binary is missing, unless

@@ -37,8 +37,10 @@ const (
 	// AutosaveSeconds is autosave_interval: a crash (Kill) loses at most
 	// this much of the broker's queue; Stop saves everything.
 	AutosaveSeconds = 60
-	// GatewayACLPattern binds a gateway's credentials to its own topics:
-	// username = facility ID, client ID = gateway ID (see model/topics.go).
+	// GatewayACLPattern confines a login to topics under its username and
+	// client ID, for tests of ACLs. It binds no client ID to a username:
+	// the centre's broker uses the dynamic-security plugin for that
+	// (internal/centrebroker, deploy/mosquitto).
 	GatewayACLPattern = "pattern readwrite cw/v1/%u/%c/#"
 )
 
@@ -72,8 +74,7 @@ func WithACL(lines ...string) MosquittoOption {
 	return func(c *mosquittoConfig) { c.aclLines = append(c.aclLines, lines...) }
 }
 
-// WithACLFile uses an existing ACL file, such as the repository's
-// deploy/mosquitto/acl, so tests check the file operators install.
+// WithACLFile uses an existing ACL file.
 func WithACLFile(path string) MosquittoOption {
 	return func(c *mosquittoConfig) { c.aclFile = path }
 }
@@ -318,4 +319,32 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// MosquittoBinary returns the mosquitto executable ($CW_MOSQUITTO, Debian's
+// path, then PATH), skipping or failing t when there is none, for tests
+// that run the broker their own way (under the centre's log watcher).
+func MosquittoBinary(t testing.TB) string {
+	t.Helper()
+	Integration(t)
+	bin, err := mosquittoBinary()
+	if err != nil {
+		missing(t, "mosquitto", err)
+	}
+	return bin
+}
+
+// DynsecPlugin returns the path of Mosquitto's dynamic-security plugin,
+// which Debian's mosquitto package installs in its multiarch library
+// folder, skipping or failing t when it is missing.
+func DynsecPlugin(t testing.TB) string {
+	t.Helper()
+	Integration(t)
+	for _, pattern := range []string{"/usr/lib/*/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so", "/usr/local/lib/mosquitto_dynamic_security.so"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return m[0]
+		}
+	}
+	missing(t, "mosquitto's dynamic-security plugin", errors.New("mosquitto_dynamic_security.so not found under /usr/lib"))
+	return ""
 }

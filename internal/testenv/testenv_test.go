@@ -3,7 +3,6 @@ package testenv_test
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"go.uber.org/goleak"
 
-	"github.com/cradlewatch/cradlewatch/internal/influxd"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
@@ -132,16 +131,15 @@ func TestTestenvMosquittoRestart(t *testing.T) {
 	}
 }
 
-// TestTestenvMosquittoACL runs the repository's production ACL: a gateway
-// may only publish under its own facility and gateway ID, and the
-// collector reads every gateway's batches.
+// TestTestenvMosquittoACL runs a broker with an ACL (WithACL) and users
+// (WithUser): a gateway may only publish under its own facility and gateway
+// ID, and the collector reads every gateway's batches. (The centre's broker
+// binds identities with the dynamic-security plugin instead:
+// internal/centrebroker tests deploy/'s configuration.)
 func TestTestenvMosquittoACL(t *testing.T) {
-	root, err := influxd.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := testenv.Mosquitto(t,
-		testenv.WithACLFile(filepath.Join(root, "deploy", "mosquitto", "acl")),
+		testenv.WithACL(testenv.GatewayACLPattern,
+			"user collector", "topic read cw/v1/+/+/batch", "topic read cw/v1/+/+/status", "topic write cw/v1/+/+/ack"),
 		testenv.WithUser("f1", "gw-secret"),
 		testenv.WithUser("collector", "col-secret"),
 	)
@@ -189,10 +187,10 @@ func TestTestenvInflux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Series) != 1 || len(res.Series[0].Values) != 1 {
+	if len(res) != 1 || len(res[0].Values) != 1 {
 		t.Fatalf("got %+v, want one row", res)
 	}
-	row := res.Series[0].Values[0]
+	row := res[0].Values[0]
 	if fmt.Sprint(row[0]) != fmt.Sprint(at.UnixNano()) || fmt.Sprint(row[1]) != "23.5" || row[2] != "r1" {
 		t.Errorf("row = %v", row)
 	}
@@ -200,7 +198,7 @@ func TestTestenvInflux(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("count = %d, %v; want 1", n, err)
 	}
-	var qe *influxd.QueryError
+	var qe *influxql.QueryError
 	if _, err := srv.Query(ctx, "nope", `SELECT * FROM temperature`); !errors.As(err, &qe) {
 		t.Errorf("query of a missing database: err = %v, want QueryError", err)
 	}

@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // facility computes one registered facility's hours in [from, to), tagged

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // Querier runs an InfluxQL statement; *influxql.Client is one.

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/dashboards"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // dashQuery is one InfluxQL statement found in a generated dashboard.

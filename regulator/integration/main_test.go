@@ -9,10 +9,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/influxd"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
-	"github.com/cradlewatch/cradlewatch/regulator/internal/influxtest"
 	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 
@@ -29,7 +30,7 @@ const db = "cradlewatch"
 
 // env is a server with a seeded week and its rollups written.
 type env struct {
-	srv   *influxtest.Server
+	srv   *influxd.Server
 	query *influxql.Client
 	data  *seed.Data
 	hours []compliance.Hour
@@ -49,14 +50,17 @@ func weekStart(t testing.TB) (time.Time, *time.Location) {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	srv := influxtest.Start(t, db)
+	srv := testenv.Influx(t)
+	if err := srv.CreateDatabase(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
 	from, loc := weekStart(t)
 	data := seed.Week(from)
-	if err := srv.Write(db, data.Lines); err != nil {
+	if err := srv.WriteLines(t.Context(), db, data.Lines); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	q := &influxql.Client{URL: srv.URL, Database: db}
-	client := influxdb2.NewClient(srv.URL, "")
+	q := &influxql.Client{URL: srv.URL(), Database: db}
+	client := influxdb2.NewClient(srv.URL(), "")
 	defer client.Close()
 	rs := seed.Rules(t)
 	reg := registry.Fixed(seed.Registry()...)

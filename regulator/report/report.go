@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
 )
 
 // Querier runs an InfluxQL statement; *influxql.Client is one.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
-	"github.com/cradlewatch/cradlewatch/regulator/influxql"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 )
 

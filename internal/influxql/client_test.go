@@ -1,4 +1,4 @@
-package influxd
+package influxql
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func TestParseResult(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := parseResult(bytes.NewReader(b))
+			res, err := parse(bytes.NewReader(b))
 			var qe *QueryError
 			switch {
 			case tt.queryErr != -2:
@@ -50,10 +50,10 @@ func TestParseResult(t *testing.T) {
 			case err != nil:
 				t.Fatalf("parse: %v", err)
 			}
-			if len(res.Series) != tt.series {
-				t.Fatalf("got %d series, want %d", len(res.Series), tt.series)
+			if len(res) != tt.series {
+				t.Fatalf("got %d series, want %d", len(res), tt.series)
 			}
-			n, err := countOf(res)
+			n, err := Sum(res)
 			if (err != nil) != tt.countErr {
 				t.Fatalf("count err = %v, want error %v", err, tt.countErr)
 			}
@@ -69,11 +69,11 @@ func TestParseResultValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := parseResult(bytes.NewReader(b))
+	res, err := parse(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := res.Series[0]
+	s := res[0]
 	if s.Name != "temperature" || !reflect.DeepEqual(s.Tags, map[string]string{"facility": "f1"}) {
 		t.Errorf("series = %+v", s)
 	}
@@ -121,10 +121,10 @@ func FuzzParseResult(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		res, err := parseResult(bytes.NewReader(b))
+		res, err := parse(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		_, _ = countOf(res)
+		_, _ = Sum(res)
 	})
 }

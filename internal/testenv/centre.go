@@ -1,0 +1,172 @@
+package testenv
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/internal/centrebroker"
+	"github.com/cradlewatch/cradlewatch/internal/influxd"
+)
+
+// CentreBroker is the centre's Mosquitto as deploy/mosquitto/mosquitto.conf
+// configures it (only ports and paths rewritten), with identities written
+// by internal/centrebroker, running under the log watcher.
+type CentreBroker struct {
+	// TLSAddr is the gateways' listener (ssl://127.0.0.1:<port>), PlainAddr
+	// the services' loopback listener (tcp://127.0.0.1:<port>).
+	TLSAddr, PlainAddr string
+	// CAFile signed the TLS listener's certificate for 127.0.0.1; CAPool
+	// trusts it.
+	CAFile string
+	CAPool *x509.CertPool
+	// Identities are the accounts the broker knows.
+	Identities *centrebroker.Identities
+	// Metrics holds the watcher's counters (cw_broker_denied_total, ...).
+	Metrics *prometheus.Registry
+}
+
+// Centre starts the centre's broker for t with an account per gateway of
+// facilities and the collector and alerting accounts, with the given
+// passwords (username → password; accounts without one get a random
+// password, in Identities.New), and stops it when the test ends.
+func Centre(t testing.TB, facilities []centrebroker.Facility, passwords map[string]string) *CentreBroker {
+	t.Helper()
+	bin := MosquittoBinary(t)
+	plugin := DynsecPlugin(t)
+	root, err := influxd.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "deploy", "mosquitto", "mosquitto.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := centrebroker.Generate(centrebroker.Options{Facilities: facilities, Passwords: passwords})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dynsec, err := centrebroker.RenderDynsec(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "centre")
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dynsecPath := filepath.Join(dir, "dynamic-security.json")
+	if err := os.WriteFile(dynsecPath, dynsec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certs := Certs(t, "gateway")
+	tlsPort, plainPort := FreePort(t), FreePort(t)
+	conf := string(src)
+	for _, r := range []struct{ old, new string }{
+		{"listener 8883\n", "listener " + strconv.Itoa(tlsPort) + " 127.0.0.1\n"},
+		{"listener 1883 127.0.0.1\n", "listener " + strconv.Itoa(plainPort) + " 127.0.0.1\n"},
+		{"/etc/mosquitto/certs/server.crt", certs.ServerCert},
+		{"/etc/mosquitto/certs/server.key", certs.ServerKey},
+		{"/etc/mosquitto/certs/ca.crt", certs.CA},
+		{"plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "plugin " + plugin},
+		{"/etc/mosquitto/dynamic-security.json", dynsecPath},
+		{"/var/lib/mosquitto/", filepath.Join(dir, "data") + "/"},
+	} {
+		if !strings.Contains(conf, r.old) {
+			t.Fatalf("deploy/mosquitto/mosquitto.conf no longer contains %q; update testenv.Centre", r.old)
+		}
+		conf = strings.ReplaceAll(conf, r.old, r.new)
+	}
+	if os.Geteuid() == 0 {
+		// As root, mosquitto drops to user "mosquitto", which cannot read
+		// the test's private temporary directory.
+		conf += "user root\n"
+	}
+	confPath := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wills, err := centrebroker.DynsecWillCheck(dynsec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &CentreBroker{
+		TLSAddr:    "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort)),
+		PlainAddr:  "tcp://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(plainPort)),
+		CAFile:     certs.CA,
+		Identities: id,
+		Metrics:    prometheus.NewRegistry(),
+	}
+	pem, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CAPool = x509.NewCertPool()
+	c.CAPool.AppendCertsFromPEM(pem)
+	watcher := centrebroker.NewWatcher(centrebroker.WatcherOptions{Forward: t.Output(), Registerer: c.Metrics, Wills: wills})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- centrebroker.Supervise(ctx, centrebroker.SuperviseOptions{Command: []string{bin, "-c", confPath}, Watcher: watcher})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("centre broker: %v", err)
+		}
+	})
+	deadline := time.NewTimer(brokerReadyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(brokerPoll)
+	defer tick.Stop()
+	for _, port := range []int{tlsPort, plainPort} {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		for {
+			if conn, err := net.Dial("tcp", addr); err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case err := <-done:
+				done <- err // for the cleanup
+				t.Fatalf("centre broker exited before listening on %s: %v", addr, err)
+			case <-deadline.C:
+				t.Fatalf("centre broker not listening on %s after %v", addr, brokerReadyTimeout)
+			case <-tick.C:
+			}
+		}
+	}
+	return c
+}
+
+// WaitDenied waits until cw_broker_denied_total{action} reaches want (the
+// watcher reads the broker's log as the broker writes it) and fails t if
+// it passes want or does not reach it within the broker's ready timeout.
+func (c *CentreBroker) WaitDenied(t testing.TB, action string, want float64) {
+	t.Helper()
+	deadline := time.NewTimer(brokerReadyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(brokerPoll)
+	defer tick.Stop()
+	for {
+		got := Metric(t, c.Metrics, "cw_broker_denied_total", "action", action)
+		if got == want {
+			return
+		}
+		if got > want {
+			t.Fatalf("cw_broker_denied_total{action=%q} = %v, want %v", action, got, want)
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("cw_broker_denied_total{action=%q} = %v after %v, want %v", action, got, brokerReadyTimeout, want)
+		case <-tick.C:
+		}
+	}
+}
