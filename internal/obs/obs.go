@@ -143,6 +143,19 @@ func (s *Server) ListenAddr() string {
 	return s.ln.Addr().String()
 }
 
+// Close releases the listener of a server that Listen bound and Run never
+// served (Run closes it itself when it ends).
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
 // Run serves until ctx is cancelled. An empty Addr disables the server.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
@@ -154,9 +167,18 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}, s.ln, nil)
+}
+
+// Serve runs srv on ln until ctx is cancelled, then shuts it down, giving
+// requests in flight shutdownGrace to finish. serve, when not nil, starts
+// the server instead of srv.Serve (srv.ServeTLS with certificates, say).
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, serve func(net.Listener) error) error {
+	if serve == nil {
+		serve = srv.Serve
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(s.ln) }()
+	go func() { errc <- serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
