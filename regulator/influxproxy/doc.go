@@ -30,9 +30,14 @@
 //     field named like a tag can widen it; ::tag makes it a tag even when
 //     a field of that name exists. A SELECT that reads only subqueries is
 //     left as it is: its rows are the scoped subqueries' rows.
-//   - SHOW TAG VALUES, SHOW SERIES, SHOW TAG KEYS and SHOW MEASUREMENTS (what
-//     Grafana's template variables, query editor and "Save & test" send):
-//     the same condition; an empty FROM becomes the schema's measurements.
+//   - SHOW TAG VALUES, SHOW SERIES and SHOW TAG KEYS (what Grafana's
+//     template variables and query editor send): the same condition; an
+//     empty FROM becomes the schema's measurements. InfluxDB applies their
+//     WHERE to each series, so the region term holds series by series.
+//   - SHOW MEASUREMENTS ("Save & test", the query editor): the region
+//     condition alone. InfluxDB applies its WHERE term by term to whole
+//     measurements, so a term of the user's could ask about another
+//     region's series: a SHOW MEASUREMENTS with a WHERE is refused.
 //   - Refused: SELECT INTO, FROM a regex, a measurement outside the schema
 //     (DefaultMeasurements, plus configured extras), another database,
 //     EXPLAIN, DELETE, DROP, CREATE, ALTER, GRANT, REVOKE, KILL, and every

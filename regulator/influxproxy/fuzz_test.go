@@ -106,8 +106,8 @@ func walkCheck(q *influxql.Query, s *Scope, tag *regionTag) error {
 				fail("unscoped %s", n)
 			}
 		case *influxql.ShowMeasurementsStatement:
-			if !conjunct(n.Condition, tag) {
-				fail("unscoped %s", n)
+			if !tag.is(n.Condition) {
+				fail("SHOW MEASUREMENTS with a condition of its own: %s", n)
 			}
 		}
 	})

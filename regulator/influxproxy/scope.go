@@ -142,9 +142,16 @@ func (s *Scope) scope(st influxql.Statement, tag *regionTag) error {
 		}
 	case *influxql.ShowMeasurementsStatement:
 		// Names of measurements that have series in the region; WITH
-		// MEASUREMENT may be a regex, since it only filters names.
+		// MEASUREMENT may be a regex, since it only filters names. InfluxDB
+		// evaluates a SHOW MEASUREMENTS condition term by term over whole
+		// measurements, not over series, so "facility = '<another
+		// county's>' AND <region>" would tell which measurements another
+		// county's facility has: a condition of the user's own is refused.
 		if err = s.checkDatabase(st.Database); err == nil {
-			st.Condition = tag.and(st.Condition)
+			if st.Condition != nil {
+				return refuse(ReasonStatement, "SHOW MEASUREMENTS takes no WHERE through the proxy (InfluxDB applies it per measurement, not per series)")
+			}
+			st.Condition = tag.and(nil)
 		}
 	default:
 		return refuse(ReasonStatement, "%s statements cannot be limited to a region", statementKind(st))

@@ -165,6 +165,7 @@ func TestRewriteRefuses(t *testing.T) {
 		{`SHOW TAG KEYS FROM secrets`, ReasonSource},
 		{`SELECT value FROM co2; DROP DATABASE cradlewatch`, ReasonStatement},
 		{`SELECT value FROM co2; SELECT * INTO x FROM co2`, ReasonInto},
+		{`SHOW MEASUREMENTS WHERE facility = '110108003-0001'`, ReasonStatement},
 	}
 	for _, tc := range cases {
 		got, err := s.Rewrite(tc.in, nil, county)
@@ -233,6 +234,7 @@ func TestVerifyCatches(t *testing.T) {
 		`SHOW SERIES FROM co2 WHERE a = 1 OR county::tag = '110105'`,
 		`SHOW TAG KEYS FROM co2`,
 		`SHOW MEASUREMENTS`,
+		`SHOW MEASUREMENTS WHERE a = 1 AND county::tag = '110105'`,
 		`SHOW FIELD KEYS FROM co2`,
 		`SHOW DATABASES`,
 		`SELECT value FROM co2 WHERE county::tag = '110105'; SELECT value FROM co2`,

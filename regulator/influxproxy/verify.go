@@ -13,9 +13,9 @@ import (
 //   - every statement is a SELECT or one of the scoped SHOW statements;
 //   - no SELECT writes (INTO);
 //   - every SELECT that reads a measurement, at any depth, and every SHOW
-//     TAG VALUES, SHOW SERIES, SHOW TAG KEYS and SHOW MEASUREMENTS has a
-//     WHERE that is the region condition or "... AND <region condition>"
-//     at its top;
+//     TAG VALUES, SHOW SERIES and SHOW TAG KEYS has a WHERE that is the
+//     region condition or "... AND <region condition>" at its top;
+//   - a SHOW MEASUREMENTS has the region condition as its whole WHERE;
 //   - every measurement read is named (no regex), in the schema and in
 //     the configured database.
 //
@@ -53,10 +53,10 @@ func (s *Scope) verifyStatement(st influxql.Statement, tag *regionTag) error {
 		if err := s.checkDatabase(st.Database); err != nil {
 			return err
 		}
-		if !tag.limits(st.Condition) {
-			return errUnscoped
+		if tag == nil && st.Condition == nil || tag != nil && tag.is(st.Condition) {
+			return nil
 		}
-		return nil
+		return errors.New("SHOW MEASUREMENTS with a condition other than the region's")
 	default:
 		return fmt.Errorf("%s statement", statementKind(st))
 	}
