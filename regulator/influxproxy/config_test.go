@@ -3,13 +3,17 @@ package influxproxy
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/model"
+	"github.com/cradlewatch/cradlewatch/regulator/dashboards"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -127,5 +131,53 @@ func TestUsersFile(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Key != key || !strings.HasSuffix(ce.File, file) {
 			t.Errorf("%s: %v, want an error on key %q", file, err, key)
 		}
+	}
+}
+
+// TestDeployFiles: the compose demo's proxy config and users file load,
+// and Grafana's provisioned InfluxDB datasource goes through the proxy
+// with basic auth, under the uid the dashboards use.
+func TestDeployFiles(t *testing.T) {
+	t.Setenv("CW_GRAFANA_AUTH_PASSWORD", testSecret)
+	cfg := DefaultConfig()
+	dir := filepath.Join("..", "..", "deploy", "compose", "config")
+	if err := config.Load(filepath.Join(dir, "influxproxy.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsersFile(filepath.Join(dir, "influxproxy-users.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "provisioning", "datasources", "cradlewatch.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Datasources []struct {
+			UID, Type, URL, User string
+			BasicAuth            bool   `yaml:"basicAuth"`
+			BasicAuthUser        string `yaml:"basicAuthUser"`
+			JSONData             struct {
+				DBName string `yaml:"dbName"`
+			} `yaml:"jsonData"`
+			SecureJSONData map[string]string `yaml:"secureJsonData"`
+		}
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ds := range doc.Datasources {
+		if ds.UID != dashboards.InfluxUID {
+			continue
+		}
+		found = true
+		if ds.Type != "influxdb" || ds.URL != "${CW_INFLUXPROXY_URL}" || !ds.BasicAuth || ds.BasicAuthUser == "" ||
+			ds.SecureJSONData["basicAuthPassword"] == "" || ds.User != "" || ds.SecureJSONData["password"] != "" ||
+			ds.JSONData.DBName != DefaultConfig().Database {
+			t.Errorf("the InfluxDB datasource does not go through the proxy with basic auth: %+v", ds)
+		}
+	}
+	if !found {
+		t.Errorf("no datasource with uid %s", dashboards.InfluxUID)
 	}
 }
