@@ -125,13 +125,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, login, q, epoch 
 	defer cancel()
 	resp, err := p.upstream(ctx, http.MethodGet, "/query", form.Encode())
 	if err != nil {
-		if p.once.first("unreachable") {
-			p.log.Error("InfluxDB unreachable", "err", err)
+		// Logged when InfluxDB stops answering, not for every query then.
+		if !p.upstreamDown.Swap(true) {
+			p.log.Error("InfluxDB does not answer", "err", err)
 		}
 		writeError(w, http.StatusBadGateway, "InfluxDB behind the region proxy did not answer")
 		return resultUnreachable
 	}
 	defer resp.Body.Close()
+	if p.upstreamDown.Swap(false) {
+		p.log.Info("InfluxDB answers again")
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		// InfluxDB refused the proxy's own account: a configuration
+		// error, not the user's; a 401 passed on would read as Grafana's.
+		if p.once.first("upstream auth") {
+			p.log.Error("InfluxDB refuses the proxy's account: check upstream.username/password or token", "status", resp.StatusCode)
+		}
+		writeError(w, http.StatusBadGateway, "InfluxDB refused the region proxy's account")
+		return resultInfluxError
+	}
 	for _, h := range relayed {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)

@@ -72,6 +72,11 @@ func newFakeInflux(t *testing.T) *fakeInflux {
 		f.reqs = append(f.reqs, r)
 		f.mu.Unlock()
 		w.Header().Set("X-Influxdb-Version", "1.8.3")
+		if u, _, _ := r.BasicAuth(); u == "wrong-reader" {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"authorization failed"}`)
+			return
+		}
 		if r.URL.Path == "/ping" {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -307,6 +312,19 @@ func newListeningProxy(t *testing.T) *Proxy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestHandlerUpstreamRefusesAccount: InfluxDB refusing the proxy's own
+// account is a 502 for Grafana, not a 401 that reads as its own.
+func TestHandlerUpstreamRefusesAccount(t *testing.T) {
+	e := newHandlerEnv(t, func(c *Config) { c.Upstream.Username = "wrong-reader" })
+	w := e.query("admin", url.Values{"q": {"SELECT value FROM co2"}}, true)
+	if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), "account") {
+		t.Errorf("status %d: %s", w.Code, w.Body)
+	}
+	if n := testutil.ToFloat64(e.p.m.queries.WithLabelValues(resultInfluxError)); n != 1 {
+		t.Errorf("queries{result=influx_error} = %v", n)
+	}
 }
 
 // TestProxyServes runs the proxy on its listener, with the operational

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,8 @@ type Proxy struct {
 	ln       net.Listener
 	ops      *obs.Server
 	ready    obs.Readiness
+	// upstreamDown is set while InfluxDB does not answer.
+	upstreamDown atomic.Bool
 
 	closeOnce sync.Once
 }
