@@ -103,7 +103,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return obs.Serve(ctx, s.srv, s.ln)
+	return obs.Serve(ctx, s.srv, s.ln, nil)
 }
 
 // CheckLoopback refuses an address that is not on loopback, for the

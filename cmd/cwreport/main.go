@@ -1,9 +1,12 @@
 // Command cwreport produces CradleWatch's regulator views: Grafana
-// dashboards, hourly compliance rollups and monthly reports.
+// dashboards, hourly compliance rollups, monthly reports, and spot-check
+// draws and their verification.
 //
 //	cwreport dashboards -out deploy/grafana/dashboards
 //	cwreport rollup -from 2026-11-01T00:00:00+08:00 -to 2026-11-02T00:00:00+08:00
 //	cwreport report -month 2026-11 -region 110105 -out dir
+//	cwreport spotcheck draw -request request.json -out draw.json
+//	cwreport spotcheck verify draw.json
 package main
 
 import (
@@ -33,6 +36,8 @@ func main() {
 		err = runRollup(ctx, os.Args[2:], logger)
 	case "report":
 		err = runReport(ctx, os.Args[2:], logger)
+	case "spotcheck":
+		err = runSpotcheck(os.Args[2:], os.Stdout, logger)
 	default:
 		usage()
 		os.Exit(2)
@@ -44,7 +49,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: cwreport dashboards|rollup|report [flags]  (cwreport <command> -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: cwreport dashboards|rollup|report|spotcheck [flags]  (cwreport <command> -h for flags)")
 }
 
 // influxFlags are the connection flags shared by rollup and report.

@@ -167,14 +167,18 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}, s.ln)
+	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}, s.ln, nil)
 }
 
-// Serve runs srv on ln until ctx is cancelled, then shuts it down,
-// giving requests in flight a few seconds.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+// Serve runs srv on ln until ctx is cancelled, then shuts it down, giving
+// requests in flight shutdownGrace to finish. serve, when not nil, starts
+// the server instead of srv.Serve (srv.ServeTLS with certificates, say).
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, serve func(net.Listener) error) error {
+	if serve == nil {
+		serve = srv.Serve
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)

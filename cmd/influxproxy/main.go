@@ -1,0 +1,48 @@
+// Command influxproxy runs the InfluxQL region proxy between Grafana and
+// InfluxDB. See regulator/influxproxy's package documentation,
+// configs/influxproxy.example.yaml and docs/console.md.
+//
+// It is a service of its own, not a cwreport subcommand: it listens on the
+// network, holds a service secret and runs for as long as Grafana does,
+// while cwreport runs a batch job and exits.
+package main
+
+import (
+	"flag"
+	"os"
+
+	"github.com/cradlewatch/cradlewatch/internal/cli"
+	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/obs"
+	"github.com/cradlewatch/cradlewatch/regulator/influxproxy"
+)
+
+func main() {
+	path := flag.String("config", "configs/influxproxy.example.yaml", "configuration file")
+	check := flag.Bool("check-config", false, "validate the configuration and the users file, and exit")
+	flag.Parse()
+	cfg := influxproxy.DefaultConfig()
+	if err := config.Load(*path, &cfg); err != nil {
+		cli.Exit("influxproxy", err, true)
+	}
+	users, err := influxproxy.LoadUsersFile(cfg.UsersFile)
+	if err != nil {
+		cli.Exit("influxproxy", err, true)
+	}
+	if *check {
+		cli.Exit("influxproxy", nil, false)
+	}
+	log, err := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		cli.Exit("influxproxy", err, true)
+	}
+	log.Info("users file loaded", "file", cfg.UsersFile, "logins", users.Len())
+	reg := obs.NewRegistry()
+	p, err := influxproxy.New(influxproxy.Options{Config: cfg, Resolver: users, Logger: log, Registerer: reg, Gatherer: reg})
+	if err != nil {
+		cli.Exit("influxproxy", err, true)
+	}
+	ctx, stop := cli.SignalContext()
+	defer stop()
+	cli.Exit("influxproxy", p.Run(ctx), false)
+}
