@@ -269,8 +269,10 @@ type alertCounts struct {
 // per month: raised (fired), acknowledged, and acknowledged within
 // handled of firing.
 func (rc record) monthlyAlerts(ctx context.Context, facility string, from, to time.Time, loc *time.Location, handled time.Duration) (map[string]alertCounts, error) {
-	series, err := rc.q.Query(ctx, fmt.Sprintf(`SELECT %q, %q FROM %q WHERE %s AND %q != 'info' AND (%q = 'firing' OR %q = 'acknowledged') AND %s`,
-		model.FieldAckSeconds, model.TagState, model.MeasurementAlertEvent, facilityWhere(facility), model.TagSeverity,
+	// fingerprint is on every event: a row without a selected field is
+	// not returned, and ack_seconds is on acknowledgements only.
+	series, err := rc.q.Query(ctx, fmt.Sprintf(`SELECT %q, %q, %q FROM %q WHERE %s AND %q != 'info' AND (%q = 'firing' OR %q = 'acknowledged') AND %s`,
+		model.FieldFingerprint, model.FieldAckSeconds, model.TagState, model.MeasurementAlertEvent, facilityWhere(facility), model.TagSeverity,
 		model.TagState, model.TagState, influxql.TimeRange(from, to)))
 	if err != nil {
 		return nil, err
