@@ -120,4 +120,3 @@ func TestPostgres(t *testing.T) {
 		t.Fatalf("facility page on PostgreSQL: %d", r.status)
 	}
 }
-
