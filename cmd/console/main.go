@@ -57,4 +57,3 @@ func main() {
 	}
 	cli.Exit("console", err, false)
 }
-
