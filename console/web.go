@@ -181,3 +181,8 @@ func (c *Console) serveCSS(w http.ResponseWriter, r *http.Request) {
 }
 
 var _ = fmt.Sprint
+
+// Authenticator is the console's authenticator, for composition roots
+// that create accounts in-process (the demo's accounts, tests); people's
+// accounts are made with cwadmin.
+func (c *Console) Authenticator() *authn.Authenticator { return c.kit.Auth }
