@@ -98,3 +98,16 @@ func TestStyleHashes(t *testing.T) {
 		t.Errorf("%s", got)
 	}
 }
+
+// check-config reads the secrets: the example's do not exist here.
+func TestCheckReadsTheSecrets(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := config.Load(filepath.Join("..", "configs", "console.example.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(cfg)
+	var ce *config.Error
+	if !errors.As(err, &ce) || !slices.Contains([]string{"shortlink.key_file", "ctl.secret_file", "access.phone_key_file"}, ce.Key) {
+		t.Fatalf("Check: %v, want a missing secret named by its key", err)
+	}
+}
