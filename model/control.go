@@ -170,3 +170,85 @@ func ShardOf(facility string, n int) int {
 	}
 	return int(h % uint32(n))
 }
+
+// The bodies of replies. Field names are snake_case JSON; times are RFC 3339
+// (UTC), absent when zero. What each command's reply carries:
+//
+//	get_alert      ok: AlertView (with History); not_found: no such alert of the facility
+//	list_alerts    ok: []AlertView (History may be empty) of the facilities in scope
+//	ack            ok: AlertView after the acknowledgement (an alert already
+//	               acknowledged answers ok, unchanged: the first acknowledgement
+//	               stands); not_found: no firing or acknowledged alert with that
+//	               fingerprint or code
+//	silence        ok: SilenceView (its ID set); refused: the owner's silence
+//	               cap, Error saying so for a person
+//	unsilence      ok: SilenceView ended; not_found: no such current silence
+//	list_silences  ok: []SilenceView of the facilities in scope: current and
+//	               scheduled ones, and those that ended within the silence cap's
+//	               window (access.SilencePolicy.CapWindow), configured ones
+//	               included, so the front door can check the cap as the owner will
+//
+// A query (list_alerts, list_silences) is scoped by Region (a region code,
+// matched against each facility's registered region; "" is the whole
+// country) or by Facilities (an operator's), never both; State narrows
+// list_alerts to one state.
+
+// AlertView is one alert as the alerting instance that owns its facility
+// holds it.
+type AlertView struct {
+	Fingerprint string    `json:"fingerprint"` // stable per rule, facility, room and device
+	Rule        string    `json:"rule"`
+	Severity    string    `json:"severity"` // info, warning, critical
+	State       string    `json:"state"`    // pending, firing, acknowledged, resolved
+	Facility    string    `json:"facility"`
+	Room        string    `json:"room,omitempty"`
+	Device      string    `json:"device,omitempty"`
+	Kind        string    `json:"kind,omitempty"` // the reading kind (Kind.String()), "" for rules on no reading
+	Value       float64   `json:"value"`          // the value that decided the last transition
+	Limit       float64   `json:"limit"`
+	Unit        string    `json:"unit,omitempty"`      // of Value and Limit: °C, %, ppm, µg/m³, mg/m³ ...
+	Message     string    `json:"message"`             // the Chinese description the SMS used
+	StartedAt   time.Time `json:"started_at,omitzero"` // the condition began (event time)
+	FiredAt     time.Time `json:"fired_at,omitzero"`
+	// AcknowledgedAt and AcknowledgedBy (Actor.String(), "person:<id>")
+	// with AcknowledgedByName (the display name) say who took it.
+	AcknowledgedAt     time.Time         `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy     string            `json:"acknowledged_by,omitempty"`
+	ResolvedAt         time.Time         `json:"resolved_at,omitzero"`
+	History            []AlertTransition `json:"history,omitempty"` // oldest first
+	AcknowledgedByName string            `json:"acknowledged_by_name,omitempty"`
+}
+
+// AlertTransition is one step of an alert's history.
+type AlertTransition struct {
+	At        time.Time `json:"at"`
+	From      string    `json:"from"` // a state, as AlertView.State
+	To        string    `json:"to"`
+	Actor     string    `json:"actor,omitempty"`      // Actor.String(); "" for the rule engine
+	Note      string    `json:"note,omitempty"`       // an acknowledgement's comment
+	ActorName string    `json:"actor_name,omitempty"` // Actor.Name at the time
+}
+
+// SilenceView is one silence (maintenance window) of a facility.
+type SilenceView struct {
+	ID        string    `json:"id"`
+	Facility  string    `json:"facility"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"` // as set; EndedAt when ended early
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Reason    string    `json:"reason"`
+	CreatedBy string    `json:"created_by,omitempty"` // Actor.String(); "" for a configured silence
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Configured marks a silence of the reviewed configuration file: it
+	// cannot be ended at run time.
+	Configured bool `json:"configured,omitempty"`
+}
+
+// Effective is when the silence stopped or stops silencing: EndedAt when
+// it was ended early, else End.
+func (s SilenceView) Effective() time.Time {
+	if !s.EndedAt.IsZero() && s.EndedAt.Before(s.End) {
+		return s.EndedAt
+	}
+	return s.End
+}

@@ -146,3 +146,17 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
+
+// Close releases the listener bound by Listen when the server will not
+// Run (a service whose start failed after binding); Run's shutdown closes
+// it otherwise. Closing twice is harmless.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}

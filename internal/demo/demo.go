@@ -165,6 +165,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	con, err := startConsole(ctx, o.Root, dir, broker.Addr(), inf.URL(), rulesFile, fac.ID, fac.Region, log)
+	if err != nil {
+		return fmt.Errorf("demo: console: %w", err)
+	}
+	defer con.c.Close()
 
 	// Start one service at a time: mochi-mqtt can lose one of two
 	// subscriptions with a common topic prefix made at the same instant by
@@ -174,14 +179,15 @@ func Run(ctx context.Context, o Options) error {
 	for _, svc := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"collector", col.Run}, {"alerting", al.Run}, {"gateway", gw.Run}, {"simulator", sim.Run}} {
+	}{{"collector", col.Run}, {"alerting", al.Run}, {"gateway", gw.Run}, {"simulator", sim.Run}, {"console", con.c.Run}} {
 		g.Go(svc.name, svc.run)
 		select {
 		case <-time.After(startGap):
 		case <-ctx.Done():
 		}
 	}
-	banner(o.Out, inf.URL(), local.Addr()+" (facility), "+broker.Addr()+" (centre)", fac.ID, gw.HTTPAddr(), col.HTTPAddr(), al.HTTPAddr(), dir)
+	banner(o.Out, inf.URL(), local.Addr()+" (facility), "+broker.Addr()+" (centre)", fac.ID, gw.HTTPAddr(), col.HTTPAddr(), al.HTTPAddr(), dir,
+		con.banner(fac.ID))
 	err = g.Wait()
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = nil
@@ -220,7 +226,7 @@ func writeDemoRules(src, dst, facility string) error {
 	return os.WriteFile(dst, bytes.Replace(b, []byte(anchor), []byte(override), 1), 0o600)
 }
 
-func banner(w io.Writer, influx, broker, facility, gwHTTP, colHTTP, alHTTP, dir string) {
+func banner(w io.Writer, influx, broker, facility, gwHTTP, colHTTP, alHTTP, dir, console string) {
 	q := "SELECT count(value) FROM temperature, humidity, co2, door, camera_online WHERE facility = '" + facility + "'"
 	fmt.Fprintf(w, `
 CradleWatch demo running. Everything listens on loopback only.
@@ -230,7 +236,7 @@ CradleWatch demo running. Everything listens on loopback only.
   gateway  /metrics        http://%s/metrics
   collector /metrics       http://%s/metrics
   alerting /metrics        http://%s/metrics   alerts: http://%s/api/v1/alerts
-  data folder              %s
+%s  data folder              %s
 
 What to look at:
   - In about 30 s the scripted CO2 incident in 乳儿班 (infant-1) becomes an SMS to the duty operator:
@@ -239,11 +245,13 @@ What to look at:
       curl -sG '%s/query' --data-urlencode 'db=cradlewatch' --data-urlencode "q=%s"
   - Alert events:
       curl -sG '%s/query' --data-urlencode 'db=cradlewatch' --data-urlencode "q=SELECT * FROM alert_event"
+  - The console: log in as the operator (its facility now, the alert, acknowledge) or the county
+    (its facilities, alerts, monthly report, spot checks); the public page needs no login.
   - Acknowledge an alert with the code from the SMS:
       curl -s -XPOST http://%s/api/v1/ack -d '{"code":"<code>","actor":"值班老师"}'
 
 Stop with Ctrl-C.
-`, broker, influx, gwHTTP, colHTTP, alHTTP, alHTTP, dir, influx, q, influx, alHTTP)
+`, broker, influx, gwHTTP, colHTTP, alHTTP, alHTTP, console, dir, influx, q, influx, alHTTP)
 }
 
 // summary prints how many readings of each kind reached InfluxDB.

@@ -54,6 +54,12 @@ func TestDemo(t *testing.T) {
 		t.Fatal("a phone number appears unmasked in the log")
 	}
 	t.Log(sms)
+	// The banner names the console and a login for an operator and a county.
+	for _, re := range []string{`console +http://127\.0\.0\.1:\d+ `, `login demo-operator +password \S{16} `, `login demo-county +password \S{16} `} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("banner lacks %s:\n%s", re, out.String())
+		}
+	}
 	summary := out.String()[strings.LastIndex(out.String(), "In InfluxDB"):]
 	for _, kind := range []string{"temperature", "humidity", "co2", "door", "camera_online"} {
 		m := regexp.MustCompile(kind + `=(-?\d+)`).FindStringSubmatch(summary)
