@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/internal/influxql"
+	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
 

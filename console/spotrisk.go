@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/console/spot"
-	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/internal/influxql"
+	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
 
