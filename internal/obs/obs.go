@@ -135,6 +135,21 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close releases the address bound by Listen when Run has not served it
+// (Run releases it itself when it returns). Idempotent; not to be called
+// while Run runs.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	s.ln = nil
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
 // ListenAddr is the bound address after Listen, "" when disabled.
 func (s *Server) ListenAddr() string {
 	if s.ln == nil {
