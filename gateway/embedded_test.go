@@ -196,3 +196,91 @@ func TestUrgentStateChangeDoesNotWaitForTheGroupCommit(t *testing.T) {
 		t.Errorf("%v urgent readings, want 2", n)
 	}
 }
+
+// The gateway dies between the fsync of a group and the PUBACKs it
+// allows (a power cut right after the fsync): the sensors, which keep what
+// was not acknowledged, send it again to the restarted gateway, marked DUP
+// with the same packet IDs. Those messages are in the spool already, with
+// their receipts; the new gateway rebuilds its memory from the spool's tail
+// and does not store them again. Their readings carry no device time, so a
+// second copy would be a second point: every acknowledged reading is in the
+// spool exactly once.
+func TestEmbeddedRestartAfterFsyncBeforePUBACK(t *testing.T) {
+	const sensors, perSensor = 3, 400
+	r := newRig(t, sensors, 0).embedded()
+	pc := powercut.New(powercut.Options{})
+	g1, _ := r.gateway(Options{SpoolFS: pc})
+	r.cfg.Local.Embedded.Listen = g1.LocalAddr()[len("tcp://"):] // the restarted gateway's broker takes the same port
+	stop1 := run(t, g1)
+
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	var wg sync.WaitGroup
+	for s := range sensors {
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(g1.LocalAddr()).SetClientID(fmt.Sprintf("sensor-%d", s)).
+			SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
+			SetConnectRetryInterval(20 * time.Millisecond).SetMaxReconnectInterval(50 * time.Millisecond))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		defer c.Disconnect(0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks := map[int]mqtt.Token{}
+			for i := range perSensor {
+				n := s*perSensor + i
+				topic, payload := z2m(s, -50+float64(n)/100)
+				toks[n] = c.Publish(topic, 1, false, payload)
+				if len(toks) < 20 && i < perSensor-1 {
+					continue
+				}
+				for n, tok := range toks {
+					if tok.WaitTimeout(time.Minute) && tok.Error() == nil {
+						mu.Lock()
+						acked[n] = true
+						if len(acked) == 300 {
+							pc.CutAfterNextSync()
+						}
+						mu.Unlock()
+					}
+				}
+				clear(toks)
+			}
+		}()
+	}
+	<-pc.Done()
+	stop1()
+	g2, g2reg := r.gateway(Options{}) // the power is back: the same spool, the same port
+	run(t, g2)
+	wg.Wait()
+	eventually(t, "every reading durable", func() bool { return g2.spool.Stats().Queued == 0 })
+	if n := metric(t, g2reg, "cw_gateway_redeliveries_total", redeliveryDuplicate); n == 0 {
+		t.Error("no redelivery recognised: the messages fsynced before the cut were not sent again?")
+	}
+	g2.Close()
+
+	readings, _ := spoolReadings(t, r.cfg.Spool.Dir)
+	times := map[int]map[int64]bool{}
+	for _, rd := range readings {
+		if rd.Kind == model.KindTemperature {
+			n := int(math.Round((rd.Value + 50) * 100))
+			if times[n] == nil {
+				times[n] = map[int64]bool{}
+			}
+			times[n][rd.Time.UnixMilli()] = true
+		}
+	}
+	for n := range acked {
+		if len(times[n]) == 0 {
+			t.Errorf("acknowledged reading %d lost", n)
+		}
+	}
+	for n, ts := range times {
+		if len(ts) > 1 {
+			t.Errorf("reading %d stored at %d times", n, len(ts))
+		}
+	}
+	t.Logf("%d acknowledged, %d in the spool, %v redeliveries recognised", len(acked), len(times),
+		metric(t, g2reg, "cw_gateway_redeliveries_total", redeliveryDuplicate))
+}

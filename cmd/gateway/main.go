@@ -60,7 +60,8 @@ func main() {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
 	reg := obs.NewRegistry()
-	g, err := gateway.New(gateway.Options{Config: cfg, Facility: fac, Logger: log, Registerer: reg, Gatherer: reg, Version: cli.Version})
+	g, err := gateway.New(gateway.Options{Config: cfg, Facility: fac, Logger: log, Registerer: reg, Gatherer: reg, Version: cli.Version,
+		SpoolFS: spoolFS(log)})
 	if err != nil {
 		cli.Exit("gateway", err, true)
 	}

@@ -22,6 +22,10 @@
 //     writes: the power fails during that fsync, which then fails, and the
 //     file keeps part of what it was asked to sync (at least one byte, not
 //     all, so the tail is always torn).
+//   - CutAfterNextSync arms a cut for just after the next Sync of a file
+//     with unsynced writes: all of it reaches the disk, but the power fails
+//     before the caller hears so (the Sync fails). That is the moment
+//     between the spool's fsync and the acknowledgements it allows.
 //
 // After the cut the directory on disk is what a box would find when the
 // power comes back: open it with the ordinary file layer (spool.OS) to see
@@ -76,6 +80,7 @@ type FS struct {
 	rng     *rand.Rand
 	off     bool               // the power is off
 	armed   bool               // CutAtNextSync
+	after   bool               // CutAfterNextSync
 	dirty   map[*file]struct{} // files with unsynced writes, open or closed
 	undo    []undo             // directory changes not yet made durable, oldest first
 	report  Report
@@ -111,6 +116,15 @@ func (p *FS) Cut() Report {
 func (p *FS) CutAtNextSync() {
 	p.mu.Lock()
 	p.armed = true
+	p.mu.Unlock()
+}
+
+// CutAfterNextSync arms a cut for just after the next Sync of a file with
+// unsynced writes: its writes are all kept, and that Sync fails with
+// ErrPowerCut.
+func (p *FS) CutAfterNextSync() {
+	p.mu.Lock()
+	p.after = true
 	p.mu.Unlock()
 }
 
@@ -375,6 +389,10 @@ func (f *file) Sync() error {
 	f.applyPrefix(f.pendingBytes())
 	f.pending = nil
 	delete(f.p.dirty, f)
+	if f.p.after {
+		f.p.cutLocked(nil)
+		return ErrPowerCut
+	}
 	return nil
 }
 

@@ -116,6 +116,27 @@ func TestCutAtNextSyncTears(t *testing.T) {
 	}
 }
 
+// A cut armed for just after the next sync keeps all of that sync's
+// writes, yet the Sync fails: the writer never learns they are safe.
+func TestCutAfterNextSyncKeepsTheSyncedWrites(t *testing.T) {
+	dir := t.TempDir()
+	p := powercut.New(powercut.Options{})
+	f, err := p.OpenFile(filepath.Join(dir, "f"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SyncDir(dir)
+	p.CutAfterNextSync()
+	f.Write([]byte("all of it"))
+	if err := f.Sync(); !errors.Is(err, powercut.ErrPowerCut) {
+		t.Fatalf("armed Sync returned %v", err)
+	}
+	f.Close()
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "all of it" {
+		t.Fatalf("file after the cut: %q", b)
+	}
+}
+
 // The spool under power cuts: appends in groups from several goroutines,
 // with releases moving the checkpoint and removing segments; a cut, during
 // one of its fsyncs (odd seeds) or at any moment between its calls (even
