@@ -4,9 +4,13 @@
 // nothing until the collector confirms InfluxDB stored it.
 //
 // The path of a reading: local broker → decode (gateway/decode) → device
-// mapping (the facility file) → spool (gateway/spool, fsynced in groups) →
-// PUBACK to the local broker → uplink batch (model wire contract) → collector
-// → ack → spool release.
+// mapping (the facility file), arrival stamp (stamp.go), redelivery check
+// (redelivery.go) → spool (gateway/spool, fsynced in groups; at once for an
+// urgent state change, urgent.go) → PUBACK to the local broker → uplink
+// batch (model wire contract; live, backlog or urgent lane) → collector →
+// ack → spool release. On an external broker the gateway subscribes
+// (local.go); its embedded broker hands each message over before it
+// acknowledges it (embedded.go). Both feed an intake (intake.go).
 package gateway
 
 import (
