@@ -32,7 +32,7 @@ func (l *embeddedLink) Publish(m embedbroker.Message, ack func()) {
 	msg := message{topic: sc.topic, payload: m.Payload, received: m.Received, qos: m.QoS, dup: m.Dup, pid: m.PacketID}
 	switch in.take(&msg, ack) {
 	case verdictEmpty, verdictDuplicate:
-		ack()
+		in.afterPending(ack) // in order, behind messages waiting for their fsync
 		return
 	case verdictWaiting:
 		return // acknowledged with its original

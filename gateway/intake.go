@@ -23,6 +23,18 @@ type intake struct {
 	sc     scratch
 	seen   *receipts
 	states states
+
+	// last is the intake's latest append while it is not yet durable, with
+	// the acknowledgements to send after its own (afterPending). Guarded
+	// by lastMu, not mu: the committer settles it.
+	lastMu sync.Mutex
+	last   *pendingAppend
+}
+
+// pendingAppend is an append waiting for its fsync, and what waits for it.
+type pendingAppend struct {
+	settled bool
+	after   []func()
 }
 
 func newIntake(g *Gateway) *intake {
@@ -230,7 +242,12 @@ func (in *intake) store(done func(error)) {
 	sc.recs = appendEntries(sc.recs, sc.receipts, sc.rends)
 	refs := slices.Clone(sc.refs)
 	g.m.accepted.Add(float64(nPeriodic + nUrgent))
+	pa := &pendingAppend{}
+	in.lastMu.Lock()
+	in.last = pa
+	in.lastMu.Unlock()
 	cb := func(first uint64, err error) {
+		defer in.settled(pa)
 		if err != nil {
 			g.m.spoolFailed.Inc()
 		}
@@ -253,6 +270,37 @@ func (in *intake) store(done func(error)) {
 		g.spool.Append(sc.recs, cb)
 	}
 	in.reset()
+}
+
+// afterPending runs ack once the intake's appends so far are durable (or
+// failed), at once if none is pending: the embedded broker's PUBACKs then
+// leave in the order their messages arrived, as MQTT asks, also for a
+// message with nothing to store behind one waiting for its fsync. Appends
+// complete in order, so waiting for the latest waits for all.
+func (in *intake) afterPending(ack func()) {
+	in.lastMu.Lock()
+	if pa := in.last; pa != nil && !pa.settled {
+		pa.after = append(pa.after, ack)
+		in.lastMu.Unlock()
+		return
+	}
+	in.lastMu.Unlock()
+	ack()
+}
+
+// settled runs what waited for pa, once its done callback has run.
+func (in *intake) settled(pa *pendingAppend) {
+	in.lastMu.Lock()
+	pa.settled = true
+	after := pa.after
+	pa.after = nil
+	if in.last == pa {
+		in.last = nil
+	}
+	in.lastMu.Unlock()
+	for _, ack := range after {
+		ack()
+	}
 }
 
 // reset empties sc's entries; no references into its arenas outlive it.
