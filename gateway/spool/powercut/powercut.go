@@ -20,8 +20,10 @@
 //     what makes a torn tail.
 //   - CutAtNextSync arms a cut for the next Sync of a file with unsynced
 //     writes: the power fails during that fsync, which then fails, and the
-//     file keeps part of what it was asked to sync (at least one byte, not
-//     all, so the tail is always torn).
+//     file keeps part of what it was asked to sync (possibly none) followed
+//     by at least one zero byte where the rest should be, as a disk that
+//     extended the file but lost the data: the tail is always torn, even
+//     where the kept part ends on a record's boundary.
 //   - CutAfterNextSync arms a cut for just after the next Sync of a file
 //     with unsynced writes: all of it reaches the disk, but the power fails
 //     before the caller hears so (the Sync fails). That is the moment
@@ -68,6 +70,7 @@ type Report struct {
 	Files     int   // files that had unsynced writes
 	KeptBytes int64 // unsynced bytes that survived (Torn, or the armed sync's file)
 	LostBytes int64 // unsynced bytes thrown away
+	ZeroBytes int64 // zeros written where the armed sync's data was lost
 	Undone    int   // directory changes undone (creations, renames, removals not yet synced)
 }
 
@@ -147,17 +150,23 @@ func (p *FS) cutLocked(torn *file) {
 	p.off = true
 	for f := range p.dirty {
 		total := f.pendingBytes()
-		var keep int64
+		var keep, zeros int64
 		switch {
-		case f == torn && total >= 2:
-			keep = 1 + p.rng.Int64N(total-1) // some, never all: a torn tail
-		case f == torn || p.o.Torn:
+		case f == torn && total > 0:
+			// Some, never all, then zeros: a torn tail for certain.
+			keep = p.rng.Int64N(total)
+			zeros = 1 + p.rng.Int64N(total-keep)
+		case p.o.Torn:
 			keep = p.rng.Int64N(total + 1)
 		}
-		f.applyPrefix(keep)
+		end := f.applyPrefix(keep)
+		if zeros > 0 {
+			f.f.WriteAt(make([]byte, zeros), end)
+		}
 		p.report.Files++
 		p.report.KeptBytes += keep
 		p.report.LostBytes += total - keep
+		p.report.ZeroBytes += zeros
 		f.pending = nil
 	}
 	clear(p.dirty)
@@ -325,20 +334,25 @@ func (f *file) pendingBytes() int64 {
 }
 
 // applyPrefix writes the first keep bytes of the pending writes (and the
-// truncations among them) to the real file.
-func (f *file) applyPrefix(keep int64) {
+// truncations among them) to the real file, and returns the offset after
+// the last byte written (where the first write not kept would have gone).
+func (f *file) applyPrefix(keep int64) (end int64) {
 	for _, o := range f.pending {
 		if o.truncate {
 			f.f.Truncate(o.off)
+			end = o.off
 			continue
 		}
+		end = o.off
 		if keep <= 0 {
 			break
 		}
 		n := min(int64(len(o.data)), keep)
 		f.f.WriteAt(o.data[:n], o.off)
 		keep -= n
+		end = o.off + n
 	}
+	return end
 }
 
 func (f *file) Write(b []byte) (int, error) {
