@@ -119,8 +119,11 @@ func TestRedeliveryAfterAConnectionDropIsNotStoredAgain(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	defer sensor.Disconnect(0)
-	// The gateway's session exists once it has subscribed.
-	eventually(t, "the gateway subscribed", func() bool { return g.ready.Check() == nil })
+	// The gateway's session exists once it has subscribed: connected (so
+	// Run has registered the readiness check) and ready (SUBACK).
+	eventually(t, "the gateway subscribed", func() bool {
+		return metric(t, reg, "cw_gateway_local_connected") == 1 && g.ready.Check() == nil
+	})
 	const n = 400
 	for i := range n {
 		topic, payload := z2m(i%4, -50+float64(i)/100)

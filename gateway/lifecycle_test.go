@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
@@ -69,6 +70,14 @@ func TestNewAndCloseReleaseEverything(t *testing.T) {
 	}
 	if free(t, brokerAddr) || free(t, r.cfg.HTTP.Listen) || lockFree(t, r.cfg.Spool.Dir) {
 		t.Fatal("New did not hold its ports and the spool lock")
+	}
+	// Every metric the gateway registers follows Prometheus' conventions.
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 	if _, err := New(Options{Config: r.cfg, Registerer: prometheus.NewRegistry()}); err == nil {
 		t.Error("a second gateway started on the same ports and spool")
