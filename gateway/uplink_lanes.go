@@ -412,10 +412,14 @@ func (u *uplink) newBatch(l model.Lane, first uint64, recs []spool.Record) *infl
 }
 
 // draining reports whether a batch of lane l starting at first leaves
-// older entries unacknowledged behind the backlog lane.
+// older entries unacknowledged behind the backlog lane. An urgent run sent
+// ahead of a live lane that is more than BacklogBatches batches behind it
+// is draining too: those entries are a backlog the live lane has not yet
+// handed over.
 func (u *uplink) draining(l model.Lane, first uint64) bool {
 	if l != model.LaneBacklog {
-		return len(u.backlogRanges) > 0 || len(u.backlog.inflight) > 0
+		ahead := first > u.next && first-u.next > uint64(u.lanes.BacklogBatches)*uint64(u.cfg.MaxBatch)
+		return ahead || len(u.backlogRanges) > 0 || len(u.backlog.inflight) > 0
 	}
 	for _, f := range u.backlog.inflight {
 		if f.first < first {

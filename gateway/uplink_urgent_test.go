@@ -116,7 +116,7 @@ func TestUplinkLanesAndDraining(t *testing.T) {
 	h.u.fill()
 	got := lanesOf(h.pub.take())
 	want := []laneOf{
-		{indexRange{41, 43}, model.LaneUrgent, false}, // sent ahead, before the split: nothing behind yet
+		{indexRange{41, 43}, model.LaneUrgent, true}, // sent ahead of 40 unsent entries, more than 2 batches
 		{indexRange{1, 11}, model.LaneBacklog, false},
 		{indexRange{11, 21}, model.LaneBacklog, true},
 		{indexRange{21, 31}, model.LaneBacklog, true},
