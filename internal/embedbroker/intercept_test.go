@@ -173,3 +173,29 @@ func TestAckAfterDisconnectAndRedelivery(t *testing.T) {
 		t.Errorf("%v acknowledgements counted undelivered, want 1 (the first delivery's)", n)
 	}
 }
+
+// QoS 2 goes the same way: PUBREC only after the ack, then mochi completes
+// the exchange (PUBREL, PUBCOMP) as for any message.
+func TestInterceptedQoS2(t *testing.T) {
+	h := &holder{in: make(chan Message, 4)}
+	b, err := New(Options{Config: Config{Listen: "127.0.0.1:0"}, Intercept: h, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pub := client(t, b.Addr(), "sensor-q2")
+	tok := pub.Publish("zigbee2mqtt/smoke", 2, false, `{"smoke":true}`)
+	if m := <-h.in; m.QoS != 2 {
+		t.Fatalf("QoS %d", m.QoS)
+	}
+	if tok := pub.Publish("pass/through", 2, false, "x"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("pass-through: %v", tok.Error())
+	}
+	if done(tok) {
+		t.Fatal("QoS 2 exchange completed before the ack")
+	}
+	h.release(0)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("QoS 2 exchange not completed after the ack: %v", tok.Error())
+	}
+}
