@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool/powercut"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -102,7 +103,7 @@ func powerCutUnderLoad(t *testing.T, seed uint64) {
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged readings lost in the power cut", lost, len(acked))
 	}
-	if n := metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); n != 1 {
+	if n := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); n != 1 {
 		t.Errorf("%v torn-tail repairs after a cut during an fsync, want 1", n)
 	}
 	t.Logf("seed %d: %d acknowledged, %d in the spool, cut %+v", seed, len(acked), len(found), pc.Report())
@@ -200,10 +201,10 @@ func TestUrgentStateChangeDoesNotWaitForTheGroupCommit(t *testing.T) {
 	if tok := sensor.Publish(topic, 1, false, payload); !tok.WaitTimeout(time.Minute) || !repeat.WaitTimeout(time.Second) {
 		t.Fatal("the closing door and the repeat before it were not acknowledged")
 	}
-	if n := metric(t, reg, "cw_gateway_spool_immediate_commits_total"); n != 2 {
+	if n := testenv.Metric(t, reg, "cw_gateway_spool_immediate_commits_total"); n != 2 {
 		t.Errorf("%v immediate commits, want 2 (open, close)", n)
 	}
-	if n := metric(t, reg, "cw_gateway_readings_urgent_total"); n != 2 {
+	if n := testenv.Metric(t, reg, "cw_gateway_readings_urgent_total"); n != 2 {
 		t.Errorf("%v urgent readings, want 2", n)
 	}
 }
@@ -266,7 +267,7 @@ func TestEmbeddedRestartAfterFsyncBeforePUBACK(t *testing.T) {
 	run(t, g2)
 	wg.Wait()
 	eventually(t, "every reading durable", func() bool { return g2.spool.Stats().Queued == 0 })
-	if n := metric(t, g2reg, "cw_gateway_redeliveries_total", redeliveryDuplicate); n == 0 {
+	if n := testenv.Metric(t, g2reg, "cw_gateway_redeliveries_total", "outcome", redeliveryDuplicate); n == 0 {
 		t.Error("no redelivery recognised: the messages fsynced before the cut were not sent again?")
 	}
 	g2.Close()
@@ -293,7 +294,7 @@ func TestEmbeddedRestartAfterFsyncBeforePUBACK(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged, %d in the spool, %v redeliveries recognised", len(acked), len(times),
-		metric(t, g2reg, "cw_gateway_redeliveries_total", redeliveryDuplicate))
+		testenv.Metric(t, g2reg, "cw_gateway_redeliveries_total", "outcome", redeliveryDuplicate))
 }
 
 // The embedded broker's PUBACKs leave in the order their messages arrived,

@@ -122,7 +122,7 @@ func TestRedeliveryAfterAConnectionDropIsNotStoredAgain(t *testing.T) {
 	// The gateway's session exists once it has subscribed: connected (so
 	// Run has registered the readiness check) and ready (SUBACK).
 	eventually(t, "the gateway subscribed", func() bool {
-		return metric(t, reg, "cw_gateway_local_connected") == 1 && g.ready.Check() == nil
+		return testenv.Metric(t, reg, "cw_gateway_local_connected") == 1 && g.ready.Check() == nil
 	})
 	const n = 400
 	for i := range n {
@@ -132,7 +132,7 @@ func TestRedeliveryAfterAConnectionDropIsNotStoredAgain(t *testing.T) {
 		}
 	}
 	eventually(t, "a redelivery recognised", func() bool {
-		return metric(t, reg, "cw_gateway_redeliveries_total", redeliveryDuplicate) > 0
+		return testenv.Metric(t, reg, "cw_gateway_redeliveries_total", "outcome", redeliveryDuplicate) > 0
 	})
 	// Mosquitto sends the redeliveries first on a new connection: once a
 	// last message is through, so are they.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 )
 
 // takeAndStore runs one message through the intake and waits until its
@@ -77,7 +78,7 @@ func TestRedeliveryIsNotStoredAgain(t *testing.T) {
 	if len(readings) != 2*4 { // the first and three new messages, temperature and linkquality each
 		t.Errorf("%d readings in the spool, want 8", len(readings))
 	}
-	if n := metric(t, reg, "cw_gateway_redeliveries_total", redeliveryDuplicate); n != 1 {
+	if n := testenv.Metric(t, reg, "cw_gateway_redeliveries_total", "outcome", redeliveryDuplicate); n != 1 {
 		t.Errorf("redeliveries{duplicate} %v, want 1", n)
 	}
 }

@@ -129,33 +129,3 @@ func spoolReadings(t *testing.T, dir string) ([]model.Reading, *prometheus.Regis
 	}
 	return out, reg
 }
-
-// metric is the sum of a metric family's series in reg.
-func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i, l := range m.GetLabel() {
-				if i < len(labels) && l.GetValue() != labels[i] {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			}
-		}
-	}
-	return sum
-}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -146,7 +147,7 @@ func TestFloodNeverDatesReadingsInTheFuture(t *testing.T) {
 		t.Errorf("flooding device: %d kept, %d refused; want about one a millisecond kept, the rest refused", kept["th-0"], refused)
 	}
 	// Two readings (temperature, linkquality) per refused message.
-	if n := metric(t, reg, "cw_gateway_readings_rate_limited_total"); n != float64(2*refused) {
+	if n := testenv.Metric(t, reg, "cw_gateway_readings_rate_limited_total"); n != float64(2*refused) {
 		t.Errorf("rate_limited_total %v, want %d", n, 2*refused)
 	}
 	if st.RateLimited != uint64(2*refused) || len(st.NoDeviceTime) != 1 || st.NoDeviceTime[0] != "zigbee2mqtt" {

@@ -130,14 +130,7 @@ publish:
 			t.Errorf("acknowledged reading %d lost in the cut", n)
 		}
 	}
-	mfs, _ := reg.Gather()
-	repairs := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == "cw_gateway_spool_torn_tail_repairs_total" {
-			repairs = mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	if repairs != 1 {
+	if repairs := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); repairs != 1 {
 		t.Errorf("%v torn-tail repairs, want 1", repairs)
 	}
 	t.Logf("%d acknowledged, %d readings in the spool after the cut", len(acked), len(found))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/gateway/spool/powercut"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -247,23 +248,8 @@ func powerCutOnce(t *testing.T, seed uint64) {
 			t.Fatalf("record %s at index %d after the cut, %d before", r, got, idx)
 		}
 	}
-	if n := metricValue(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); duringSync && n != 1 {
+	if n := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); duringSync && n != 1 {
 		t.Errorf("%v torn-tail repairs, want 1 (the cut fell during an fsync)", n)
 	}
 	t.Logf("seed %d: %d durable, %d on disk, release point %d, cut %+v", seed, len(durable), len(recs), released, p.Report())
-}
-
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
