@@ -149,7 +149,7 @@ func (u *uplink) fillLive() bool {
 		if len(u.urgent.inflight) >= u.cfg.Window {
 			return false // the urgent lane's own window is full: wait for an ack
 		}
-		f := u.newBatch(model.LaneUrgent, u.next, recs[:min(1+n, len(recs))])
+		f := u.newBatch(model.LaneUrgent, u.next, recs[:urgentRunLen(recs, n)])
 		u.next = f.first + f.span
 		u.launch(f)
 		return true
@@ -179,6 +179,18 @@ func (u *uplink) urgentAtCursor() bool {
 		return false
 	}
 	return u.fillLive()
+}
+
+// urgentRunLen is how many records of recs (starting with an urgent mark
+// of n readings) the urgent batch covers: the mark, its readings, and the
+// receipts that follow them, which belong to the same append and would
+// otherwise make a batch of their own with nothing in it.
+func urgentRunLen(recs []spool.Record, n int) int {
+	end := min(1+n, len(recs))
+	for end < len(recs) && model.EntryType(recs[end].Data) == entryReceipt && recs[end].Index == recs[end-1].Index+1 {
+		end++
+	}
+	return end
 }
 
 // before returns the records of recs with an index below end.
@@ -240,7 +252,7 @@ func (u *uplink) sendUrgentAhead() {
 		if n == 0 {
 			continue
 		}
-		f := u.newBatch(model.LaneUrgent, h, recs[:min(1+n, len(recs))])
+		f := u.newBatch(model.LaneUrgent, h, recs[:urgentRunLen(recs, n)])
 		u.addSkip(f.first, f.first+f.span)
 		u.launch(f)
 	}

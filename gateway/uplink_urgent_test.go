@@ -135,3 +135,23 @@ func TestUplinkLanesAndDraining(t *testing.T) {
 		t.Fatalf("during the drain sent %+v, want %+v", got, want)
 	}
 }
+
+// The receipts the intake appends after an urgent run's readings travel
+// in the urgent batch's range (carrying nothing), not in a batch of their
+// own.
+func TestUplinkUrgentBatchCoversTheReceiptsAfterIt(t *testing.T) {
+	h := newHarness(t, newFakeSpool(), LaneConfig{BacklogBatches: 10})
+	h.urgentRun(1) // 1..2
+	h.sp.append(appendReceipt(nil, 7, 42, "door"))
+	h.sp.append(appendReceipt(nil, 8, 43, "door")) // 3..4
+	h.readings(2, 0)                               // 5..6
+	h.u.fill()
+	want := []laneOf{{indexRange{1, 5}, model.LaneUrgent, false}, {indexRange{5, 7}, model.LaneLive, false}}
+	got := h.pub.take()
+	if !slices.Equal(lanesOf(got), want) {
+		t.Fatalf("sent %+v, want %+v", lanesOf(got), want)
+	}
+	if len(got[0].Readings) != 1 {
+		t.Errorf("urgent batch carries %d readings, want the door's only", len(got[0].Readings))
+	}
+}
