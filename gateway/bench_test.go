@@ -199,44 +199,9 @@ func BenchmarkIngestPath(b *testing.B) {
 // clients, both brokers and the stand-in share the CPU with the gateway, so
 // this is context for BenchmarkIngestPath, not the gateway's own cost.
 func BenchmarkGatewayEmbeddedBroker(b *testing.B) {
-	dir := b.TempDir()
-	centre, err := embedbroker.Start(embedbroker.Config{Listen: "127.0.0.1:0"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer centre.Close()
-	var received atomic.Int64
-	ackClient := startAcker(b, centre.Addr(), &received)
-	defer ackClient.Disconnect(100)
+	localAddr, _, received := benchGateway(b, "", "")
 
-	facFile := filepath.Join(dir, "facility.yaml")
-	fac := "facility: {id: 110105001-0001, name: 测试园, region: \"110105001\"}\nrooms: [{id: r1, name: 乳儿班, type: infant}]\ndevices:\n"
-	for i := 0; i < benchDevices; i++ {
-		fac += fmt.Sprintf("  - {id: th-%03d, room: r1, source: zigbee2mqtt, address: \"th-%03d\", kinds: [temperature, humidity, battery, linkquality]}\n", i, i)
-	}
-	if err := os.WriteFile(facFile, []byte(fac), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	localAddr := freeAddr(b)
-	cfg := gateway.DefaultConfig()
-	cfg.Gateway = "gw-bench"
-	cfg.FacilityFile = facFile
-	cfg.Local.Embedded = embedbroker.Config{Enabled: true, Listen: localAddr}
-	cfg.Local.MQTT.ClientID = "gw-bench-local"
-	cfg.Uplink.MQTT = mqttx.Config{Broker: centre.Addr()}
-	cfg.Spool.Dir = benchSpoolDir(b)
-	cfg.Sources = []map[string]any{{"family": "zigbee2mqtt", "base_topic": "zigbee2mqtt"}}
-	cfg.HTTP.Listen = ""
-	g, err := gateway.New(gateway.Options{Config: cfg, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- g.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
-
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + localAddr).SetClientID("sensors").
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(localAddr).SetClientID("sensors").
 		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.Fatalf("connect to the embedded broker: %v", tok.Error())
@@ -250,6 +215,7 @@ func BenchmarkGatewayEmbeddedBroker(b *testing.B) {
 	time.Sleep(200 * time.Millisecond)
 	base := received.Load()
 
+	cpu0 := testenv.ProcessCPU()
 	b.SetBytes(int64(len(z2mPayload)))
 	b.ResetTimer()
 	start := time.Now()
@@ -276,7 +242,60 @@ func BenchmarkGatewayEmbeddedBroker(b *testing.B) {
 	if got := received.Load(); got < want {
 		b.Fatalf("centre received %d of %d readings", got-base, want-base)
 	}
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N*z2mReadingsPerMessage), "cpu-ns/reading")
 	b.ReportMetric(float64(b.N*z2mReadingsPerMessage)/elapsed.Seconds(), "readings/s")
+}
+
+// benchGateway runs, until the benchmark ends, a centre (an embedded broker
+// with a stand-in collector, startAcker) and a gateway of benchDevices
+// Zigbee2MQTT sensors th-000.. (and the facility-file device lines extra)
+// on localBroker, or on its embedded broker when localBroker is "". It
+// returns the URL sensors publish to, the centre's broker and the count of
+// readings the centre received.
+func benchGateway(b *testing.B, localBroker, extra string) (local, centreAddr string, received *atomic.Int64) {
+	dir := b.TempDir()
+	centre, err := embedbroker.Start(embedbroker.Config{Listen: "127.0.0.1:0"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { centre.Close() })
+	received = new(atomic.Int64)
+	ackClient := startAcker(b, centre.Addr(), received)
+	b.Cleanup(func() { ackClient.Disconnect(100) })
+
+	facFile := filepath.Join(dir, "facility.yaml")
+	fac := "facility: {id: 110105001-0001, name: 测试园, region: \"110105001\"}\nrooms: [{id: r1, name: 乳儿班, type: infant}]\ndevices:\n" + extra
+	for i := 0; i < benchDevices; i++ {
+		fac += fmt.Sprintf("  - {id: th-%03d, room: r1, source: zigbee2mqtt, address: \"th-%03d\", kinds: [temperature, humidity, battery, linkquality]}\n", i, i)
+	}
+	if err := os.WriteFile(facFile, []byte(fac), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg := gateway.DefaultConfig()
+	cfg.Gateway = "gw-bench"
+	cfg.FacilityFile = facFile
+	cfg.Local.MQTT.ClientID = "gw-bench-local"
+	if localBroker == "" {
+		cfg.Local.Embedded = embedbroker.Config{Enabled: true, Listen: freeAddr(b)}
+	} else {
+		cfg.Local.MQTT.Broker = localBroker
+	}
+	cfg.Uplink.MQTT = mqttx.Config{Broker: centre.Addr()}
+	cfg.Spool.Dir = benchSpoolDir(b)
+	cfg.Sources = []map[string]any{{"family": "zigbee2mqtt", "base_topic": "zigbee2mqtt"}}
+	cfg.HTTP.Listen = ""
+	g, err := gateway.New(gateway.Options{Config: cfg, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- g.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-runDone })
+	if localBroker == "" {
+		localBroker = g.LocalAddr()
+	}
+	return localBroker, centre.Addr(), received
 }
 
 // startAcker is a stand-in collector: it counts the readings of every batch

@@ -57,6 +57,9 @@ type LocalConfig struct {
 	Embedded embedbroker.Config `mapstructure:"embedded"`
 	// ReadCoalesce: see mqttsub.Options.ReadCoalesce.
 	ReadCoalesce time.Duration `mapstructure:"read_coalesce"`
+	// MaxStampLead bounds how far the arrival stamps of readings without
+	// a device time may run ahead of the clock (stamp.go).
+	MaxStampLead time.Duration `mapstructure:"max_stamp_lead"`
 }
 
 // UplinkConfig is the connection to the centre.
@@ -78,12 +81,38 @@ type SpoolConfig struct {
 	CommitInterval time.Duration `mapstructure:"commit_interval"`
 }
 
+// Warnings lists what check-config tells the installer about a valid
+// configuration that will still date readings wrongly in some case: sources
+// whose readings carry no device time (docs/wire.md, "Time"). Such readings
+// are dated on arrival, and what a device, a bridge or the local broker
+// queued (while the gateway restarted, or the bridge lost its broker) is
+// dated when it arrives, not when it was measured.
+func (c *Config) Warnings() []string {
+	var out []string
+	where := "when the local broker delivers them to the gateway"
+	if c.Local.Embedded.Enabled {
+		where = "when the embedded broker receives them"
+	}
+	for i, s := range c.Sources {
+		family, _ := s["family"].(string)
+		switch family {
+		case decode.FamilyZigbee2MQTT:
+			out = append(out, fmt.Sprintf("sources[%d] (zigbee2mqtt): readings carry a device time only if Zigbee2MQTT's advanced.last_seen is set (epoch or ISO_8601); without it they are dated %s, and what waited in a queue is dated late", i, where))
+		case decode.FamilyJSON:
+			if tp, _ := s["time_path"].(string); tp == "" {
+				out = append(out, fmt.Sprintf("sources[%d] (json %v): no time_path: readings are dated %s, and what waited in a queue is dated late", i, s["name"], where))
+			}
+		}
+	}
+	return out
+}
+
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	c := Config{
 		Gateway:      "gw-1",
 		FacilityFile: "configs/facility.example.yaml",
-		Local:        LocalConfig{MQTT: mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-gateway"}, Embedded: embedbroker.Config{Listen: "127.0.0.1:1883"}},
+		Local:        LocalConfig{MQTT: mqttx.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "cw-gateway"}, Embedded: embedbroker.Config{Listen: "127.0.0.1:1883"}, MaxStampLead: DefaultStampLead},
 		Uplink: UplinkConfig{
 			MQTT:     mqttx.Config{Broker: "tcp://127.0.0.1:1883"},
 			MaxBatch: 1000, MaxBatchBytes: 256 << 10, Window: 8,
@@ -120,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Local.ReadCoalesce < 0 || c.Local.ReadCoalesce > time.Second {
 		return config.Errorf("local.read_coalesce", "%s: want 0 to 1s", c.Local.ReadCoalesce)
+	}
+	if c.Local.MaxStampLead < time.Millisecond || c.Local.MaxStampLead > time.Minute {
+		return config.Errorf("local.max_stamp_lead", "%s: want 1ms to 1m", c.Local.MaxStampLead)
 	}
 	if c.MaxProcs < 0 || c.MaxProcs > 1024 {
 		return config.Errorf("max_procs", "%d: want 0 (Go's default) to 1024", c.MaxProcs)

@@ -52,6 +52,11 @@ func Discover(ctx context.Context, cfg Config, listen time.Duration, w io.Writer
 		}
 	}
 	lc := cfg.Local.MQTT
+	if cfg.Local.Embedded.Enabled {
+		// The gateway's own broker: it delivers what it stored to other
+		// subscribers too, so a running gateway can be listened to.
+		lc.Broker = "tcp://" + cfg.Local.Embedded.Listen
+	}
 	lc.ClientID += "-discover"
 	c, err := mqttx.New(mqttx.Options{Config: lc, CleanSession: true, AutoAck: true, OrderMatters: true, Default: handler, Logger: log,
 		OnConnect: func(c mqtt.Client) {

@@ -4,16 +4,22 @@
 // nothing until the collector confirms InfluxDB stored it.
 //
 // The path of a reading: local broker → decode (gateway/decode) → device
-// mapping (the facility file) → spool (gateway/spool, fsynced in groups) →
-// PUBACK to the local broker → uplink batch (model wire contract) → collector
-// → ack → spool release.
+// mapping (the facility file), arrival stamp (stamp.go), redelivery check
+// (redelivery.go) → spool (gateway/spool, fsynced in groups; at once for an
+// urgent state change, urgent.go) → PUBACK to the local broker → uplink
+// batch (model wire contract; live, backlog or urgent lane) → collector →
+// ack → spool release. On an external broker the gateway subscribes
+// (local.go); its embedded broker hands each message over before it
+// acknowledges it (embedded.go). Both feed an intake (intake.go).
 package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -39,28 +45,41 @@ type Options struct {
 	Gatherer   prometheus.Gatherer // served on /metrics; nil disables the HTTP server
 	Clock      func() time.Time
 	Version    string
+	// SpoolFS is the spool's file layer; nil is the operating system's.
+	// Tests put gateway/spool/powercut here to cut the power.
+	SpoolFS spool.FS
 }
 
 // Gateway is one facility gateway.
 type Gateway struct {
-	o        Options
-	cfg      Config
-	log      *slog.Logger
-	fac      *registry.Facility
-	decoders *decode.Set
-	spool    *spool.Spool
-	up       *uplink
-	m        *ingestMetrics
-	gaps     *gapCollector
-	unreg    *unregistered
-	ready    obs.Readiness
-	http     *obs.Server
-	probed   scratch // onProbe's buffers (the prober's goroutine)
-	prober   *probe.Prober
+	o         Options
+	cfg       Config
+	log       *slog.Logger
+	fac       *registry.Facility
+	decoders  *decode.Set
+	spool     *spool.Spool
+	up        *uplink
+	m         *ingestMetrics
+	gaps      *gapCollector
+	unreg     *unregistered
+	times     *timeReport
+	stampLead time.Duration
+	ready     obs.Readiness
+	http      *obs.Server
+	local     *intake // the local link's: the subscriber's or the embedded broker's
+	probed    *intake // the camera prober's
+	prober    *probe.Prober
+	broker    *embedbroker.Broker // nil unless local.embedded.enabled
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New loads the facility, builds the decoders and opens (and, after a
-// crash, repairs) the spool. Nothing is connected until Run.
+// New loads the facility, builds the decoders, opens (and, after a crash,
+// repairs) the spool, and with local.embedded starts the embedded broker,
+// which sensors may use at once (their messages wait for Run's spool); the
+// uplink connects in Run. What New acquires (the spool's directory lock,
+// the broker's and the HTTP server's ports) Close releases; a New that
+// fails releases what it had acquired.
 func New(o Options) (*Gateway, error) {
 	cfg := o.Config
 	if err := cfg.Validate(); err != nil {
@@ -78,7 +97,7 @@ func New(o Options) (*Gateway, error) {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
-	g := &Gateway{o: o, cfg: cfg, log: o.Logger.With("component", "gateway"), fac: o.Facility}
+	g := &Gateway{o: o, cfg: cfg, log: o.Logger.With("component", "gateway"), fac: o.Facility, stampLead: cfg.Local.MaxStampLead}
 	if g.fac == nil {
 		f, err := registry.Load(cfg.FacilityFile)
 		if err != nil {
@@ -94,35 +113,87 @@ func New(o Options) (*Gateway, error) {
 	g.m = newIngestMetrics(o.Registerer)
 	g.unreg = newUnregistered(g.m)
 	g.gaps = newGapCollector(g.m.gaps)
+	g.times = g.newTimeReport()
+	g.local, g.probed = newIntake(g), newIntake(g)
+	g.up = &uplink{
+		cfg: cfg.Uplink, lanes: cfg.Uplink.Lanes, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
+		log: g.log.With("component", "uplink"), now: o.Clock, m: newUplinkMetrics(o.Registerer),
+		acks: make(chan model.Ack, 4*cfg.Uplink.Window+16), reconnect: make(chan struct{}, 1), urgentWake: make(chan struct{}, 1),
+	}
+	if err := g.acquire(); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// acquire opens the spool, rebuilds the memory of recent messages from its
+// tail, and binds the embedded broker's and the HTTP server's ports.
+func (g *Gateway) acquire() error {
+	cfg, o := &g.cfg, &g.o
+	var err error
 	g.spool, err = spool.Open(spool.Options{
 		Dir: cfg.Spool.Dir, MaxBytes: cfg.Spool.MaxBytes, SegmentBytes: cfg.Spool.SegmentBytes,
-		CommitInterval: cfg.Spool.CommitInterval, IsState: model.EntryIsState, OnDrop: g.gaps.add,
-		Logger: g.log, Registerer: o.Registerer, Clock: o.Clock,
+		CommitInterval: cfg.Spool.CommitInterval, IsState: entryIsState, OnDrop: g.gaps.add,
+		Logger: g.log, Registerer: o.Registerer, Clock: o.Clock, FS: o.SpoolFS,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return fmt.Errorf("gateway: %w", err)
 	}
+	g.up.sp = g.spool
+	byID := make(map[string]*model.Device, len(g.fac.Devices))
+	for i := range g.fac.Devices {
+		byID[g.fac.Devices[i].ID] = &g.fac.Devices[i]
+	}
+	n, err := g.local.seen.rebuild(g.spool, byID)
+	if err != nil {
+		return fmt.Errorf("gateway: reading the spool's tail: %w", err)
+	}
+	g.log.Debug("recent messages remembered from the spool", "receipts", n)
 	if targets := probeTargets(g.fac); len(targets) > 0 {
 		g.prober, err = probe.New(probe.Options{Targets: targets, Interval: cfg.Probe.Interval, Timeout: cfg.Probe.Timeout,
 			Now: o.Clock, Logger: g.log, Registerer: o.Registerer, Emit: g.onProbe})
 		if err != nil {
-			g.spool.Close()
-			return nil, fmt.Errorf("gateway: camera probe: %w", err)
+			return fmt.Errorf("gateway: camera probe: %w", err)
 		}
 	}
-	g.up = &uplink{
-		cfg: cfg.Uplink, lanes: cfg.Uplink.Lanes, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
-		sp: g.spool, log: g.log.With("component", "uplink"), now: o.Clock, m: newUplinkMetrics(o.Registerer),
-		acks: make(chan model.Ack, 4*cfg.Uplink.Window+16), reconnect: make(chan struct{}, 1),
+	if cfg.Local.Embedded.Enabled {
+		g.broker, err = embedbroker.New(embedbroker.Options{Config: cfg.Local.Embedded, Logger: g.log,
+			Intercept: &embeddedLink{g: g, in: g.local}, Clock: o.Clock,
+			MetricPrefix: "cw_gateway_local_embedded", Registerer: o.Registerer})
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		g.log.Info("embedded broker listening", "addr", g.broker.Addr(), "users", len(cfg.Local.Embedded.Users))
 	}
 	if o.Gatherer != nil {
 		g.http = &obs.Server{Addr: cfg.HTTP.Listen, Gatherer: o.Gatherer, Ready: &g.ready, Logger: g.log}
 		if err := g.http.Listen(); err != nil {
-			g.spool.Close()
-			return nil, err
+			return err
 		}
 	}
-	return g, nil
+	return nil
+}
+
+// Close releases what New acquired: the embedded broker (its port and
+// connections), the HTTP server's port, and the spool (its files and
+// directory lock). Run calls it on its way out; it is idempotent, and safe
+// without Run.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		var errs []error
+		if g.broker != nil {
+			errs = append(errs, g.broker.Close())
+		}
+		if g.http != nil {
+			errs = append(errs, g.http.Close())
+		}
+		if g.spool != nil {
+			errs = append(errs, g.spool.Close())
+		}
+		g.closeErr = errors.Join(errs...)
+	})
+	return g.closeErr
 }
 
 // HTTPAddr is the bound operational address ("" when disabled).
@@ -133,10 +204,19 @@ func (g *Gateway) HTTPAddr() string {
 	return g.http.ListenAddr()
 }
 
-// Run connects to both brokers and runs until ctx ends; then it says
-// goodbye to the centre (a clean offline status) and closes the spool.
+// LocalAddr is the embedded broker's URL ("" without one).
+func (g *Gateway) LocalAddr() string {
+	if g.broker == nil {
+		return ""
+	}
+	return g.broker.Addr()
+}
+
+// Run connects to the centre (and to an external local broker) and runs
+// until ctx ends; then it says goodbye to the centre (a clean offline
+// status) and releases everything (Close).
 func (g *Gateway) Run(ctx context.Context) error {
-	defer g.spool.Close()
+	defer g.Close()
 	statusTopic := model.Topic(g.fac.ID, g.cfg.Gateway, model.SuffixStatus)
 	ackTopic := model.Topic(g.fac.ID, g.cfg.Gateway, model.SuffixAck)
 
@@ -159,35 +239,29 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.up.pub = up
 	up.Connect() // keeps retrying in the background: the centre may be away for hours
 
-	localCfg := g.cfg.Local.MQTT
-	if g.cfg.Local.Embedded.Enabled {
-		b, err := embedbroker.Start(g.cfg.Local.Embedded, g.log)
+	grp := obs.NewGroup(ctx)
+	if g.broker == nil {
+		link := &localLink{g: g, in: g.local}
+		sub, err := mqttsub.New(mqttsub.Options{
+			Config:       g.cfg.Local.MQTT,
+			Filters:      g.decoders.Subscriptions(),
+			CleanSession: false, // the local broker queues readings while the gateway restarts
+			Handler:      link,  // acknowledges only once the readings are on disk
+			ReadCoalesce: g.cfg.Local.ReadCoalesce,
+			MetricPrefix: "cw_gateway_local",
+			Registerer:   g.o.Registerer,
+			Logger:       g.log.With("component", "local"),
+		})
 		if err != nil {
 			up.Disconnect(0)
-			return fmt.Errorf("gateway: %w", err)
+			return fmt.Errorf("gateway: local broker: %w", err)
 		}
-		defer b.Close()
-		localCfg.Broker = b.Addr()
-		g.log.Info("embedded broker listening", "addr", b.Addr(), "users", len(g.cfg.Local.Embedded.Users))
+		link.sub = sub
+		g.ready.Set("local broker", sub.Connected)
+		grp.Go("local", sub.Run)
+	} else {
+		g.ready.Set("local broker", func() error { return nil }) // in this process: up while we are
 	}
-	link := &localLink{g: g}
-	sub, err := mqttsub.New(mqttsub.Options{
-		Config:       localCfg,
-		Filters:      g.decoders.Subscriptions(),
-		CleanSession: false, // the local broker queues readings while the gateway restarts
-		Handler:      link,  // acknowledges only once the readings are on disk
-		ReadCoalesce: g.cfg.Local.ReadCoalesce,
-		MetricPrefix: "cw_gateway_local",
-		Registerer:   g.o.Registerer,
-		Logger:       g.log.With("component", "local"),
-	})
-	if err != nil {
-		up.Disconnect(0)
-		return fmt.Errorf("gateway: local broker: %w", err)
-	}
-	link.sub = sub
-	g.ready.Set("local broker", sub.Connected)
-	grp := obs.NewGroup(ctx)
 	grp.Go("spool", g.spool.Run)
 	grp.Go("uplink", g.up.run)
 	grp.Go("gaps", func(ctx context.Context) error { return g.gaps.run(ctx, g.spool, g.log) })
@@ -198,10 +272,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.http != nil {
 		grp.Go("http", g.http.Run)
 	}
-	grp.Go("local", sub.Run)
-	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "facility", g.fac.ID, "local", g.cfg.Local.MQTT.Broker,
+	local := g.cfg.Local.MQTT.Broker
+	if g.broker != nil {
+		local = g.broker.Addr() + " (embedded)"
+	}
+	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "facility", g.fac.ID, "local", local,
 		"uplink", g.cfg.Uplink.MQTT.Broker, "spool_depth", g.spool.Stats().Depth)
 	<-grp.Context().Done()
+	if g.broker != nil {
+		// Sensors stop at once; what they sent and was not acknowledged
+		// they send again to the next broker.
+		g.broker.Close()
+	}
 	if up.IsConnectionOpen() {
 		g.publishStatus(up, model.GatewayOffline, true)
 	}
@@ -211,116 +293,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // onProbe keeps what the camera prober measured (its own goroutine).
 func (g *Gateway) onProbe(o decode.Observation) {
-	sc := &g.probed
-	sc.obs, sc.now = append(sc.obs[:0], o), time.Time{}
-	g.keep(sc, func(err error) {
+	in := g.probed
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.sc.obs, in.sc.now = append(in.sc.obs[:0], o), time.Time{}
+	in.collect(&message{}, 0)
+	in.store(func(err error) {
 		if err != nil {
 			g.log.Error("spool append failed; camera probe result lost", "camera", o.Address, "err", err)
 		}
 	})
-}
-
-// scratch holds one caller's reusable buffers for collect and store.
-type scratch struct {
-	obs   []decode.Observation
-	now   time.Time // the arrival time given to the decoder for obs
-	arena []byte    // entries of the readings collected so far
-	ends  []int     // end of each entry in arena
-	recs  [][]byte
-	// stamped is the last arrival time (Unix ms) given to each device's
-	// readings, bounded by the registered devices.
-	stamped map[*model.Device]int64
-	message []stamp // the stamps given while collecting one message
-	// source and bySource remember the last source's devices: a message's
-	// observations, and mostly consecutive messages, share their source.
-	source   string
-	bySource map[string]*model.Device
-}
-
-// stamp is the arrival time given to one device's readings.
-type stamp struct {
-	dev *model.Device
-	ms  int64
-}
-
-// keep stores sc.obs: collect, then store.
-func (g *Gateway) keep(sc *scratch, done func(error)) {
-	g.collect(sc)
-	g.store(sc, done)
-}
-
-// collect maps sc.obs to registered devices and adds their readings to the
-// entries gathered in sc. Unknown devices are reported as unregistered.
-func (g *Gateway) collect(sc *scratch) {
-	sc.message = sc.message[:0]
-	for i := range sc.obs {
-		o := &sc.obs[i]
-		if o.Source != sc.source || sc.bySource == nil {
-			sc.source, sc.bySource = o.Source, g.fac.Sources[o.Source]
-		}
-		dev := sc.bySource[o.Address]
-		if dev == nil {
-			g.unreg.saw(o.Source, o.Address)
-			continue
-		}
-		t := o.Time
-		if t.Equal(sc.now) {
-			t = sc.arrival(dev, t)
-		}
-		r := model.Reading{Device: dev.ID, Room: dev.Room, Kind: o.Kind, Time: t, Value: o.Value}
-		sc.arena = model.AppendReadingEntry(sc.arena, &r)
-		sc.ends = append(sc.ends, len(sc.arena))
-	}
-}
-
-// arrival stamps a reading that carries no device time with its arrival
-// time t, in the milliseconds the wire and InfluxDB keep, made strictly
-// increasing per device: InfluxDB keeps one point per series and time, so
-// two messages of one device stamped alike would become one point. That
-// happens when readings arrive in a burst, above all when the local broker
-// replays its queue after the gateway restarted. The readings of one
-// message share their device's stamp (they are different series).
-func (sc *scratch) arrival(dev *model.Device, t time.Time) time.Time {
-	for _, s := range sc.message {
-		if s.dev == dev {
-			return time.UnixMilli(s.ms)
-		}
-	}
-	ms := t.UnixMilli()
-	if sc.stamped == nil {
-		sc.stamped = make(map[*model.Device]int64)
-	}
-	if last, ok := sc.stamped[dev]; ok && ms <= last {
-		ms = last + 1
-	}
-	sc.stamped[dev] = ms
-	sc.message = append(sc.message, stamp{dev, ms})
-	return time.UnixMilli(ms)
-}
-
-// store hands the readings gathered in sc to the spool (which copies them)
-// and empties sc; done runs once they are durable (or failed), at once when
-// there is nothing to keep.
-func (g *Gateway) store(sc *scratch, done func(error)) {
-	if len(sc.ends) == 0 {
-		sc.arena = sc.arena[:0]
-		done(nil)
-		return
-	}
-	start := 0
-	for _, end := range sc.ends {
-		sc.recs = append(sc.recs, sc.arena[start:end])
-		start = end
-	}
-	g.m.accepted.Add(float64(len(sc.recs)))
-	g.spool.Append(sc.recs, func(_ uint64, err error) {
-		if err != nil {
-			g.m.spoolFailed.Inc()
-		}
-		done(err)
-	})
-	clear(sc.recs) // no references into the arena outlive this call
-	sc.arena, sc.recs, sc.ends = sc.arena[:0], sc.recs[:0], sc.ends[:0]
 }
 
 func (g *Gateway) statusLoop(ctx context.Context, c mqtt.Client) error {
@@ -346,10 +328,16 @@ func (g *Gateway) Status(state model.GatewayState, clean bool) model.Status {
 		Version: g.o.Version, TimeMs: g.o.Clock().UnixMilli(), SpoolDepth: uint64(st.Depth), SpoolBytes: st.Bytes,
 		Dropped: st.Dropped, Unregistered: g.unreg.list(), Lat: g.fac.Coordinates.Lat, Lon: g.fac.Coordinates.Lon,
 	}
-	if recs, err := g.spool.Read(st.Released, 1, 1<<16); err == nil && len(recs) == 1 {
-		var r model.Reading
-		if model.DecodeReadingEntry(recs[0].Data, &r) == nil {
-			s.OldestMs = r.Time.UnixMilli()
+	s.NoDeviceTime, s.RateLimited = g.times.snapshot()
+	// The oldest unsent reading: the first reading entry from the release
+	// point (marks and receipts are not readings).
+	if recs, err := g.spool.Read(st.Released, 16, 1<<16); err == nil {
+		for _, rec := range recs {
+			var r model.Reading
+			if model.EntryType(rec.Data) == model.EntryReading && model.DecodeReadingEntry(rec.Data, &r) == nil {
+				s.OldestMs = r.Time.UnixMilli()
+				break
+			}
 		}
 	}
 	return s

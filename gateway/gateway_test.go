@@ -67,6 +67,7 @@ type centre struct {
 	mu       sync.Mutex
 	readings []model.Reading
 	statuses []model.Status
+	batches  []model.Batch // every batch received, resends included
 }
 
 func startCentre(t *testing.T, broker string) *centre {
@@ -82,6 +83,7 @@ func startCentre(t *testing.T, broker string) *centre {
 				}
 				c.mu.Lock()
 				c.readings = append(c.readings, b.Readings...)
+				c.batches = append(c.batches, b)
 				c.mu.Unlock()
 				cl.Publish(model.Topic(b.Facility, b.Gateway, model.SuffixAck), 1, false,
 					model.EncodeAck(model.Ack{First: b.First, Count: b.Covers(), Status: model.AckStored}))

@@ -3,12 +3,15 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/gateway/decode"
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/model"
 )
@@ -22,7 +25,19 @@ type ingestMetrics struct {
 	spoolFailed  prometheus.Counter
 	unregistered *prometheus.CounterVec
 	gaps         prometheus.Counter
+	redeliveries *prometheus.CounterVec
+	urgent       prometheus.Counter
+	untimed      *prometheus.CounterVec
+	rateLimited  prometheus.Counter
 }
+
+// Outcomes of a redelivered message (the outcome label of
+// cw_gateway_redeliveries_total).
+const (
+	redeliveryDuplicate = "duplicate" // its original is stored: not stored again
+	redeliveryWaiting   = "waiting"   // its original is being stored: acknowledged with it
+	redeliveryStored    = "stored"    // no original found: stored
+)
 
 func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 	m := &ingestMetrics{
@@ -38,9 +53,35 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_gateway_gaps_total", Help: "Gap entries written after the spool's drop policy removed readings.",
 		}),
+		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_gateway_redeliveries_total", Help: "Messages the local broker or a sensor sent again (DUP flag), by outcome: duplicate (stored before, not stored again), waiting (being stored, acknowledged with the original), stored (no original found).",
+		}, []string{"outcome"}),
+		urgent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_gateway_readings_urgent_total", Help: "Readings of state changes stored at once and sent on the urgent lane.",
+		}),
+		untimed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_gateway_readings_without_device_time_total", Help: "Readings that carried no device time and were dated on arrival, by source.",
+		}, []string{"source"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cw_gateway_readings_rate_limited_total", Help: "Readings without a device time refused because their device's arrival stamps would have run ahead of the clock by more than local.max_stamp_lead.",
+		}),
 	}
-	reg.MustRegister(m.accepted, m.spoolFailed, m.unregistered, m.gaps)
+	reg.MustRegister(m.accepted, m.spoolFailed, m.unregistered, m.gaps, m.redeliveries, m.urgent, m.untimed, m.rateLimited)
+	for _, o := range []string{redeliveryDuplicate, redeliveryWaiting, redeliveryStored} {
+		m.redeliveries.WithLabelValues(o)
+	}
 	return m
+}
+
+// newTimeReport counts untimed and refused readings and warns once per
+// source about readings without a device time.
+func (g *Gateway) newTimeReport() *timeReport {
+	return &timeReport{stamped: g.m.untimed, limited: g.m.rateLimited, sources: map[string]bool{},
+		limitLog: decode.NewLimitedLogger(g.log, time.Minute),
+		warn: func(source string) {
+			g.log.Warn("readings carry no device time and are dated on arrival; what a device, a bridge or the local broker queued is dated when it arrives: set Zigbee2MQTT's advanced.last_seen (epoch or ISO_8601), a time path for json sources",
+				"source", source)
+		}}
 }
 
 // unregistered remembers devices that publish but are not in the facility
@@ -68,12 +109,7 @@ func (u *unregistered) saw(source, address string) {
 func (u *unregistered) list() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := make([]string, 0, len(u.seen))
-	for k := range u.seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(u.seen))
 }
 
 // gapCollector turns what the spool's drop policy removed into a gap entry
@@ -96,6 +132,8 @@ func (c *gapCollector) add(dropped []spool.Record) {
 	defer c.mu.Unlock()
 	var r model.Reading
 	for _, rec := range dropped {
+		// Urgent marks and receipts are not readings: the gap counts
+		// readings only.
 		if model.EntryType(rec.Data) != model.EntryReading || model.DecodeReadingEntry(rec.Data, &r) != nil {
 			continue
 		}

@@ -16,46 +16,55 @@ const (
 	localGroupBytes   = 128 << 10
 )
 
-// localLink receives the local broker's messages (mqttsub's reader
-// goroutine: no locking) and gathers consecutive ones into a group: their
+// localLink receives the messages of an external local broker (mqttsub's
+// reader goroutine) and gathers consecutive ones into a group: their
 // readings go to the spool in one Append, and their acknowledgements go out
 // together once that Append is durable. The broker thus deletes a message
-// only after its readings are on disk.
+// only after its readings are on disk. A message with an urgent state
+// change ends its group at once (urgent.go).
 type localLink struct {
 	g   *Gateway
+	in  *intake
 	sub *mqttsub.Subscriber
-	sc  scratch
 	// acks of the messages in the group, in the order received.
 	acks []mqttsub.Ack
 }
 
 // Message decodes one message and adds its readings to the group.
 func (l *localLink) Message(m *mqttsub.Message) {
-	g := l.g
-	var err error
-	l.sc.now = g.o.Clock()
-	l.sc.obs, err = g.decoders.DecodeBytes(m.Topic, m.Payload, l.sc.now, l.sc.obs[:0])
-	if err == nil || len(l.sc.obs) > 0 {
-		g.collect(&l.sc)
+	in, ack := l.in, m.Ack()
+	msg := message{topic: m.Topic, payload: m.Payload, received: l.g.o.Clock(), qos: m.QoS, dup: m.Duplicate, pid: m.PacketID()}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	v := in.take(&msg, func() { l.sub.Acknowledge([]mqttsub.Ack{ack}) })
+	if v != verdictWaiting {
+		// A message with nothing to keep (counted and logged by the
+		// decoder set) or a duplicate is acknowledged with its group, so
+		// acknowledgements keep the order of the messages.
+		l.acks = append(l.acks, ack)
 	}
-	// A message with nothing to keep (counted and logged by the decoder set)
-	// is acknowledged with its group, so acknowledgements keep the order
-	// of the messages.
-	l.acks = append(l.acks, m.Ack())
-	if len(l.sc.ends) >= localGroupRecords || len(l.sc.arena) >= localGroupBytes {
-		l.Idle()
+	sc := &in.sc
+	if v == verdictUrgent || sc.gathered() >= localGroupRecords || len(sc.arena)+len(sc.urgent) >= localGroupBytes {
+		l.flush()
 	}
 }
 
 // Idle hands the group to the spool; the acknowledgements go out from the
 // spool's callback after the fsync.
 func (l *localLink) Idle() {
-	if len(l.acks) == 0 {
+	l.in.mu.Lock()
+	defer l.in.mu.Unlock()
+	l.flush()
+}
+
+// flush is Idle with in.mu held.
+func (l *localLink) flush() {
+	if len(l.acks) == 0 && l.in.sc.gathered() == 0 {
 		return
 	}
 	acks := append([]mqttsub.Ack(nil), l.acks...)
 	l.acks = l.acks[:0]
-	l.g.store(&l.sc, func(err error) {
+	l.in.store(func(err error) {
 		switch {
 		case errors.Is(err, spool.ErrClosed):
 			// Stopping: the local broker delivers them again at the next start.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -40,7 +41,7 @@ const (
 
 // inflight is a batch sent and not yet acknowledged.
 type inflight struct {
-	lane        laneID
+	lane        model.Lane
 	first, span uint64
 	readings    int
 	payload     []byte
@@ -87,15 +88,20 @@ type uplink struct {
 	jitter   func(n int64) int64 // random in [0, n); nil: math/rand/v2
 	m        *uplinkMetrics
 
-	acks      chan model.Ack
-	reconnect chan struct{}
+	acks       chan model.Ack
+	reconnect  chan struct{}
+	urgentWake chan struct{} // capacity 1: urgentAt added a hint
 
-	live, backlog lane
-	next          uint64       // live lane's cursor: next spool index to read
-	backlogRanges []indexRange // what the backlog lane has still to send, in index order
-	acked         ackSet       // acknowledged ranges above released
-	released      uint64       // spool release point as last set by this uplink
-	batch         model.Batch  // reused while encoding
+	hintMu sync.Mutex
+	hints  []uint64 // marks of durable urgent runs to send ahead (urgentAt)
+
+	live, backlog, urgent lane
+	next                  uint64       // live lane's cursor: next spool index to read
+	skip                  []indexRange // urgent runs at or beyond next, sent ahead by the urgent lane
+	backlogRanges         []indexRange // what the backlog lane has still to send, in index order
+	acked                 ackSet       // acknowledged ranges above released
+	released              uint64       // spool release point as last set by this uplink
+	batch                 model.Batch  // reused while encoding
 }
 
 // onAck is the MQTT handler of the ack topic; it only queues.
@@ -129,7 +135,7 @@ func (u *uplink) start() {
 	if u.jitter == nil {
 		u.jitter = rand.Int64N
 	}
-	u.live.id, u.backlog.id = laneLive, laneBacklog
+	u.live.id, u.backlog.id, u.urgent.id = model.LaneLive, model.LaneBacklog, model.LaneUrgent
 	// Index 0 is never used (a new spool starts at 1 with release point 0):
 	// starting at 1 makes the first batch name its first real index.
 	u.released = max(1, u.sp.Stats().Released)
@@ -151,18 +157,30 @@ func (u *uplink) run(ctx context.Context) error {
 			u.handleAck(a)
 		case <-u.reconnect:
 			u.resendAll(resendReconnect)
+		case <-u.urgentWake:
 		case <-tick.C:
 			u.checkTimeout()
 		}
 	}
 }
 
-// fill sends new batches while the window has room: live first up to its
-// share, the backlog with the rest but one slot, which stays free for the
-// next live batch so that it never waits for a backlog acknowledgement.
+// fill sends new batches: urgent runs first, which do not wait for a slot
+// of the window; then, while the window has room, live batches up to their
+// share and backlog batches with the rest but one slot, which stays free for
+// the next live batch so that it never waits for a backlog acknowledgement.
 func (u *uplink) fill() {
-	for u.pub.IsConnectionOpen() && len(u.live.inflight)+len(u.backlog.inflight) < u.cfg.Window {
+	u.sendUrgentAhead()
+	for u.pub.IsConnectionOpen() {
+		if len(u.live.inflight)+len(u.backlog.inflight) >= u.cfg.Window {
+			if u.urgentAtCursor() {
+				continue
+			}
+			return
+		}
 		if len(u.live.inflight) < u.liveCap() && u.fillLive() {
+			continue
+		}
+		if u.urgentAtCursor() {
 			continue
 		}
 		if len(u.backlog.inflight) >= u.cfg.Window-1 || !u.fillBacklog() {
@@ -181,9 +199,12 @@ func (u *uplink) launch(f *inflight) {
 	u.m.inflight.WithLabelValues(f.lane.String()).Set(float64(len(l.inflight)))
 }
 
-func (u *uplink) lane(id laneID) *lane {
-	if id == laneLive {
+func (u *uplink) lane(id model.Lane) *lane {
+	switch id {
+	case model.LaneLive:
 		return &u.live
+	case model.LaneUrgent:
+		return &u.urgent
 	}
 	return &u.backlog
 }
@@ -202,7 +223,8 @@ func (u *uplink) handleAck(a model.Ack) {
 	u.m.acks.WithLabelValues(string(a.Status)).Inc()
 	end := a.First + a.Count
 	var f *inflight
-	for _, l := range []*lane{&u.live, &u.backlog} {
+	for _, id := range lanes {
+		l := u.lane(id)
 		for _, g := range l.inflight {
 			if g.first == a.First && g.span == a.Count {
 				f = g
@@ -248,7 +270,7 @@ func (u *uplink) advanceRelease() {
 	}
 }
 
-// checkTimeout resends each batch whose ack is overdue, live lane first,
+// checkTimeout resends each batch whose ack is overdue, urgent lane first,
 // and doubles its timeout with jitter.
 func (u *uplink) checkTimeout() {
 	if !u.pub.IsConnectionOpen() {
@@ -256,7 +278,8 @@ func (u *uplink) checkTimeout() {
 	}
 	now := u.now()
 	n := 0
-	for _, l := range []*lane{&u.live, &u.backlog} {
+	for _, id := range lanes {
+		l := u.lane(id)
 		for _, f := range l.inflight {
 			if now.Sub(f.sentAt) < f.timeout {
 				continue
@@ -273,14 +296,16 @@ func (u *uplink) checkTimeout() {
 	}
 }
 
-// resendAll sends every unacknowledged batch again, live lane first.
+// resendAll sends every unacknowledged batch again, urgent lane first,
+// then live.
 func (u *uplink) resendAll(why string) {
-	n := len(u.live.inflight) + len(u.backlog.inflight)
+	n := len(u.live.inflight) + len(u.backlog.inflight) + len(u.urgent.inflight)
 	if n == 0 || !u.pub.IsConnectionOpen() {
 		return
 	}
 	u.log.Info("resending unacknowledged batches", "why", why, "batches", n)
-	for _, l := range []*lane{&u.live, &u.backlog} {
+	for _, id := range lanes {
+		l := u.lane(id)
 		for _, f := range l.inflight {
 			u.send(f)
 			u.m.resends.WithLabelValues(l.id.String(), why).Inc()

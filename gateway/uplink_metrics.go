@@ -3,7 +3,7 @@ package gateway
 import "github.com/prometheus/client_golang/prometheus"
 
 // uplinkMetrics are the uplink's Prometheus metrics. The lane label is
-// "live" or "backlog" (see laneID).
+// "live", "backlog" or "urgent" (model.Lane).
 type uplinkMetrics struct {
 	batches     *prometheus.CounterVec
 	readings    *prometheus.CounterVec
@@ -23,9 +23,9 @@ type uplinkMetrics struct {
 func newUplinkMetrics(reg prometheus.Registerer) *uplinkMetrics {
 	m := &uplinkMetrics{
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_gateway_uplink_batches_total",
-			Help: "Batches sent to the centre, first sends only, by lane (live, backlog)."}, []string{"lane"}),
+			Help: "Batches sent to the centre, first sends only, by lane (live, backlog, urgent)."}, []string{"lane"}),
 		readings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_gateway_uplink_readings_total",
-			Help: "Readings sent to the centre, first sends only, by lane (live, backlog)."}, []string{"lane"}),
+			Help: "Readings sent to the centre, first sends only, by lane (live, backlog, urgent)."}, []string{"lane"}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_gateway_uplink_bytes_total",
 			Help: "Batch payload bytes sent, resends included."}),
 		resends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_gateway_uplink_resends_total",
@@ -55,7 +55,7 @@ func newUplinkMetrics(reg prometheus.Registerer) *uplinkMetrics {
 		m.spoolErrors, m.splits, m.inflight, m.backlog, m.ackSeconds)
 	// Every label value exists from the start, so a dashboard's rate() sees
 	// the first increment.
-	for _, l := range []laneID{laneLive, laneBacklog} {
+	for _, l := range lanes {
 		m.batches.WithLabelValues(l.String())
 		m.readings.WithLabelValues(l.String())
 		m.inflight.WithLabelValues(l.String())

@@ -32,6 +32,8 @@ type Status struct {
 	OldestMs     int64        `json:"oldest_unsent_ms,omitempty"` // measurement time of the oldest unacknowledged reading
 	Dropped      uint64       `json:"dropped"`                    // spool entries (readings) dropped by the spool's policy since the gateway started; the gap measurement keeps the full history
 	Unregistered []string     `json:"unregistered,omitempty"`     // devices seen on the local broker but not in the facility file
+	NoDeviceTime []string     `json:"no_device_time,omitempty"`   // sources whose readings carry no device time and are dated on arrival
+	RateLimited  uint64       `json:"rate_limited,omitempty"`     // readings refused since the gateway started because their arrival stamps would have run ahead of the clock
 	Lat          float64      `json:"lat,omitempty"`              // facility coordinates (WGS84), for the regulators\' map
 	Lon          float64      `json:"lon,omitempty"`
 }

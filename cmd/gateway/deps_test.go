@@ -25,6 +25,7 @@ var forbiddenDeps = []struct {
 	{"github.com/aliyun", "the Aliyun SMS SDK"},
 	{"github.com/tencentcloud", "the Tencent Cloud SMS SDK"},
 	{"github.com/grafana/grafana-foundation-sdk", "the Grafana dashboard SDK"},
+	{"github.com/cradlewatch/cradlewatch/gateway/spool/powercut", "the power-cut simulation, for test builds only (tag cwpowercut)"},
 }
 
 // forbidden reports why the gateway may not depend on the package dep, or
@@ -94,6 +95,7 @@ func TestForbidden(t *testing.T) {
 		{"github.com/grafana/grafana-foundation-sdk/go/dashboard", true},
 		{"github.com/cradlewatch/cradlewatch/gateway", false},
 		{"github.com/cradlewatch/cradlewatch/gateway/spool", false},
+		{"github.com/cradlewatch/cradlewatch/gateway/spool/powercut", true},
 		{"github.com/cradlewatch/cradlewatch/model", false},
 		{"github.com/cradlewatch/cradlewatch/collectorx", false},
 		{"github.com/eclipse/paho.mqtt.golang", false},

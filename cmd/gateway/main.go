@@ -47,6 +47,9 @@ func main() {
 	defer stop()
 	switch cmd {
 	case "check-config":
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *path, w)
+		}
 		fmt.Printf("%s: ok (facility %s, %d rooms, %d devices)\n", *path, fac.ID, len(fac.Rooms), len(fac.Devices))
 		cli.Exit("gateway", nil, false)
 	case "discover":
@@ -57,7 +60,8 @@ func main() {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
 	reg := obs.NewRegistry()
-	g, err := gateway.New(gateway.Options{Config: cfg, Facility: fac, Logger: log, Registerer: reg, Gatherer: reg, Version: cli.Version})
+	g, err := gateway.New(gateway.Options{Config: cfg, Facility: fac, Logger: log, Registerer: reg, Gatherer: reg, Version: cli.Version,
+		SpoolFS: spoolFS(log)})
 	if err != nil {
 		cli.Exit("gateway", err, true)
 	}

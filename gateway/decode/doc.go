@@ -54,6 +54,15 @@
 // check accepts exactly what encoding/json.Valid and utf8.Valid together
 // accept, nesting limit included; the package's fuzz tests compare them.
 //
+// Two kinds of valid JSON are still refused, because they could be read as
+// something the device did not say: an object that names a member twice
+// (encoding/json keeps the last value, a one-pass reader the first) refuses
+// the whole message, counted in cw_gateway_decode_errors_total with reason
+// duplicate_key; a number float64 cannot hold refuses the value, counted in
+// cw_gateway_readings_rejected_total with reason not_finite when too large
+// (1e400) and underflow when so small it would read as 0 (1e-400). The
+// fuzz corpora in testdata/fuzz keep such inputs.
+//
 // # Allocations
 //
 // Decoding allocates nothing per message in the steady state: numbers are
@@ -67,7 +76,7 @@
 // evict an arbitrary entry when full and count it in
 // cw_gateway_decode_cache_evictions_total{cache}. Values that are null are skipped
 // (Zigbee2MQTT sends null for what it has not seen since starting);
-// values of the wrong type, not finite (1e400) or outside
+// values of the wrong type, not finite (1e400), underflowing (1e-400) or outside
 // model.Kind.InRange are dropped and counted in
 // cw_gateway_readings_rejected_total{family,kind,reason}.
 package decode

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // topicFor is a valid topic of each family of testDecoders.
@@ -42,32 +44,44 @@ var hostile = []struct{ name, payload string }{
 	{"too deep for JSON", `{"temperature":` + nested(20000, "1") + `}`},
 	{"oversized", `{"temperature":21,"online":true,"AM2301":{"Temperature":21},"pad":"` + strings.Repeat("x", 70<<10) + `"}`},
 	{"control characters", "{\"temperature\":21,\"online\":true,\"x\":\"a\x00b\"}"},
+	{"duplicate keys", `{"temperature":21,"temperature":99,"AM2301":{"Temperature":21,"Temperature":99},"online":true,"online":false}`},
+	{"duplicate nested key", `{"temperature":21,"online":true,"AM2301":{"Temperature":21},"x":{"y":1,"y":2}}`},
+	{"underflowing numbers", `{"temperature":1e-400,"humidity":-1e-400,"AM2301":{"Temperature":1e-400},"retention_days":1e-400}`},
 }
 
-func TestHostileEveryDecoder(t *testing.T) {
-	for family, dec := range testDecoders(t) {
-		for _, h := range hostile {
-			t.Run(family+"/"+h.name, func(t *testing.T) {
-				// The decoder alone must not panic, whatever it returns.
-				_, _ = dec.Decode(topicFor[family], []byte(h.payload), arrival, nil)
-
-				reg := prometheus.NewRegistry()
-				set, err := NewSet([]Decoder{dec}, Options{Registerer: reg})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := set.Decode(topicFor[family], []byte(h.payload), arrival, nil)
-				if len(got) != 0 {
-					t.Errorf("observations from hostile input: %+v", got)
-				}
-				counted := metricSum(t, reg, "cw_gateway_decode_errors_total") + metricSum(t, reg, "cw_gateway_readings_rejected_total")
-				if counted == 0 {
-					t.Errorf("not counted (err %v)", err)
-				}
-				if err != nil && ReasonOf(err) == "" {
-					t.Errorf("error without reason: %v", err)
-				}
-			})
+// Two ways a payload could be read as something it does not say: a member
+// named twice (which value?) and a number below float64's range (1e-400 is
+// not 0). The first refuses the message, the second the value; both are
+// counted under their own reason.
+func TestAmbiguousInputRefusedWithItsReason(t *testing.T) {
+	for _, c := range []struct {
+		family, payload string
+		metric, reason  string
+	}{
+		{FamilyZigbee2MQTT, `{"temperature":21.5,"temperature":99}`, "cw_gateway_decode_errors_total", string(ReasonDuplicateKey)},
+		{FamilyZigbee2MQTT, `{"temperature":21.5,"humidity":40,"humidity":41,"battery":90}`, "cw_gateway_decode_errors_total", string(ReasonDuplicateKey)},
+		{FamilyTasmota, `{"Time":"2025-11-26T08:00:00","AM2301":{"Temperature":21,"Temperature":22}}`, "cw_gateway_decode_errors_total", string(ReasonDuplicateKey)},
+		{FamilyNVR, `{"online":true,"online":false}`, "cw_gateway_decode_errors_total", string(ReasonDuplicateKey)},
+		{FamilyJSON, `{"data":{"t":70,"t":80}}`, "cw_gateway_decode_errors_total", string(ReasonDuplicateKey)},
+		{FamilyZigbee2MQTT, `{"temperature":1e-400}`, "cw_gateway_readings_rejected_total", string(ReasonUnderflow)},
+		{FamilyTasmota, `{"AM2301":{"Temperature":-1e-400}}`, "cw_gateway_readings_rejected_total", string(ReasonUnderflow)},
+		{FamilyNVR, `{"online":true,"retention_days":1e-999}`, "cw_gateway_readings_rejected_total", string(ReasonUnderflow)},
+		{FamilyJSON, `{"humidity":0.00001e-399}`, "cw_gateway_readings_rejected_total", string(ReasonUnderflow)},
+		{FamilyZigbee2MQTT, `{"temperature":1e400}`, "cw_gateway_readings_rejected_total", string(ReasonNotFinite)},
+	} {
+		reg := prometheus.NewRegistry()
+		set, err := NewSet([]Decoder{testDecoders(t)[c.family]}, Options{Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := set.Decode(topicFor[c.family], []byte(c.payload), arrival, nil)
+		for _, o := range got {
+			if o.Kind != model.KindCameraOnline {
+				t.Errorf("%s %s: observation %+v came through", c.family, c.payload, o)
+			}
+		}
+		if n := metricSum(t, reg, c.metric, c.reason); n != 1 {
+			t.Errorf("%s %s: %s{reason=%q} = %v, want 1", c.family, c.payload, c.metric, c.reason, n)
 		}
 	}
 }
@@ -95,8 +109,9 @@ func TestStrangeNames(t *testing.T) {
 	}
 }
 
-// metricSum adds up every series of a counter family.
-func metricSum(t testing.TB, reg *prometheus.Registry, name string) float64 {
+// metricSum adds up every series of a counter family, or with a reason
+// given, those whose reason label is it.
+func metricSum(t testing.TB, reg *prometheus.Registry, name string, reason ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -104,8 +119,15 @@ func metricSum(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	}
 	sum := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := len(reason) == 0
+			for _, l := range m.GetLabel() {
+				match = match || l.GetName() == "reason" && l.GetValue() == reason[0]
+			}
+			if match {
 				sum += m.GetCounter().GetValue()
 			}
 		}

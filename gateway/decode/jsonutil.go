@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"math"
 	"time"
 	"unicode/utf8"
 
@@ -14,11 +15,25 @@ import (
 // together accept; the walker then only ever sees well-formed JSON. Neither
 // recurses on the stack per level of the input.
 func parseObject(family string, payload []byte) (jsonw.Value, error) {
-	v, ok := jsonw.ParseValid(payload)
-	if !ok || v.Type != jsonw.Object {
+	r := jsonw.NewReader(payload)
+	v := r.Value()
+	if !r.End() || v.Type != jsonw.Object {
 		return jsonw.Value{}, payloadError(family, payload)
 	}
+	if err := uniqueKeys(family, &r); err != nil {
+		return jsonw.Value{}, err
+	}
 	return v, nil
+}
+
+// uniqueKeys refuses a document, read whole by r, in which an object names a
+// member twice: encoding/json would take the last value, a reader of the
+// first member the first, and a reading must not depend on which.
+func uniqueKeys(family string, r *jsonw.Reader) *Error {
+	if r.DuplicateKey() {
+		return newError(family, ReasonDuplicateKey, "an object names a member twice")
+	}
+	return nil
 }
 
 // payloadError says why payload is not a JSON object, once a reader found
@@ -47,8 +62,11 @@ func number(v jsonw.Value) (f float64, present bool, reason Reason) {
 		return 0, false, ""
 	case jsonw.Number:
 		f, ok := v.Float()
-		if !ok {
+		switch {
+		case !ok:
 			return 0, true, ReasonWrongType
+		case math.IsNaN(f): // what Float says for 1e-400
+			return 0, true, ReasonUnderflow
 		}
 		return f, true, ""
 	}

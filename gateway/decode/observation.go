@@ -61,12 +61,14 @@ const (
 	ReasonBadTopic     Reason = "bad_topic"     // topic not valid UTF-8 or not of the family's shape
 	ReasonInvalidJSON  Reason = "invalid_json"  // not JSON
 	ReasonNotObject    Reason = "not_object"    // JSON, but not an object where one is required
+	ReasonDuplicateKey Reason = "duplicate_key" // an object names a member twice: JSON leaves open which value counts
 	ReasonUnknownState Reason = "unknown_state" // availability / LWT payload that is neither online nor offline
 	ReasonMissing      Reason = "missing"       // a required member is absent
 	ReasonBadTime      Reason = "bad_time"      // a time member that cannot be parsed
 	ReasonPanic        Reason = "panic"         // a decoder bug, recovered by Set
 	ReasonWrongType    Reason = "wrong_type"    // value of a known key has the wrong JSON type
 	ReasonNotFinite    Reason = "not_finite"    // NaN or ±Inf (1e400)
+	ReasonUnderflow    Reason = "underflow"     // a nonzero number too small for float64 (1e-400), which would read as 0
 	ReasonOutOfRange   Reason = "out_of_range"  // outside model.Kind.InRange
 	ReasonDuplicate    Reason = "duplicate"     // a second value of the same kind for the same address in one message
 	ReasonInvalidKind  Reason = "invalid_kind"  // a decoder produced an unknown kind

@@ -138,6 +138,10 @@ func (s *Set) Subscriptions() []string {
 	return out
 }
 
+// Reads reports whether a source reads topic: the messages Decode would
+// route to a decoder.
+func (s *Set) Reads(topic string) bool { return s.route(topic) != nil }
+
 // Decode routes one message to its decoder, appends the usable observations
 // to out and counts the rest. A message no source subscribes to returns
 // ErrNoDecoder. Observations the decoder flagged, that are not finite or

@@ -159,6 +159,9 @@ func (t *Tasmota) telemetry(dev string, payload []byte, out []Observation) ([]Ob
 	if !r.End() {
 		return out[:start], payloadError(FamilyTasmota, payload)
 	}
+	if err := uniqueKeys(FamilyTasmota, &r); err != nil {
+		return out[:start], err
+	}
 	if fahrenheit {
 		f := linear{Scale: 5.0 / 9, Offset: -32 * 5.0 / 9}
 		for i := start; i < len(out); i++ {

@@ -153,6 +153,9 @@ func (z *Zigbee2MQTT) state(name string, payload []byte, out []Observation) ([]O
 	if !r.End() {
 		return out[:start], payloadError(FamilyZigbee2MQTT, payload)
 	}
+	if err := uniqueKeys(FamilyZigbee2MQTT, &r); err != nil {
+		return out[:start], err
+	}
 	markDuplicates(out[start:])
 	stampFrom(out, start, seen)
 	return out, nil

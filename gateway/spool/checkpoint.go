@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"os"
 )
 
 const (
@@ -28,8 +27,8 @@ func encodeCheckpoint(release uint64) []byte {
 var errBadCheckpoint = errors.New("bad checkpoint")
 
 // readCheckpoint returns the persisted release point, 0 if there is none.
-func readCheckpoint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+func readCheckpoint(fsys FS, path string) (uint64, error) {
+	b, err := fsys.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}

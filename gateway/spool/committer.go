@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -29,18 +28,24 @@ func (s *Spool) loop(ctx context.Context) error {
 		case <-s.stop:
 			return s.shutdown(nil)
 		case <-s.q.wake:
-			if s.opts.CommitInterval == 0 {
-				if err := s.commitQueued(0, math.MaxInt64); err != nil {
-					return s.shutdown(err)
-				}
-				continue
+			var err error
+			switch {
+			case s.opts.CommitInterval == 0:
+				err = s.commitQueued(0, math.MaxInt64)
+			case s.q.urgent():
+				// An AppendNow: what is queued goes now, the urgent
+				// request and everything before it, in one fsync.
+				s.m.immediate.Inc()
+				err = s.commitQueued(0, s.q.pendingBytes())
+			default:
+				// Full groups go now; the rest waits for the timer
+				// armed by the first record that arrived.
+				err = s.commitQueued(int64(s.opts.CommitBytes), math.MaxInt64)
 			}
-			// Full groups go now; the rest waits for the timer armed
-			// by the first record that arrived.
-			if err := s.commitQueued(int64(s.opts.CommitBytes), math.MaxInt64); err != nil {
+			if err != nil {
 				return s.shutdown(err)
 			}
-			if commitC == nil && s.q.len() > 0 {
+			if s.opts.CommitInterval > 0 && commitC == nil && s.q.len() > 0 {
 				commitT.Reset(s.opts.CommitInterval)
 				commitC = commitT.C
 			}
@@ -259,7 +264,7 @@ func (s *Spool) checkpoint() error {
 	if rel == s.ckptReleased {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(s.opts.Dir, checkpointName), encodeCheckpoint(rel)); err != nil {
+	if err := s.writeFileAtomic(filepath.Join(s.opts.Dir, checkpointName), encodeCheckpoint(rel)); err != nil {
 		return err
 	}
 	s.ckptReleased = rel
@@ -280,7 +285,7 @@ func (s *Spool) removeReleased() (int, error) {
 	for i, g := range s.segs {
 		sealed := i < len(s.segs)-1
 		if err == nil && sealed && (g.count == 0 || g.last < s.released) {
-			if rerr := os.Remove(g.path); rerr != nil {
+			if rerr := s.fs.Remove(g.path); rerr != nil {
 				err = fmt.Errorf("spool: remove released %s: %w", g.path, rerr)
 				keep = append(keep, g)
 				continue
@@ -297,7 +302,7 @@ func (s *Spool) removeReleased() (int, error) {
 	if removed > 0 {
 		s.m.removedSegment.Add(float64(removed))
 		s.updateGauges()
-		if serr := syncDir(s.opts.Dir); err == nil {
+		if serr := s.syncDir(); err == nil {
 			err = serr
 		}
 	}

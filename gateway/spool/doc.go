@@ -25,6 +25,12 @@
 //	00000000000000004711.seg   records from index 4711 (the active segment)
 //	release.ckpt               release point
 //	*.tmp                      a rewrite or checkpoint cut short; removed by Open
+//	LOCK                       held (flock) by the open spool
+//
+// Open takes an exclusive flock on LOCK and Close releases it (so does the
+// kernel when the process dies): a second spool on the same directory, a
+// second gateway started by mistake, fails with ErrLocked instead of
+// interleaving its writes with the first.
 //
 // A segment is named by the first index it may hold, 20 decimal digits so
 // that names sort like numbers and any uint64 fits. Every record in segment
@@ -100,6 +106,12 @@
 // gateway at 20 messages per commit interval unless raised). An idle
 // gateway does not fsync at all.
 //
+// An append that must not wait (AppendNow: a smoke alarm, a door opening)
+// is committed at once, together with everything queued before it, so the
+// indexes stay in order; such commits are counted in
+// cw_gateway_spool_immediate_commits_total. They are rare by design (state
+// changes, not samples), so they add little to the card's wear.
+//
 // # Release
 //
 // Release(upTo) moves the release point at once in memory; the committer
@@ -149,6 +161,18 @@
 // where they lie in a pooled 64 KiB read buffer and copy each record once;
 // Read sizes its result from the segment metadata, and ReadInto reuses the
 // caller's ReadBuffer so that forward reads do not allocate at all.
+//
+// # File layer and power cuts
+//
+// Every file operation goes through Options.FS (the operating system's by
+// default). A SIGKILL loses nothing the spool wrote, because the kernel's
+// page cache survives the process; a power cut loses what was not
+// fsynced, which is the case the format is built for. The package
+// gateway/spool/powercut is a file layer that keeps unsynced writes in
+// memory and throws them away (or keeps a torn part of them) at a
+// simulated cut, and undoes directory changes not yet fsynced; its tests
+// cut the power under load and check that everything reported durable
+// survives and that Open repairs the torn tail.
 //
 // # Concurrency
 //

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // makeRoom applies the drop policy (doc.go) until need more bytes fit
@@ -73,7 +72,7 @@ func (s *Spool) oldestSealed(ok func(*segment) bool) *segment {
 // left. Released records go silently; unreleased ones are counted as
 // dropped and handed to OnDrop.
 func (s *Spool) rewrite(g *segment, keepState bool) error {
-	data, err := os.ReadFile(g.path)
+	data, err := s.fs.ReadFile(g.path)
 	if err != nil {
 		return fmt.Errorf("spool: read %s for drop: %w", g.path, err)
 	}
@@ -124,7 +123,7 @@ func (s *Spool) rewrite(g *segment, keepState bool) error {
 
 	if kept.count == 0 {
 		s.mu.Lock()
-		err = os.Remove(g.path)
+		err = s.fs.Remove(g.path)
 		if err == nil {
 			s.replaceSegment(g, nil)
 		}
@@ -135,11 +134,11 @@ func (s *Spool) rewrite(g *segment, keepState bool) error {
 		s.m.removedSegment.Inc()
 	} else {
 		tmp := g.path + tmpSuffix
-		if err := writeTemp(tmp, out); err != nil {
+		if err := s.writeTemp(tmp, out); err != nil {
 			return err
 		}
 		s.mu.Lock()
-		err = os.Rename(tmp, g.path)
+		err = s.fs.Rename(tmp, g.path)
 		if err == nil {
 			s.replaceSegment(g, kept)
 		}
@@ -149,7 +148,7 @@ func (s *Spool) rewrite(g *segment, keepState bool) error {
 		}
 		s.m.rewrites.Inc()
 	}
-	if err := syncDir(s.opts.Dir); err != nil {
+	if err := s.syncDir(); err != nil {
 		return err
 	}
 
@@ -185,24 +184,4 @@ func (s *Spool) replaceSegment(g, repl *segment) {
 		s.segs[i] = repl
 		return
 	}
-}
-
-// writeTemp writes data to a new file and fsyncs it, ready to be renamed.
-func writeTemp(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("spool: create %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("spool: write %s: %w", path, err)
-	}
-	return nil
 }

@@ -20,6 +20,9 @@ var (
 	ErrReleaseAhead = errors.New("spool: release beyond durable records")
 	// ErrRunning is returned by a second call to Run.
 	ErrRunning = errors.New("spool: Run already called")
+	// ErrLocked is returned by Open when another process (or another Open
+	// in this one) holds the spool directory.
+	ErrLocked = errors.New("spool: directory in use by another spool")
 )
 
 // CorruptError reports damage that truncating the tail cannot repair: a bad

@@ -12,6 +12,7 @@ type metrics struct {
 	appended       prometheus.Counter
 	appendErrors   *prometheus.CounterVec
 	commits        prometheus.Counter
+	immediate      prometheus.Counter
 	fsync          prometheus.Histogram
 	bytes          prometheus.Gauge
 	depth          prometheus.Gauge
@@ -49,6 +50,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "append_errors_total", Help: "Records whose append failed, by reason."}, []string{"reason"}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "commits_total", Help: "Group commits (write and fsync of a batch of appends)."}),
+		immediate: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "immediate_commits_total", Help: "Group commits made at once for an urgent append (a safety-relevant state change) instead of after the commit interval."}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "fsync_duration_seconds", Help: "Duration of fsync of a segment file.",
 			// SD cards stall for seconds during garbage collection.
@@ -76,7 +79,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		removedSegment: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "segments_removed_total", Help: "Segment files deleted (released or dropped)."}),
 	}
-	for _, c := range []prometheus.Collector{m.appended, m.appendErrors, m.commits, m.fsync, m.bytes, m.depth,
+	for _, c := range []prometheus.Collector{m.appended, m.appendErrors, m.commits, m.immediate, m.fsync, m.bytes, m.depth,
 		m.dropped, m.repairs, m.truncated, m.released, m.checkpoints, m.checkpointBad, m.segmentsGauge,
 		m.rewrites, m.removedSegment} {
 		if err := reg.Register(c); err != nil {

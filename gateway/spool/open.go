@@ -18,15 +18,31 @@ func Open(opts Options) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := opts.FS.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", opts.Dir, err)
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(opts, lock)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open is Open once the directory is locked.
+func open(opts Options, lock *dirLock) (*Spool, error) {
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	s := &Spool{
 		opts:       opts,
+		fs:         opts.FS,
+		lock:       lock,
 		log:        opts.Logger.With("component", "spool"),
 		m:          m,
 		committed:  make(chan struct{}, 1),
@@ -36,7 +52,7 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s.q = newQueue(opts.QueueRecords, &s.inCallback)
 
-	rel, err := readCheckpoint(filepath.Join(opts.Dir, checkpointName))
+	rel, err := readCheckpoint(opts.FS, filepath.Join(opts.Dir, checkpointName))
 	if errors.Is(err, errBadCheckpoint) {
 		// Losing the release point only means sending acknowledged
 		// records again, which the centre absorbs.
@@ -46,7 +62,7 @@ func Open(opts Options) (*Spool, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	bases, err := listDir(opts.Dir)
+	bases, err := listDir(opts.FS, opts.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +96,7 @@ func Open(opts Options) (*Spool, error) {
 		}
 	} else {
 		g := s.segs[len(s.segs)-1]
-		f, err := os.OpenFile(g.path, os.O_WRONLY, 0)
+		f, err := opts.FS.OpenFile(g.path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("spool: open %s: %w", g.path, err)
 		}
@@ -99,7 +115,7 @@ func Open(opts Options) (*Spool, error) {
 // last segment may be repaired.
 func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (*segment, error) {
 	path := filepath.Join(s.opts.Dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := s.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", path, err)
 	}
@@ -161,7 +177,7 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 }
 
 // repair truncates path at off, durably, and records it.
-func (s *Spool) repair(f *os.File, path string, off, size int64, reason string) error {
+func (s *Spool) repair(f File, path string, off, size int64, reason string) error {
 	if err := f.Truncate(off); err != nil {
 		return fmt.Errorf("spool: truncate %s: %w", path, err)
 	}
@@ -177,7 +193,7 @@ func (s *Spool) repair(f *os.File, path string, off, size int64, reason string) 
 // createSegment starts a new active segment named base and makes it durable.
 func (s *Spool) createSegment(base uint64) error {
 	path := filepath.Join(s.opts.Dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("spool: create %s: %w", path, err)
 	}
@@ -188,7 +204,7 @@ func (s *Spool) createSegment(base uint64) error {
 		f.Close()
 		return fmt.Errorf("spool: write header %s: %w", path, err)
 	}
-	if err := syncDir(s.opts.Dir); err != nil {
+	if err := s.syncDir(); err != nil {
 		f.Close()
 		return err
 	}

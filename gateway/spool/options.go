@@ -61,6 +61,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Clock times fsyncs and commits; nil is time.Now.
 	Clock func() time.Time
+	// FS is the file layer; nil is the operating system's (OS). Tests
+	// put gateway/spool/powercut here to simulate losing power.
+	FS FS
 }
 
 // withDefaults fills zero values and checks the combination.
@@ -106,6 +109,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.FS == nil {
+		o.FS = OS
 	}
 	// A segment must hold at least one maximal record; MaxBytes must leave
 	// room to seal the active segment and still hold older ones.

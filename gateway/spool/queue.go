@@ -13,6 +13,7 @@ type request struct {
 	frames []byte
 	n      int    // records in frames
 	first  uint64 // index of the first record, set by the committer
+	now    bool   // AppendNow: commit at once, with everything queued before it
 	done   func(first uint64, err error)
 }
 
@@ -31,6 +32,7 @@ type queue struct {
 	reqs   []*request
 	n      int   // records queued
 	b      int64 // framed bytes queued
+	now    int   // requests queued by AppendNow
 	closed bool
 	space  chan struct{} // closed when records leave the queue; nil if nobody waits
 	wake   chan struct{} // capacity 1: work is queued
@@ -54,6 +56,9 @@ func (q *queue) push(r *request) error {
 			q.reqs = append(q.reqs, r)
 			q.n += r.n
 			q.b += r.size()
+			if r.now {
+				q.now++
+			}
 			q.mu.Unlock()
 			select {
 			case q.wake <- struct{}{}:
@@ -81,6 +86,9 @@ func (q *queue) take(dst []*request, maxBytes int64) []*request {
 		taken += q.reqs[i].size()
 		q.n -= q.reqs[i].n
 		q.b -= q.reqs[i].size()
+		if q.reqs[i].now {
+			q.now--
+		}
 		i++
 	}
 	dst = append(dst, q.reqs[:i]...)
@@ -99,6 +107,13 @@ func (q *queue) pendingBytes() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.b
+}
+
+// urgent reports whether an AppendNow request is queued.
+func (q *queue) urgent() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.now > 0
 }
 
 // len returns the records queued.
@@ -120,6 +135,6 @@ func (q *queue) close() []*request {
 	}
 	rest := q.reqs
 	q.reqs = nil
-	q.n, q.b = 0, 0
+	q.n, q.b, q.now = 0, 0, 0
 	return rest
 }

@@ -89,7 +89,7 @@ func (s *Spool) read(out []Record, arena []byte, from uint64, maxRecords, maxByt
 		if cur.base == g.base && cur.gen == g.gen && cur.next <= from && cur.off <= g.size {
 			off, minIndex = cur.off, cur.next
 		}
-		f, err := os.Open(g.path)
+		f, err := s.fs.OpenFile(g.path, os.O_RDONLY, 0)
 		if err != nil {
 			return out, arena, fmt.Errorf("spool: read %s: %w", g.path, err)
 		}

@@ -2,7 +2,6 @@ package spool
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -99,8 +98,8 @@ func (g *segment) countFrom(from uint64) int {
 
 // listDir returns the segment bases found in dir, sorted, after removing
 // temporary files a crash left behind.
-func listDir(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
+func listDir(fsys FS, dir string) ([]uint64, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: list %s: %w", dir, err)
 	}
@@ -111,7 +110,7 @@ func listDir(dir string) ([]uint64, error) {
 		case strings.HasSuffix(name, tmpSuffix):
 			// An unfinished rewrite or checkpoint: the rename never
 			// happened, so the original is intact.
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil {
 				return nil, fmt.Errorf("spool: remove stale %s: %w", name, err)
 			}
 		case strings.HasSuffix(name, segSuffix):
@@ -124,34 +123,4 @@ func listDir(dir string) ([]uint64, error) {
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 	return bases, nil
-}
-
-// syncDir makes renames, creations and removals in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("spool: open dir %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("spool: fsync dir %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data so that after a crash either the
-// old or the new content is there, never a mix: temp file, fsync, rename,
-// fsync directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + tmpSuffix
-	if err := writeTemp(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("spool: rename %s: %w", tmp, err)
-	}
-	return syncDir(filepath.Dir(path))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,8 @@ import (
 // concurrently too.
 type Spool struct {
 	opts Options
+	fs   FS       // opts.FS
+	lock *dirLock // held from Open to Close
 	log  *slog.Logger
 	m    *metrics
 	q    *queue
@@ -41,7 +42,7 @@ type Spool struct {
 	fsyncDur time.Duration
 
 	// Owned by the committer (or by Open and Close when Run is not running).
-	active       *os.File
+	active       File
 	buf          []byte     // frames written but not yet fsynced, all for the active segment
 	pend         pending    // what buf holds
 	taken        []*request // reused by commitQueued
@@ -73,6 +74,10 @@ type pending struct {
 // pushes back on the MQTT handler instead of growing memory on a small box.
 // Calls from within done or OnDrop never block.
 func (s *Spool) Append(recs [][]byte, done func(first uint64, err error)) {
+	s.append(recs, done, false)
+}
+
+func (s *Spool) append(recs [][]byte, done func(first uint64, err error), now bool) {
 	if done == nil {
 		done = func(uint64, error) {}
 	}
@@ -103,11 +108,21 @@ func (s *Spool) Append(recs [][]byte, done func(first uint64, err error)) {
 		req.frames = appendFrameHeader(req.frames, len(r))
 		req.frames = append(req.frames, r...)
 	}
-	req.n, req.done = len(recs), done
+	req.n, req.done, req.now = len(recs), done, now
 	if err := s.q.push(req); err != nil {
 		s.m.appendErrors.WithLabelValues(reasonClosed).Add(float64(len(recs)))
 		done(0, err)
 	}
+}
+
+// AppendNow is Append for records that must not wait for the group commit:
+// a safety-relevant state change such as a smoke alarm. The committer
+// writes and fsyncs them at once, together with everything queued before
+// them (which keeps the order of indexes), and counts the commit in
+// cw_gateway_spool_immediate_commits_total. Each call costs an fsync of its
+// own, so it is for the rare record whose delay matters, not for samples.
+func (s *Spool) AppendNow(recs [][]byte, done func(first uint64, err error)) {
+	s.append(recs, done, true)
 }
 
 // maxPooledFrames bounds the buffer of a request kept for reuse, so that
@@ -231,6 +246,9 @@ func (s *Spool) Close() error {
 			err = fmt.Errorf("spool: close active segment: %w", cerr)
 		}
 		s.active = nil
+	}
+	if lerr := s.lock.release(); err == nil && lerr != nil {
+		err = fmt.Errorf("spool: release lock: %w", lerr)
 	}
 	return err
 }

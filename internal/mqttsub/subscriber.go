@@ -66,6 +66,11 @@ type Ack struct {
 // Ack returns what acknowledges m.
 func (m *Message) Ack() Ack { return m.ack }
 
+// PacketID is the broker's packet identifier of m (QoS 1 and 2; 0 for
+// QoS 0). A redelivery (Duplicate) carries the packet ID of the delivery
+// it repeats.
+func (m *Message) PacketID() uint16 { return m.ack.id }
+
 // Handler receives messages in the order the broker sent them, on the one
 // goroutine that reads the connection; it may block, which stops reading
 // (and, through TCP, the broker's sending to this client).

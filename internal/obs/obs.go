@@ -135,15 +135,17 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// Close releases the listener bound by Listen when Run will not serve it
-// (a start that failed later). Idempotent; Run closes it on its own.
+// Close releases the address bound by Listen when Run has not served it
+// (Run releases it itself when it returns). Idempotent; not to be called
+// while Run runs.
 func (s *Server) Close() error {
 	if s.ln == nil {
 		return nil
 	}
 	err := s.ln.Close()
+	s.ln = nil
 	if errors.Is(err, net.ErrClosed) {
-		err = nil
+		return nil
 	}
 	return err
 }

@@ -50,9 +50,12 @@ func Parse(data []byte) Value {
 // IsBool reports whether v is true or false.
 func (v Value) IsBool() bool { return v.Type == True || v.Type == False }
 
-// Float returns a number's value. ok is false for non-numbers; a number too
-// large for float64 (1e400) comes back as ±Inf with ok true, so the caller
-// can reject it as not finite rather than as a wrong type.
+// Float returns a number's value. ok is false for non-numbers. A number
+// float64 cannot hold comes back with ok true, so that the caller refuses
+// it as such rather than as a wrong type: one too large (1e400) as ±Inf,
+// one so small that it would round to zero although its digits are not all
+// zero (1e-400) as NaN, which JSON cannot otherwise produce. Reading 1e-400
+// as 0 would turn "a little" into "none".
 func (v Value) Float() (f float64, ok bool) {
 	if v.Type != Number {
 		return 0, false
@@ -64,7 +67,24 @@ func (v Value) Float() (f float64, ok bool) {
 	if err != nil && !math.IsInf(f, 0) {
 		return 0, false
 	}
+	if f == 0 && nonzeroDigits(v.Raw) {
+		return math.NaN(), true
+	}
 	return f, true
+}
+
+// nonzeroDigits reports whether a number's mantissa (before any exponent)
+// has a digit other than 0.
+func nonzeroDigits(raw []byte) bool {
+	for _, c := range raw {
+		switch {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
 }
 
 // StrBytes returns a string's content without quotes when it has no escape

@@ -35,6 +35,7 @@ type Reader struct {
 	depth  int  // objects entered with EnterObject and not yet closed
 	first  bool // just after '{': the next token is a key or '}'
 	failed bool
+	keys   keySet
 }
 
 // NewReader returns a Reader of data.
@@ -58,6 +59,12 @@ func ParseValid(data []byte) (v Value, ok bool) {
 	}
 	return v, true
 }
+
+// DuplicateKey reports whether an object read so far (entered, or inside
+// a value read or skipped) has a member name twice. The document may still
+// be valid JSON (End says so); callers refuse it anyway, because JSON does
+// not say which of the two values counts (keys.go).
+func (r *Reader) DuplicateKey() bool { return r.keys.dup }
 
 // Failed reports whether the Reader met a syntax error.
 func (r *Reader) Failed() bool { return r.failed }
@@ -114,6 +121,7 @@ func (r *Reader) EnterObject() bool {
 	r.pos = skipSpace(r.data, r.pos) + 1
 	r.depth++
 	r.first = true
+	r.keys.open()
 	return true
 }
 
@@ -135,6 +143,7 @@ func (r *Reader) NextMember() (key []byte, ok bool) {
 	switch {
 	case p[i] == '}':
 		r.pos, r.depth, r.first = i+1, r.depth-1, false
+		r.keys.close()
 		return nil, false
 	case r.first:
 		r.first = false
@@ -151,6 +160,7 @@ func (r *Reader) NextMember() (key []byte, ok bool) {
 		return nil, false
 	}
 	key = p[start+1 : i-1]
+	r.keys.add(p, start+1, i-1)
 	i = skipSpace(p, i)
 	if i >= len(p) || p[i] != ':' {
 		r.failed = true
@@ -169,7 +179,7 @@ func (r *Reader) Value() Value {
 		return Value{}
 	}
 	start := skipSpace(r.data, r.pos)
-	end := scanValue(r.data, start, r.depth)
+	end := scanValue(r.data, start, r.depth, &r.keys)
 	if end < 0 {
 		r.failed = true
 		return Value{}

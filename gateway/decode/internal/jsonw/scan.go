@@ -3,8 +3,9 @@ package jsonw
 // scanValue checks the value starting at p[i] (white space already
 // skipped), nested inside depth levels, and returns the index after it, or
 // -1 if it is not valid. It is a loop with an explicit stack, so deeply
-// nested input costs no goroutine stack.
-func scanValue(p []byte, i, depth int) int {
+// nested input costs no goroutine stack. The names of the objects in it go
+// through keys, which notes a duplicate.
+func scanValue(p []byte, i, depth int, keys *keySet) int {
 	var open containers
 	for {
 		// A value starts at i.
@@ -18,15 +19,15 @@ func scanValue(p []byte, i, depth int) int {
 				return -1
 			}
 			obj := c == '{'
-			open.push(obj)
 			i = skipSpace(p, i+1)
 			if i < len(p) && p[i] == closer(obj) {
-				open.pop()
 				i++
 				break // an empty container is a complete value
 			}
+			open.push(obj)
 			if obj {
-				if i = memberKey(p, i); i < 0 {
+				keys.open()
+				if i = memberKey(p, i, keys); i < 0 {
 					return -1
 				}
 			}
@@ -60,7 +61,7 @@ func scanValue(p []byte, i, depth int) int {
 			if p[i] == ',' {
 				i++
 				if obj {
-					if i = memberKey(p, skipSpace(p, i)); i < 0 {
+					if i = memberKey(p, skipSpace(p, i), keys); i < 0 {
 						return -1
 					}
 				}
@@ -70,18 +71,23 @@ func scanValue(p []byte, i, depth int) int {
 				return -1
 			}
 			open.pop()
+			if obj {
+				keys.close()
+			}
 			i++
 		}
 	}
 }
 
-// memberKey checks `"key" :` starting at p[i] and returns the index after
-// the colon, or -1.
-func memberKey(p []byte, i int) int {
+// memberKey checks `"key" :` starting at p[i], adds the key to keys, and
+// returns the index after the colon, or -1.
+func memberKey(p []byte, i int, keys *keySet) int {
+	start := i
 	i = scanString(p, i)
 	if i < 0 {
 		return -1
 	}
+	keys.add(p, start+1, i-1)
 	i = skipSpace(p, i)
 	if i >= len(p) || p[i] != ':' {
 		return -1
