@@ -58,7 +58,7 @@ func (f *seriesFile) load() rules.SeriesSnapshot {
 		f.log.Error("rules' memory not restored; rolling means start empty", "file", f.path, "err", err)
 		return rules.SeriesSnapshot{}
 	}
-	if s.Version != 0 && s.Version != rules.SeriesVersion {
+	if s.Version < 0 || s.Version > rules.SeriesVersion { // older versions are converted by the engine
 		f.saves.WithLabelValues("load_version").Inc()
 		f.log.Error("rules' memory has an unknown layout; rolling means start empty", "file", f.path, "version", s.Version)
 		return rules.SeriesSnapshot{}

@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	live, replay                                 prometheus.Counter
 	unknownFacility, future, deviceLimit, tooOld prometheus.Counter
+	bucketFull                                   prometheus.Counter
 	outOfRange, unknownAlert                     prometheus.Counter
 	transitions                                  [len(stateNames)]prometheus.Counter
 	notified, announced, suppressed, held        prometheus.Counter
@@ -82,6 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		future:          rejected.WithLabelValues("future"),
 		deviceLimit:     rejected.WithLabelValues("device_limit"),
 		tooOld:          rejected.WithLabelValues("older_than_window"),
+		bucketFull:      rejected.WithLabelValues("bucket_full"),
 		outOfRange:      rejected.WithLabelValues("out_of_range"),
 		unknownAlert:    unknownAlert,
 		announced:       notif.WithLabelValues("announced"),

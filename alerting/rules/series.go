@@ -5,8 +5,11 @@ import (
 	"time"
 )
 
-// SeriesVersion is the layout version of SeriesSnapshot.
-const SeriesVersion = 1
+// SeriesVersion is the layout version of SeriesSnapshot. Version 1 kept a
+// window's sums as floating-point numbers (WindowState.Sums); they are read
+// and converted to fixed point. Version 2 keeps them in fixed point
+// (WindowState.Fixed) and the judged level exactly (ThresholdState.Sum, N).
+const SeriesVersion = 2
 
 // SeriesSnapshot is what the engine's thresholds know between readings:
 // each one's last value and, for a rolling mean, its buckets. The service
@@ -26,19 +29,26 @@ type ThresholdState struct {
 	// Judged: Value and Time hold the last value judged (the mean, for a
 	// window) and its event time in Unix ns; a window below its
 	// min_coverage has buckets but no verdict yet.
-	Judged bool         `json:"judged"`
-	Value  float64      `json:"value"`
+	Judged bool    `json:"judged"`
+	Value  float64 `json:"value"`
+	// Sum and N are the judged level exactly: the sum of N readings in
+	// steps of 1e-7 of the unit (one reading: N is 1). Absent (version 1):
+	// Value, rounded to a step.
+	Sum    int64        `json:"sum,omitempty"`
+	N      int64        `json:"n,omitempty"`
 	Time   int64        `json:"time_ns"`
 	Window *WindowState `json:"window,omitempty"`
 }
 
 // WindowState is a rolling mean's ring: the buckets up to Head (bucket
 // number = event time / Width), oldest first; a bucket without data has
-// count 0.
+// count 0. Fixed holds the sums in steps of 1e-7 of the unit; Sums, the
+// floating-point sums of version 1, is only read.
 type WindowState struct {
 	Width  int64     `json:"width_ns"`
 	Head   int64     `json:"head"`
-	Sums   []float64 `json:"sums"`
+	Sums   []float64 `json:"sums,omitempty"`
+	Fixed  []int64   `json:"fixed"`
 	Counts []uint32  `json:"counts"`
 }
 
@@ -53,7 +63,8 @@ func (e *Engine) SnapshotSeries(taken time.Time) SeriesSnapshot {
 			if !th.has && (th.win == nil || th.win.head < 0) {
 				continue
 			}
-			ts := ThresholdState{Fingerprint: th.a.Fingerprint, Judged: th.has, Value: finite(th.lastV), Time: th.lastT}
+			ts := ThresholdState{Fingerprint: th.a.Fingerprint, Judged: th.has, Value: finite(th.last.v),
+				Sum: th.last.sum, N: th.last.n, Time: th.lastT}
 			if th.win != nil {
 				ts.Window = th.win.state()
 			}
@@ -100,9 +111,21 @@ func (e *Engine) restoreSeries(th *threshold) bool {
 		e.m.seriesRestored.WithLabelValues("changed").Inc()
 		return false
 	}
-	th.lastV, th.lastT, th.has, th.lastLive = ts.Value, ts.Time, ts.Judged, false
+	th.last, th.lastT, th.has, th.lastLive = ts.level(), ts.Time, ts.Judged, false
 	e.m.seriesRestored.WithLabelValues("applied").Inc()
 	return true
+}
+
+// level is the judged level: exact from version 2, the value rounded to a
+// step from version 1.
+func (ts ThresholdState) level() level {
+	if ts.N > 0 {
+		return level{sum: ts.Sum, n: ts.N, v: ts.Value}
+	}
+	if math.IsNaN(ts.Value) || math.IsInf(ts.Value, 0) {
+		return level{}
+	}
+	return level{sum: fixedLimit(ts.Value), n: 1, v: ts.Value}
 }
 
 func finite(v float64) float64 {
@@ -114,7 +137,7 @@ func finite(v float64) float64 {
 
 func (w *window) state() *WindowState {
 	n := int64(len(w.ids))
-	s := &WindowState{Width: w.width, Head: w.head, Sums: make([]float64, n), Counts: make([]uint32, n)}
+	s := &WindowState{Width: w.width, Head: w.head, Fixed: make([]int64, n), Counts: make([]uint32, n)}
 	if w.head < 0 {
 		return s
 	}
@@ -125,16 +148,18 @@ func (w *window) state() *WindowState {
 		}
 		slot := b % n
 		if w.ids[slot] == b {
-			s.Sums[i], s.Counts[i] = w.sums[slot], w.counts[slot]
+			s.Fixed[i], s.Counts[i] = w.sums[slot], w.counts[slot]
 		}
 	}
 	return s
 }
 
-// restore loads a saved ring; false when it does not fit this window.
+// restore loads a saved ring; false when it does not fit this window. A
+// version 1 ring's floating-point sums are rounded to fixed point.
 func (w *window) restore(s *WindowState) bool {
 	n := int64(len(w.ids))
-	if s.Width != w.width || int64(len(s.Sums)) != n || int64(len(s.Counts)) != n {
+	v1 := s.Fixed == nil && s.Sums != nil
+	if s.Width != w.width || int64(len(s.Counts)) != n || (v1 && int64(len(s.Sums)) != n) || (!v1 && int64(len(s.Fixed)) != n) {
 		return false
 	}
 	for i := range w.ids {
@@ -146,11 +171,24 @@ func (w *window) restore(s *WindowState) bool {
 	}
 	for i := int64(0); i < n; i++ {
 		b := s.Head - n + 1 + i
-		if b < 0 || s.Counts[i] == 0 || math.IsNaN(s.Sums[i]) || math.IsInf(s.Sums[i], 0) {
+		if b < 0 || s.Counts[i] == 0 || s.Counts[i] > w.limit {
 			continue
 		}
+		sum := int64(0)
+		if v1 {
+			mean := s.Sums[i] / float64(s.Counts[i])
+			if math.IsNaN(mean) || math.IsInf(mean, 0) || math.Abs(mean) > fixedLimitBound {
+				continue
+			}
+			sum = fixed(s.Sums[i])
+		} else {
+			sum = s.Fixed[i]
+			if mean := sum / int64(s.Counts[i]); mean > fixedLimit(fixedLimitBound) || mean < fixedLimit(-fixedLimitBound) {
+				continue // not a window this engine wrote: it could overflow the mean
+			}
+		}
 		slot := b % n
-		w.ids[slot], w.sums[slot], w.counts[slot] = b, s.Sums[i], s.Counts[i]
+		w.ids[slot], w.sums[slot], w.counts[slot] = b, sum, s.Counts[i]
 	}
 	return true
 }

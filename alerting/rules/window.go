@@ -4,17 +4,29 @@ package rules
 // (sum and count per bucket): memory is fixed per series whatever the
 // reporting rate, and adding a reading allocates nothing. The mean covers
 // the buckets (head-n, head], so its span is the window rounded to a bucket
-// width (1 min for a 1 h window of 60 buckets, 24 min for 24 h).
+// width (1 min for a 1 h window of 60 buckets, 24 min for 24 h). Sums are
+// in fixed point (fixed.go), so the mean is exact.
 type window struct {
-	width  int64 // ns per bucket
-	head   int64 // newest bucket number seen; buckets are t/width
-	sums   []float64
+	width  int64  // ns per bucket
+	head   int64  // newest bucket number seen; buckets are t/width
+	limit  uint32 // readings a bucket takes (maxWindowReadings / buckets)
+	sums   []int64
 	counts []uint32
 	ids    []int64 // bucket number held by each slot; -1 empty
 }
 
+// addResult is what became of a reading offered to a window.
+type addResult uint8
+
+const (
+	added  addResult = iota
+	tooOld           // older than the window: it cannot change the mean any more
+	full             // its bucket holds its share of maxWindowReadings
+)
+
 func newWindow(span int64, n int) *window {
-	w := &window{width: span / int64(n), sums: make([]float64, n), counts: make([]uint32, n), ids: make([]int64, n)}
+	w := &window{width: span / int64(n), limit: uint32(maxWindowReadings / n),
+		sums: make([]int64, n), counts: make([]uint32, n), ids: make([]int64, n)}
 	if w.width <= 0 {
 		w.width = 1
 	}
@@ -25,46 +37,47 @@ func newWindow(span int64, n int) *window {
 	return w
 }
 
-// add puts a reading into the window; false when it is older than the
-// window (it cannot change the mean any more).
-func (w *window) add(t int64, v float64) bool {
+// add puts a reading into the window.
+func (w *window) add(t int64, v float64) addResult {
 	b := t / w.width
 	n := int64(len(w.ids))
 	if w.head >= 0 && b <= w.head-n {
-		return false
+		return tooOld
+	}
+	s := b % n
+	if w.ids[s] == b && w.counts[s] >= w.limit {
+		return full
 	}
 	if b > w.head {
 		w.head = b
 	}
-	s := b % n
 	if w.ids[s] != b {
 		w.ids[s], w.sums[s], w.counts[s] = b, 0, 0
 	}
-	w.sums[s] += v
+	w.sums[s] += fixed(v)
 	w.counts[s]++
-	return true
+	return added
 }
 
-// mean is the mean of the window ending at the newest bucket, and the
-// share of buckets that hold data (the coverage).
-func (w *window) mean() (mean, coverage float64) {
+// mean is the exact mean of the window ending at the newest bucket, and
+// the share of buckets that hold data (the coverage).
+func (w *window) mean() (l level, coverage float64) {
 	n := int64(len(w.ids))
-	var sum float64
-	var cnt uint32
 	filled := 0
 	for i, id := range w.ids {
-		// Summing afresh each time avoids the drift of a running sum, and
-		// costs n additions (60 by default).
+		// Summing afresh each time costs n additions (60 by default) and
+		// needs no bookkeeping when buckets leave the window.
 		if id > w.head-n && id <= w.head && w.counts[i] > 0 {
-			sum += w.sums[i]
-			cnt += w.counts[i]
+			l.sum += w.sums[i]
+			l.n += int64(w.counts[i])
 			filled++
 		}
 	}
-	if cnt == 0 {
-		return 0, 0
+	if l.n == 0 {
+		return level{}, 0
 	}
-	return sum / float64(cnt), float64(filled) / float64(n)
+	l.v = float64(l.sum) / float64(l.n) / fixedScale
+	return l, float64(filled) / float64(n)
 }
 
 // riseRing keeps recent samples to find the lowest value within a span,
