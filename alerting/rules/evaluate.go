@@ -54,6 +54,11 @@ func (th *threshold) observe(c *evalCtx, t int64, v float64, live bool) {
 	value := single(v)
 	if th.win != nil {
 		switch th.win.add(t, v) {
+		case duplicate:
+			c.e.m.duplicates.Inc()
+			return // the mean is what it was, and was judged
+		case unchecked:
+			c.e.m.unchecked.Inc()
 		case tooOld:
 			c.e.m.tooOld.Inc()
 			return

@@ -180,13 +180,13 @@ func TestBandContainsAtTheLimit(t *testing.T) {
 // TestWindowBucketBound: a bucket takes its share of the window's readings
 // and refuses more (counted), so the fixed-point sum cannot overflow.
 func TestWindowBucketBound(t *testing.T) {
-	w := newWindow(int64(time.Hour), 1440) // the most buckets: the smallest share
-	for i := range int(w.limit) {
-		if r := w.add(int64(i), 50000); r != added {
+	w := newWindow(int64(24*time.Hour), 1440) // the most buckets: the smallest share
+	for i := range int64(w.limit) {
+		if r := w.add(i*int64(time.Millisecond), 50000); r != added && r != unchecked {
 			t.Fatalf("reading %d: %v", i, r)
 		}
 	}
-	if r := w.add(int64(w.limit), 50000); r != full {
+	if r := w.add(int64(w.limit)*int64(time.Millisecond), 50000); r != full {
 		t.Fatalf("a reading beyond the bucket's share: %v, want full", r)
 	}
 	l, _ := w.mean()

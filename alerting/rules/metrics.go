@@ -19,6 +19,7 @@ type Metrics struct {
 	lanes                                        [3][2]prometheus.Counter // lane × draining
 	centreLost, massDrops                        prometheus.Counter
 	seriesRestored                               *prometheus.CounterVec
+	duplicates, unchecked                        prometheus.Counter
 }
 
 // batchLane counts a batch by its lane and draining flag.
@@ -74,8 +75,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "cw_alerting_series_restored_total",
 		Help: "Thresholds' last values and rolling windows read from the snapshot at start, by outcome: applied, or changed (the rule's window or buckets changed: dropped).",
 	}, []string{"outcome"})
+	duplicates := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_window_duplicates_total",
+		Help: "Readings a rolling mean already held (same device, kind and measurement time: a batch sent again, a message handed over again), not counted twice; per rolling mean.",
+	})
+	unchecked := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_window_unchecked_total",
+		Help: "Readings added to a rolling mean's bucket that could not tell whether it held them already: the bucket remembers 1,024 reading times, and the device reports faster; per rolling mean.",
+	})
 	if reg != nil {
-		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored)
+		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored, duplicates, unchecked)
 	}
 	m := &Metrics{
 		live: readings.WithLabelValues("live"), replay: readings.WithLabelValues("replay"),
@@ -93,6 +102,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		centreLost:      centreLost,
 		massDrops:       massDrops,
 		seriesRestored:  restored,
+		duplicates:      duplicates,
+		unchecked:       unchecked,
 	}
 	for l := range m.lanes {
 		for d, name := range [...]string{"false", "true"} {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"math"
 	"time"
 )
@@ -8,7 +9,8 @@ import (
 // SeriesVersion is the layout version of SeriesSnapshot. Version 1 kept a
 // window's sums as floating-point numbers (WindowState.Sums); they are read
 // and converted to fixed point. Version 2 keeps them in fixed point
-// (WindowState.Fixed) and the judged level exactly (ThresholdState.Sum, N).
+// (WindowState.Fixed), the judged level exactly (ThresholdState.Sum, N)
+// and the reading times each bucket remembers (WindowState.Seen).
 const SeriesVersion = 2
 
 // SeriesSnapshot is what the engine's thresholds know between readings:
@@ -43,13 +45,22 @@ type ThresholdState struct {
 // WindowState is a rolling mean's ring: the buckets up to Head (bucket
 // number = event time / Width), oldest first; a bucket without data has
 // count 0. Fixed holds the sums in steps of 1e-7 of the unit; Sums, the
-// floating-point sums of version 1, is only read.
+// floating-point sums of version 1, is only read. Seen holds, per bucket,
+// the measurement times of its readings, so a reading delivered again after
+// a restart is still recognised: offsets from the bucket's start in steps
+// of SeenUnit ns, as uvarints, the first one the largest offset added plus
+// one when the bucket remembers only some of its readings (0 when all),
+// then the offsets in increasing order, each as its difference from the
+// previous one. A bucket without Seen (version 1) cannot tell, and its
+// readings are added again unchecked.
 type WindowState struct {
-	Width  int64     `json:"width_ns"`
-	Head   int64     `json:"head"`
-	Sums   []float64 `json:"sums,omitempty"`
-	Fixed  []int64   `json:"fixed"`
-	Counts []uint32  `json:"counts"`
+	Width    int64     `json:"width_ns"`
+	Head     int64     `json:"head"`
+	Sums     []float64 `json:"sums,omitempty"`
+	Fixed    []int64   `json:"fixed"`
+	Counts   []uint32  `json:"counts"`
+	SeenUnit int64     `json:"seen_unit_ns,omitempty"`
+	Seen     [][]byte  `json:"seen,omitempty"`
 }
 
 // SnapshotSeries copies every threshold's memory. It allocates; call it
@@ -137,7 +148,8 @@ func finite(v float64) float64 {
 
 func (w *window) state() *WindowState {
 	n := int64(len(w.ids))
-	s := &WindowState{Width: w.width, Head: w.head, Fixed: make([]int64, n), Counts: make([]uint32, n)}
+	s := &WindowState{Width: w.width, Head: w.head, Fixed: make([]int64, n), Counts: make([]uint32, n),
+		SeenUnit: w.unit, Seen: make([][]byte, n)}
 	if w.head < 0 {
 		return s
 	}
@@ -149,6 +161,7 @@ func (w *window) state() *WindowState {
 		slot := b % n
 		if w.ids[slot] == b {
 			s.Fixed[i], s.Counts[i] = w.sums[slot], w.counts[slot]
+			s.Seen[i] = w.seenState(slot)
 		}
 	}
 	return s
@@ -164,6 +177,7 @@ func (w *window) restore(s *WindowState) bool {
 	}
 	for i := range w.ids {
 		w.ids[i], w.sums[i], w.counts[i] = -1, 0, 0
+		w.seen[i], w.top[i], w.spill[i] = w.seen[i][:0], 0, false
 	}
 	w.head = s.Head
 	if s.Head < 0 {
@@ -189,6 +203,68 @@ func (w *window) restore(s *WindowState) bool {
 		}
 		slot := b % n
 		w.ids[slot], w.sums[slot], w.counts[slot] = b, sum, s.Counts[i]
+		var seen []byte
+		if s.SeenUnit == w.unit && int64(len(s.Seen)) == n {
+			seen = s.Seen[i]
+		}
+		if !w.restoreSeen(slot, seen) {
+			// Which readings it holds is not known: every reading of this
+			// bucket is added unchecked.
+			w.seen[slot], w.top[slot], w.spill[slot] = w.seen[slot][:0], math.MaxUint32, true
+		}
+	}
+	return true
+}
+
+// seenState encodes the reading times a slot remembers (see WindowState).
+func (w *window) seenState(slot int64) []byte {
+	var first uint64
+	if w.spill[slot] {
+		first = uint64(w.top[slot]) + 1
+	}
+	out := binary.AppendUvarint(make([]byte, 0, 2+2*len(w.seen[slot])), first)
+	prev := uint32(0)
+	for _, off := range w.seen[slot] {
+		out = binary.AppendUvarint(out, uint64(off-prev))
+		prev = off
+	}
+	return out
+}
+
+// restoreSeen decodes a slot's reading times; false when b is missing or
+// does not decode to increasing offsets within the bucket.
+func (w *window) restoreSeen(slot int64, b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	first, n := binary.Uvarint(b)
+	if n <= 0 || first > math.MaxUint32+1 {
+		return false
+	}
+	b = b[n:]
+	seen := w.seen[slot][:0]
+	prev, maxOff := uint64(0), uint64(w.width/w.unit)
+	for len(b) > 0 && len(seen) < seenLimit {
+		d, n := binary.Uvarint(b)
+		if n <= 0 || (len(seen) > 0 && d == 0) || prev+d > maxOff {
+			return false
+		}
+		prev += d
+		seen = append(seen, uint32(prev))
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		return false
+	}
+	w.seen[slot], w.spill[slot] = seen, first > 0
+	switch {
+	case first > 0:
+		w.top[slot] = uint32(first - 1)
+	case len(seen) > 0:
+		w.top[slot] = seen[len(seen)-1]
+	}
+	if uint64(len(seen)) > uint64(w.counts[slot]) || (first == 0 && uint64(len(seen)) != uint64(w.counts[slot])) {
+		return false // it remembers all its readings, or fewer, never more
 	}
 	return true
 }

@@ -29,6 +29,20 @@ func hourOfCO2(e *Engine, clk *fakeClock, from time.Time, n int, v func(m int) f
 	return out
 }
 
+// viaJSON is s as a restart reads it back from series.json.
+func viaJSON(t *testing.T, s SeriesSnapshot) SeriesSnapshot {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back SeriesSnapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 // TestRestartKeepsHourlyMean: 40 minutes at 1200 ppm then 500 ppm. Without
 // a restart the hourly mean fires at minute 29 and resolves at minute 61
 // (TestRollingWindow). A restart at minute 20 and another at minute 50,
@@ -46,15 +60,7 @@ func TestRestartKeepsHourlyMean(t *testing.T) {
 	}
 	rs := loadRules(t)
 	restart := func(e *Engine, clk *fakeClock, snapshot bool) *Engine {
-		s := e.SnapshotSeries(clk.t)
-		b, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back SeriesSnapshot
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
+		back := viaJSON(t, e.SnapshotSeries(clk.t))
 		alerts := e.Alerts()
 		n := New(Options{Rules: rs, Clock: clk.Now})
 		if err := n.AddFacility(testFacility("F1")); err != nil {
