@@ -86,6 +86,12 @@ type Service struct {
 	link     link
 	seen     linkSeen // the engine goroutine's view of link
 
+	// applied is the record each facility was added or updated with
+	// (engine goroutine only); deregistered, the last record of each
+	// facility the registry dropped while the service ran (registry.go).
+	applied      map[string]*registry.Facility
+	deregistered sync.Map
+
 	closers   []func() error // what New acquired, released in reverse by Close
 	closeOnce sync.Once
 	closeErr  error
@@ -222,6 +228,7 @@ func New(o Options) (s *Service, err error) {
 		}
 		s.events = newEvents(sink, s.log, o.Registerer)
 	}
+	s.retireUnlisted()
 	if s.http != nil {
 		s.routes()
 	}
@@ -340,7 +347,7 @@ func (s *Service) evaluate(ctx context.Context) error {
 			s.observe(msg, &b)
 		case <-tick.C:
 			if err := s.syncRegistry(); err != nil {
-				s.log.Error("registry: adding a facility to the engine failed", "err", err)
+				s.log.Error("registry: applying a facility to the engine failed", "err", err)
 			}
 			s.apply(s.engine.Tick(s.o.Clock()), time.Time{})
 		case <-snap.C:

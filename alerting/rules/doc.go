@@ -131,5 +131,9 @@
 // until its next call: record them (package state) and hand the Notify
 // ones to the notifier before calling again. On start: AddFacility for
 // each facility, then Restore(store.Alerts()) and RestoreSeries(snapshot),
-// then re-send store.Unsent(); CentreBack once connected.
+// then RetireUnlisted, then re-send store.Unsent(); CentreBack once
+// connected. When the registry changes, UpdateFacility applies a changed
+// record and RemoveFacility drops a facility (reconcile.go): what still
+// exists keeps its state, what no longer exists ends by one documented
+// rule.
 package rules

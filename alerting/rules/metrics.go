@@ -20,6 +20,7 @@ type Metrics struct {
 	centreLost, massDrops                        prometheus.Counter
 	seriesRestored                               *prometheus.CounterVec
 	duplicates, unchecked                        prometheus.Counter
+	retired                                      *prometheus.CounterVec
 }
 
 // batchLane counts a batch by its lane and draining flag.
@@ -83,8 +84,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "cw_alerting_window_unchecked_total",
 		Help: "Readings added to a rolling mean's bucket that could not tell whether it held them already: the bucket remembers 1,024 reading times, and the device reports faster; per rolling mean.",
 	})
+	retired := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_alerts_retired_total",
+		Help: "Alerts ended because the registry no longer lists their device, gateway, room or facility, by outcome: resolved (was firing or acknowledged), inactive (was pending), dropped (was inactive).",
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored, duplicates, unchecked)
+		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored, duplicates, unchecked, retired)
 	}
 	m := &Metrics{
 		live: readings.WithLabelValues("live"), replay: readings.WithLabelValues("replay"),
@@ -104,6 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		seriesRestored:  restored,
 		duplicates:      duplicates,
 		unchecked:       unchecked,
+		retired:         retired,
 	}
 	for l := range m.lanes {
 		for d, name := range [...]string{"false", "true"} {
