@@ -222,11 +222,8 @@ func New(o Options) (s *Service, err error) {
 	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added),
 		"thresholds", windows)
 	if cfg.Events.Enabled {
-		sink := o.Sink
-		if sink == nil {
-			sink = influxwrite.NewInfluxSink(cfg.Events.Influx)
-		}
-		s.events = newEvents(sink, s.log, o.Registerer)
+		s.events = newEvents(cfg.Events.Influx, o.Sink, s.log, o.Registerer)
+		s.onClose(s.events.close)
 	}
 	s.retireUnlisted()
 	if s.http != nil {
