@@ -30,6 +30,7 @@ type seriesFile struct {
 	last   time.Time // Taken of the snapshot on disk
 	saves  *prometheus.CounterVec
 	dur    prometheus.Histogram
+	saved  func(journal uint64) // told which journals a snapshot on disk covers
 }
 
 func newSeriesFile(dir string, log *slog.Logger, reg prometheus.Registerer) *seriesFile {
@@ -105,4 +106,8 @@ func (f *seriesFile) save(s rules.SeriesSnapshot) {
 	}
 	f.dur.Observe(time.Since(start).Seconds())
 	f.saves.WithLabelValues("saved").Inc()
+	f.last = s.Taken
+	if f.saved != nil && s.Journal > 0 {
+		f.saved(s.Journal)
+	}
 }

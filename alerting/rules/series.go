@@ -22,6 +22,9 @@ type SeriesSnapshot struct {
 	Version    int              `json:"version"`
 	Taken      time.Time        `json:"taken"`
 	Thresholds []ThresholdState `json:"thresholds"`
+	// Journal is the service's: the last of its journals of evaluated
+	// batches that the snapshot covers (see Remember); 0 none.
+	Journal uint64 `json:"journal,omitempty"`
 }
 
 // ThresholdState is one threshold's memory, keyed by its alert's
