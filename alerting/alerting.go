@@ -86,6 +86,16 @@ type Service struct {
 	link     link
 	seen     linkSeen // the engine goroutine's view of link
 
+	// applied is the record each facility was added or updated with
+	// (engine goroutine only); deregistered, the last record of each
+	// facility the registry dropped while the service ran (registry.go).
+	applied      map[string]*registry.Facility
+	deregistered sync.Map
+	// journal and acker: a message is acknowledged to the broker once what
+	// it changed is on disk (journal.go).
+	journal *seriesJournal
+	acker   *acker
+
 	closers   []func() error // what New acquired, released in reverse by Close
 	closeOnce sync.Once
 	closeErr  error
@@ -95,7 +105,8 @@ type message struct {
 	topic    string
 	payload  []byte
 	arrived  time.Time
-	retained bool // a retained message delivered on subscribing: old news
+	retained bool   // a retained message delivered on subscribing: old news
+	ack      func() // acknowledges it to the broker (journal.go); nil in tests
 }
 
 // New loads the registry and the rules, binds the API's address, locks
@@ -211,17 +222,17 @@ func New(o Options) (s *Service, err error) {
 	}
 	s.onClose(s.store.Close)
 	restored := s.engine.Restore(s.store.Alerts())
-	s.series = newSeriesFile(cfg.StateDir, s.log, o.Registerer)
-	windows := s.engine.RestoreSeries(s.series.load())
-	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added),
-		"thresholds", windows)
-	if cfg.Events.Enabled {
-		sink := o.Sink
-		if sink == nil {
-			sink = influxwrite.NewInfluxSink(cfg.Events.Influx)
-		}
-		s.events = newEvents(sink, s.log, o.Registerer)
+	windows, journalled, err := s.restoreSeries()
+	if err != nil {
+		return nil, err
 	}
+	s.log.Info("alert state restored", "alerts", restored, "unsent", len(s.store.Unsent()), "facilities", len(s.added),
+		"thresholds", windows, "journalled_batches", journalled)
+	if cfg.Events.Enabled {
+		s.events = newEvents(cfg.Events.Influx, o.Sink, s.log, o.Registerer)
+		s.onClose(s.events.close)
+	}
+	s.retireUnlisted()
 	if s.http != nil {
 		s.routes()
 	}
@@ -264,7 +275,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
 	cfg := s.cfg
 	handler := func(_ mqtt.Client, msg mqtt.Message) {
-		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock(), retained: msg.Retained()}
+		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock(), retained: msg.Retained(), ack: msg.Ack}
 		mqttx.Hand(ctx, s.in, m, s.m.queueFull.Inc)
 	}
 	// A persistent session with a stable client ID: batches published while
@@ -272,7 +283,7 @@ func (s *Service) Run(ctx context.Context) error {
 	// without stale notifications) when it is back. Queued messages can
 	// arrive before the subscriptions are re-made, hence the default handler.
 	client, err := mqttx.New(mqttx.Options{
-		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: true, Logger: s.log, Default: handler,
+		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: false, Logger: s.log, Default: handler,
 		OnConnect: func(c mqtt.Client) {
 			// First of all: the engine must know the centre hears again
 			// before it judges what the broker hands out now.
@@ -305,6 +316,7 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go("registry", s.reg.Run)
 	}
 	g.Go("engine", s.evaluate)
+	g.Go("acks", s.ackLoop)
 	g.Go("notify", s.notifyLoop)
 	g.Go("dispatcher", s.disp.Run)
 	g.Go("series", s.series.run)
@@ -326,7 +338,7 @@ func (s *Service) evaluate(ctx context.Context) error {
 	defer tick.Stop()
 	snap := time.NewTicker(s.cfg.SeriesSnapshotInterval)
 	defer snap.Stop()
-	defer func() { s.series.save(s.engine.SnapshotSeries(s.o.Clock())) }()
+	defer func() { s.series.save(s.takeSeries()) }()
 	var b model.Batch
 	for {
 		// The link's state first: a message the broker hands out after a
@@ -338,13 +350,14 @@ func (s *Service) evaluate(ctx context.Context) error {
 		case <-s.link.wake:
 		case msg := <-s.in:
 			s.observe(msg, &b)
+			s.ackAfter(ctx, msg)
 		case <-tick.C:
 			if err := s.syncRegistry(); err != nil {
-				s.log.Error("registry: adding a facility to the engine failed", "err", err)
+				s.log.Error("registry: applying a facility to the engine failed", "err", err)
 			}
 			s.apply(s.engine.Tick(s.o.Clock()), time.Time{})
 		case <-snap.C:
-			s.series.offer(s.engine.SnapshotSeries(s.o.Clock()))
+			s.series.offer(s.takeSeries())
 		case tr := <-s.notified:
 			if err := s.store.MarkNotified(tr); err != nil {
 				s.log.Error("state: mark notified", "err", err)
@@ -410,6 +423,7 @@ func (s *Service) observe(msg message, b *model.Batch) {
 		s.keepRegistered(b, snap, f)
 		s.m.messages.WithLabelValues("batch").Inc()
 		s.apply(s.engine.ObserveBatch(b), msg.arrived)
+		s.journal.add(b, s.o.Clock())
 	case model.SuffixStatus:
 		st, err := model.DecodeStatus(msg.payload)
 		if err != nil || st.Facility != facility || st.Gateway != gateway {

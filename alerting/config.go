@@ -111,7 +111,7 @@ func (c *Config) Validate() error {
 		return config.Errorf("tick_interval", "%v: must be between %v and 1m", c.TickInterval, minTick)
 	}
 	if c.SeriesSnapshotInterval < time.Second || c.SeriesSnapshotInterval > time.Hour {
-		return config.Errorf("series_snapshot_interval", "%v: must be between 1s and 1h (what a crash may forget of the rolling means)", c.SeriesSnapshotInterval)
+		return config.Errorf("series_snapshot_interval", "%v: must be between 1s and 1h (how much of the series journal a start replays)", c.SeriesSnapshotInterval)
 	}
 	if err := c.Platform.validate(); err != nil {
 		return err

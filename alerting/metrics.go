@@ -11,6 +11,7 @@ type metrics struct {
 	latency          prometheus.Histogram
 	ackDropped       prometheus.Counter
 	apiRejected      *prometheus.CounterVec
+	registryChanges  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,6 +42,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.apiRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cw_alerting_api_rejected_total", Help: "API requests answered with an error, by endpoint (ack, alerts, alert) and reason (bad_request, unknown).",
 	}, []string{"endpoint", "reason"})
-	reg.MustRegister(m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency, m.apiRejected)
+	m.registryChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_registry_changes_total", Help: "Registry records applied to the rule engine, by outcome: added, updated, removed, failed (the engine keeps what it had; logged, tried again at the next change).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.registryChanges, m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency, m.apiRejected)
 	return m
 }

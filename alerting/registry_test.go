@@ -65,13 +65,28 @@ func (c *smsCapture) Notify(_ context.Context, m notify.Message) (bool, error) {
 // the SMS captured and no MQTT; the test owns (and reloads) the registry.
 func newRegistryService(t *testing.T, dir string, sms notify.Notifier) (*Service, *registry.Registry, *prometheus.Registry) {
 	t.Helper()
+	cfg, reg := registryConfig(t, dir, t.TempDir(), t.TempDir())
+	preg := prometheus.NewRegistry()
+	s, err := New(Options{Config: cfg, Registry: reg, Sink: discardSink{}, Registerer: preg,
+		Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reg, preg
+}
+
+// registryConfig is the configuration of the registry tests, over the
+// registry folder dir and the given state directories, and the registry
+// the test owns (and reloads).
+func registryConfig(t *testing.T, dir, stateDir, notifyDir string) (Config, *registry.Registry) {
+	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Rules, cfg.CalendarDir, cfg.StateDir = "../configs/rules.yaml", "../configs/calendar", t.TempDir()
+	cfg.Rules, cfg.CalendarDir, cfg.StateDir = "../configs/rules.yaml", "../configs/calendar", stateDir
 	cfg.Facilities = dir
 	cfg.Notify.SMSProvider = "log"
 	operator := notify.Policy{Steps: []notify.Step{{Name: "operator", Targets: []notify.Target{notify.TargetOperator}}}}
 	cfg.Notify.Config = notify.Config{
-		StateDir: t.TempDir(), GroupWait: time.Nanosecond,
+		StateDir: notifyDir, GroupWait: time.Nanosecond,
 		Budget:   notify.BudgetConfig{PerDay: 1000, PerWindow: 1000, Window: time.Second},
 		Policies: map[string]notify.Policy{"info": operator, "warning": operator, "critical": operator},
 	}
@@ -83,13 +98,7 @@ func newRegistryService(t *testing.T, dir string, sms notify.Notifier) (*Service
 	if err != nil {
 		t.Fatal(err)
 	}
-	preg := prometheus.NewRegistry()
-	s, err := New(Options{Config: cfg, Registry: reg, Sink: discardSink{}, Registerer: preg,
-		Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, reg, preg
+	return cfg, reg
 }
 
 func batchMessage(facility, gateway string, region model.Region, rs ...model.Reading) message {

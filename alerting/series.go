@@ -30,6 +30,7 @@ type seriesFile struct {
 	last   time.Time // Taken of the snapshot on disk
 	saves  *prometheus.CounterVec
 	dur    prometheus.Histogram
+	saved  func(journal uint64) // told which journals a snapshot on disk covers
 }
 
 func newSeriesFile(dir string, log *slog.Logger, reg prometheus.Registerer) *seriesFile {
@@ -58,7 +59,7 @@ func (f *seriesFile) load() rules.SeriesSnapshot {
 		f.log.Error("rules' memory not restored; rolling means start empty", "file", f.path, "err", err)
 		return rules.SeriesSnapshot{}
 	}
-	if s.Version != 0 && s.Version != rules.SeriesVersion {
+	if s.Version < 0 || s.Version > rules.SeriesVersion { // older versions are converted by the engine
 		f.saves.WithLabelValues("load_version").Inc()
 		f.log.Error("rules' memory has an unknown layout; rolling means start empty", "file", f.path, "version", s.Version)
 		return rules.SeriesSnapshot{}
@@ -105,4 +106,8 @@ func (f *seriesFile) save(s rules.SeriesSnapshot) {
 	}
 	f.dur.Observe(time.Since(start).Seconds())
 	f.saves.WithLabelValues("saved").Inc()
+	f.last = s.Taken
+	if f.saved != nil && s.Journal > 0 {
+		f.saved(s.Journal)
+	}
 }

@@ -96,6 +96,13 @@ func startAlertingProcess(t *testing.T, conf, listen string) *alertingProcess {
 // start runs the binary and waits until it is connected to the broker.
 func (p *alertingProcess) start() {
 	p.t.Helper()
+	p.launch()
+	waitReady(p.t, "alerting process", p.listen)
+}
+
+// launch runs the binary without waiting for it.
+func (p *alertingProcess) launch() {
+	p.t.Helper()
 	cmd := exec.Command(alertingBinary(p.t), "-config", p.conf)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
@@ -104,17 +111,19 @@ func (p *alertingProcess) start() {
 	p.mu.Lock()
 	p.cmd = cmd
 	p.mu.Unlock()
-	waitReady(p.t, "alerting process", p.listen)
 }
 
 // kill sends SIGKILL and waits: nothing is flushed, nothing says goodbye.
-func (p *alertingProcess) kill() {
+func (p *alertingProcess) kill() { p.stopWith(syscall.SIGKILL) }
+
+// stopWith sends sig and waits for the process to end.
+func (p *alertingProcess) stopWith(sig os.Signal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Process.Signal(sig)
 	p.cmd.Wait()
 	p.cmd = nil
 }

@@ -61,6 +61,9 @@ type Dispatcher struct {
 	budget    *budget            // used by the sender only
 	log       *nflog
 	wake      chan struct{}
+	// logCompactAt: the notification log's size at which Run compacts it
+	// (nflog_compact.go); sender goroutine only.
+	logCompactAt int64
 
 	mu       sync.Mutex // guards the fields below
 	esc      *Escalator
@@ -173,6 +176,7 @@ func (d *Dispatcher) restore(reg prometheus.Registerer) error {
 		d.Close()
 		return err
 	}
+	d.compactLog(d.clock.Now())
 	if len(d.live) > 0 || len(open) > 0 {
 		d.logger.Info("notification state restored", "open_alerts", len(open), "pending_notices", len(d.live))
 	}
@@ -203,6 +207,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err := d.Tick(ctx); err != nil && ctx.Err() == nil {
 			d.logger.Error("notify", "err", err)
 		}
+		d.maybeCompactLog()
 		wait := idleWake
 		if next := d.nextWake(); !next.IsZero() {
 			wait = max(next.Sub(d.clock.Now()), 0)

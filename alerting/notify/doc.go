@@ -72,8 +72,10 @@
 //     whether a recipient was told of an episode (before its resolution
 //     goes out), which numbers were sent an episode by SMS (replies), and
 //     rebuilds per-number SMS budgets. It holds no phone numbers, only a
-//     hash of each. A log in the line format of earlier releases is
-//     converted.
+//     hash of each. It is compacted (rewritten atomically) at start and
+//     when it has doubled: records younger than 30 days, or of an open
+//     escalation or a pending notice, stay (nflog_compact.go). A log in
+//     the line format of earlier releases is converted.
 //   - silences.json: maintenance windows added at run time.
 //
 // Damage in either log is quarantined next to it and the records after it

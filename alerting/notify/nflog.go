@@ -82,13 +82,15 @@ type nflog struct {
 	failedOn  map[string]map[Channel]bool // notice key → channels that gave up
 	announced map[string]bool             // episode|recipient → a non-resolved notice was delivered
 	smsTo     map[string]map[string]bool  // episode → phone keys sent it by SMS
+
+	compacted prometheus.Counter // records dropped by compaction (nflog_compact.go)
 }
 
 // openNflog opens path, converting a log in the line format used before
 // the record log, and calls replay for each record's entries.
 func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, replay func([]LogEntry)) (*nflog, error) {
 	n := &nflog{finished: map[string]bool{}, sentOn: map[string]map[Channel]bool{}, failedOn: map[string]map[Channel]bool{}, announced: map[string]bool{},
-		smsTo: map[string]map[string]bool{}}
+		smsTo: map[string]map[string]bool{}, compacted: newCompactedCounter(reg)}
 	if err := convertLegacyNflog(path); err != nil {
 		return nil, err
 	}

@@ -89,8 +89,17 @@ const (
 	ClosedHours
 )
 
-// limits of a threshold in one season; ±Inf where there is no limit.
-type limits struct{ min, max, clearMin, clearMax float64 }
+// limits of a threshold in one season; ±Inf where there is no limit. The
+// q fields are the same in fixed point (fixed.go), what the engine
+// compares with.
+type limits struct {
+	min, max, clearMin, clearMax     float64
+	qMin, qMax, qClearMin, qClearMax int64
+}
+
+func (l *limits) fix() {
+	l.qMin, l.qMax, l.qClearMin, l.qClearMax = fixedLimit(l.min), fixedLimit(l.max), fixedLimit(l.clearMin), fixedLimit(l.clearMax)
+}
 
 // params is a rule compiled for one room or device: every override applied.
 type params struct {
@@ -500,7 +509,7 @@ func compileThreshold(p *params, rc RuleConfig) error {
 	if p.kind == model.KindUnknown {
 		return config.Errorf("kind", "missing")
 	}
-	base := limits{math.Inf(-1), math.Inf(1), math.Inf(-1), math.Inf(1)}
+	base := limits{min: math.Inf(-1), max: math.Inf(1), clearMin: math.Inf(-1), clearMax: math.Inf(1)}
 	apply := func(l *limits, c LimitsConfig) {
 		if c.Min != nil {
 			l.min, l.clearMin = *c.Min, *c.Min
@@ -526,6 +535,9 @@ func compileThreshold(p *params, rc RuleConfig) error {
 		}
 		// A season's keys replace only the levels they name.
 		apply(&p.lim[s], rc.Seasons[name])
+	}
+	for s := range p.lim {
+		p.lim[s].fix()
 	}
 	for s, l := range p.lim {
 		if math.IsInf(l.min, -1) && math.IsInf(l.max, 1) {

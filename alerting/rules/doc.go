@@ -106,7 +106,10 @@
 // Rolling means are kept in a fixed ring of buckets (60 by default) per
 // series, so a 24-hour PM2.5 mean costs the same memory as a 1-hour CO2
 // mean, and its span is exact to one bucket width. A mean is judged only
-// once min_coverage of its buckets hold data. SnapshotSeries and
+// once min_coverage of its buckets hold data. Readings, means and limits
+// are compared in fixed point (fixed.go): a mean is the exact sum of its
+// readings over their count, and a value at the limit is in limits, as
+// Band.Contains says for the compliance rollup. SnapshotSeries and
 // RestoreSeries carry every threshold's last value and buckets across a
 // restart (the service saves them periodically and at shutdown), so a
 // restart in the middle of an hour does not reset the hourly mean.
@@ -128,5 +131,9 @@
 // until its next call: record them (package state) and hand the Notify
 // ones to the notifier before calling again. On start: AddFacility for
 // each facility, then Restore(store.Alerts()) and RestoreSeries(snapshot),
-// then re-send store.Unsent(); CentreBack once connected.
+// then RetireUnlisted, then re-send store.Unsent(); CentreBack once
+// connected. When the registry changes, UpdateFacility applies a changed
+// record and RemoveFacility drops a facility (reconcile.go): what still
+// exists keeps its state, what no longer exists ends by one documented
+// rule.
 package rules

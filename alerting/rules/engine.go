@@ -118,15 +118,23 @@ func (e *Engine) AddFacility(in Facility) error {
 	if _, dup := e.fac[in.ID]; dup {
 		return fmt.Errorf("rules: facility %q added twice", in.ID)
 	}
+	if _, err := e.build(in, e.clock().UnixNano()); err != nil {
+		return err
+	}
+	e.m.facilities.Inc()
+	return nil
+}
+
+// build makes the engine's state of a facility, registers it and its
+// alerts, and returns it; on error nothing of it stays.
+func (e *Engine) build(in Facility, now int64) (f *facility, err error) {
 	cal := in.Calendar
 	if cal == nil {
-		var err error
 		if cal, err = e.rs.Calendar(in.ID, in.Region, in.Location, in.OpeningHours); err != nil {
-			return fmt.Errorf("rules: facility %s: %w", in.ID, err)
+			return nil, fmt.Errorf("rules: facility %s: %w", in.ID, err)
 		}
 	}
-	now := e.clock().UnixNano()
-	f := &facility{
+	f = &facility{
 		id: in.ID, region: in.Region, cal: cal, added: now, lastArrival: now,
 		roomTypes: map[string]model.RoomType{}, devices: map[string]*device{},
 		gateways: map[string]*gateway{}, rooms: map[string]*roomState{}, params: map[string]*params{},
@@ -135,28 +143,43 @@ func (e *Engine) AddFacility(in Facility) error {
 		f.roomTypes[r.ID] = r.Type
 	}
 	e.fac[in.ID] = f
-	for _, g := range in.Gateways {
-		if _, err := e.gateway(f, g); err != nil {
-			return err
+	defer func() {
+		if err != nil {
+			e.unregister(f)
 		}
+	}()
+	for _, id := range in.Gateways {
+		g, err := e.gateway(f, id)
+		if err != nil {
+			return nil, err
+		}
+		g.registered = true
 	}
 	for _, d := range in.Devices {
 		dev, err := e.device(f, d.ID, d.Room, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dev.interval = int64(d.Interval)
 		if err := e.setupAbsence(f, dev); err != nil {
-			return err
+			return nil, err
 		}
 		for _, k := range d.Kinds {
 			if _, err := e.series(f, dev, k); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	e.m.facilities.Inc()
-	return nil
+	return f, nil
+}
+
+// unregister removes f and its alerts from the engine's indexes.
+func (e *Engine) unregister(f *facility) {
+	for fp := range f.alerts() {
+		delete(e.byFP, fp)
+	}
+	e.gatewaysKnown -= len(f.gateways)
+	delete(e.fac, f.id)
 }
 
 // Acknowledge records that an operator took charge of a firing alert.

@@ -41,20 +41,29 @@ type threshold struct {
 	a        *alert
 	win      *window // nil: single readings
 	state    bool    // the kind reports changes only (door, camera): Tick re-evaluates its last value
-	lastV    float64
+	last     level   // the last value judged (a reading, or a window's mean)
 	lastT    int64
 	has      bool
-	lastLive bool // the reading that set lastV was live (not replay)
+	lastLive bool // the reading that set last was live (not replay)
 }
 
 // observe judges a reading at t; live says whether the reading itself was
 // live (c.live may be false for a live reading whose verdict waits).
 func (th *threshold) observe(c *evalCtx, t int64, v float64, live bool) {
 	p := th.a.p
-	value := v
+	value := single(v)
 	if th.win != nil {
-		if !th.win.add(t, v) {
+		switch th.win.add(t, v) {
+		case duplicate:
+			c.e.m.duplicates.Inc()
+			return // the mean is what it was, and was judged
+		case unchecked:
+			c.e.m.unchecked.Inc()
+		case tooOld:
 			c.e.m.tooOld.Inc()
+			return
+		case full:
+			c.e.m.bucketFull.Inc()
 			return
 		}
 		mean, cov := th.win.mean()
@@ -68,27 +77,29 @@ func (th *threshold) observe(c *evalCtx, t int64, v float64, live bool) {
 	} else if th.has && t < th.lastT {
 		return // out of order: the newer reading already decided
 	}
-	th.lastV, th.lastT, th.has, th.lastLive = value, t, true, live
+	th.last, th.lastT, th.has, th.lastLive = value, t, true, live
 	th.eval(c, t, value)
 }
 
-func (th *threshold) eval(c *evalCtx, t int64, value float64) {
+// eval judges a level at t, exactly (fixed.go): a mean at the limit is in
+// limits, as it is for the compliance rollup (Band.Contains).
+func (th *threshold) eval(c *evalCtx, t int64, value level) {
 	p := th.a.p
 	dc := c.day(t)
 	if !dc.inScope(p.when, t) {
-		th.a.step(c, t, condClear, value, th.a.Limit)
+		th.a.step(c, t, condClear, value.v, th.a.Limit)
 		return
 	}
 	l := &p.lim[dc.season]
 	switch {
-	case value > l.max:
-		th.a.step(c, t, condViolating, value, l.max)
-	case value < l.min:
-		th.a.step(c, t, condViolating, value, l.min)
-	case value <= l.clearMax && value >= l.clearMin:
-		th.a.step(c, t, condClear, value, th.a.Limit)
+	case value.above(l.qMax):
+		th.a.step(c, t, condViolating, value.v, l.max)
+	case value.below(l.qMin):
+		th.a.step(c, t, condViolating, value.v, l.min)
+	case !value.above(l.qClearMax) && !value.below(l.qClearMin):
+		th.a.step(c, t, condClear, value.v, th.a.Limit)
 	default:
-		th.a.step(c, t, condBetween, value, th.a.Limit)
+		th.a.step(c, t, condBetween, value.v, th.a.Limit)
 	}
 }
 
@@ -114,11 +125,11 @@ func (th *threshold) tick(c *evalCtx, now int64, caught bool) {
 		tc.live, tc.held = false, true
 	}
 	if th.state || now-th.lastT <= c.e.lateness {
-		th.eval(&tc, now, th.lastV)
+		th.eval(&tc, now, th.last)
 		return
 	}
 	if !c.day(now).inScope(th.a.p.when, now) {
-		th.a.step(&tc, now, condClear, th.lastV, th.a.Limit)
+		th.a.step(&tc, now, condClear, th.last.v, th.a.Limit)
 	}
 }
 

@@ -83,6 +83,7 @@ type device struct {
 	id, room   string
 	roomType   model.RoomType
 	registered bool  // listed in the facility file
+	added      int64 // processing time the engine began to expect it
 	interval   int64 // expected reporting interval; 0: no absence rule
 	lastSeen   int64 // newest event time
 	lastLive   int64 // processing time of the newest live reading
@@ -105,6 +106,8 @@ type series struct {
 // gateway is one gateway of a facility.
 type gateway struct {
 	id          string
+	registered  bool  // listed in the facility file (not learnt from its traffic)
+	added       int64 // processing time the engine began to expect it
 	lastArrival int64 // processing time of its last batch or online status; 0 never
 	a           *alert
 	// draining: its last batch said older entries are still on their way
@@ -130,6 +133,36 @@ func (e *Engine) caughtUp(f *facility, now int64) bool {
 		}
 	}
 	return f.lastReplay == 0 || now-f.lastReplay >= e.settle
+}
+
+// alerts lists every alert of the facility's rule instances by
+// fingerprint.
+func (f *facility) alerts() map[string]*alert {
+	out := map[string]*alert{}
+	for _, d := range f.devices {
+		if d.absence != nil {
+			out[d.absence.Fingerprint] = d.absence
+		}
+		for _, s := range d.series {
+			for _, th := range s.thresholds {
+				out[th.a.Fingerprint] = th.a
+			}
+			for _, r := range s.rises {
+				out[r.a.Fingerprint] = r.a
+			}
+		}
+	}
+	for _, rs := range f.rooms {
+		for _, v := range rs.vents {
+			out[v.a.Fingerprint] = v.a
+		}
+	}
+	for _, g := range f.gateways {
+		if g.a != nil {
+			out[g.a.Fingerprint] = g.a
+		}
+	}
+	return out
 }
 
 // roomState holds room-level rules.
@@ -158,7 +191,7 @@ func (e *Engine) device(f *facility, id, room string, registered bool) (*device,
 	if len(f.devices) >= e.rs.engine.maxDevices {
 		return nil, errDeviceLimit
 	}
-	d := &device{id: id, room: room, roomType: f.roomTypes[room], registered: registered}
+	d := &device{id: id, room: room, roomType: f.roomTypes[room], registered: registered, added: e.clock().UnixNano()}
 	f.devices[id] = d
 	return d, nil
 }
@@ -245,7 +278,7 @@ func (e *Engine) gateway(f *facility, id string) (*gateway, error) {
 	if g, ok := f.gateways[id]; ok {
 		return g, nil
 	}
-	g := &gateway{id: id}
+	g := &gateway{id: id, added: e.clock().UnixNano()}
 	e.gatewaysKnown++
 	for _, name := range e.rs.names {
 		p, err := e.rule(f, name, "")

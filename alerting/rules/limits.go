@@ -25,8 +25,20 @@ type Band struct{ Min, Max float64 }
 var Unbounded = Band{math.Inf(-1), math.Inf(1)}
 
 // Contains reports whether v is within the band (false for NaN), as the
-// engine judges a threshold: a violation is below Min or above Max.
-func (b Band) Contains(v float64) bool { return v >= b.Min && v <= b.Max }
+// engine judges a threshold: a violation is below Min or above Max, judged
+// in the engine's fixed point (fixed.go). A one-minute mean at the limit
+// that InfluxDB returns a few floating-point units above it is therefore
+// within, as the engine's exact mean of the same readings is.
+func (b Band) Contains(v float64) bool {
+	if math.IsNaN(v) {
+		return false
+	}
+	if math.Abs(v) > fixedLimitBound {
+		return v >= b.Min && v <= b.Max // beyond every kind's range: no rounding matters
+	}
+	l := level{sum: fixedLimit(v), n: 1}
+	return !l.below(fixedLimit(b.Min)) && !l.above(fixedLimit(b.Max))
+}
 
 // Intersect is the band both allow.
 func (b Band) Intersect(o Band) Band { return Band{math.Max(b.Min, o.Min), math.Min(b.Max, o.Max)} }

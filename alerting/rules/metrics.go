@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	live, replay                                 prometheus.Counter
 	unknownFacility, future, deviceLimit, tooOld prometheus.Counter
+	bucketFull                                   prometheus.Counter
 	outOfRange, unknownAlert                     prometheus.Counter
 	transitions                                  [len(stateNames)]prometheus.Counter
 	notified, announced, suppressed, held        prometheus.Counter
@@ -18,6 +19,8 @@ type Metrics struct {
 	lanes                                        [3][2]prometheus.Counter // lane × draining
 	centreLost, massDrops                        prometheus.Counter
 	seriesRestored                               *prometheus.CounterVec
+	duplicates, unchecked                        prometheus.Counter
+	retired                                      *prometheus.CounterVec
 }
 
 // batchLane counts a batch by its lane and draining flag.
@@ -73,8 +76,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "cw_alerting_series_restored_total",
 		Help: "Thresholds' last values and rolling windows read from the snapshot at start, by outcome: applied, or changed (the rule's window or buckets changed: dropped).",
 	}, []string{"outcome"})
+	duplicates := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_window_duplicates_total",
+		Help: "Readings a rolling mean already held (same device, kind and measurement time: a batch sent again, a message handed over again), not counted twice; per rolling mean.",
+	})
+	unchecked := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cw_alerting_window_unchecked_total",
+		Help: "Readings added to a rolling mean's bucket that could not tell whether it held them already: the bucket remembers 1,024 reading times, and the device reports faster; per rolling mean.",
+	})
+	retired := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cw_alerting_alerts_retired_total",
+		Help: "Alerts ended because the registry no longer lists their device, gateway, room or facility, by outcome: resolved (was firing or acknowledged), inactive (was pending), dropped (was inactive).",
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored)
+		reg.MustRegister(readings, rejected, trans, notif, unknownAlert, fac, lanes, centreLost, massDrops, restored, duplicates, unchecked, retired)
 	}
 	m := &Metrics{
 		live: readings.WithLabelValues("live"), replay: readings.WithLabelValues("replay"),
@@ -82,6 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		future:          rejected.WithLabelValues("future"),
 		deviceLimit:     rejected.WithLabelValues("device_limit"),
 		tooOld:          rejected.WithLabelValues("older_than_window"),
+		bucketFull:      rejected.WithLabelValues("bucket_full"),
 		outOfRange:      rejected.WithLabelValues("out_of_range"),
 		unknownAlert:    unknownAlert,
 		announced:       notif.WithLabelValues("announced"),
@@ -91,6 +107,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		centreLost:      centreLost,
 		massDrops:       massDrops,
 		seriesRestored:  restored,
+		duplicates:      duplicates,
+		unchecked:       unchecked,
+		retired:         retired,
 	}
 	for l := range m.lanes {
 		for d, name := range [...]string{"false", "true"} {

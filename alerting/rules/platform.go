@@ -119,7 +119,7 @@ func (e *Engine) gatewayDown(f *facility, g *gateway, t int64) {
 	if open {
 		g.a.Severity = g.a.p.sev
 	}
-	last := max(g.lastArrival, f.added)
+	last := max(g.lastArrival, g.added)
 	g.a.step(&c, t, condViolating, float64(t-last)/1e9, float64(g.a.p.silence)/1e9)
 }
 
@@ -153,7 +153,7 @@ func (e *Engine) tickPlatform(now int64) {
 				continue
 			}
 			if g.suspectAt == 0 && !g.a.State.active() {
-				ref := max(g.lastArrival, f.added, e.plat.okSince)
+				ref := max(g.lastArrival, g.added, e.plat.okSince)
 				if now-ref > g.a.p.silence {
 					e.suspect(g, ref+g.a.p.silence)
 				}

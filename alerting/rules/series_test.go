@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,20 @@ func hourOfCO2(e *Engine, clk *fakeClock, from time.Time, n int, v func(m int) f
 	return out
 }
 
+// viaJSON is s as a restart reads it back from series.json.
+func viaJSON(t *testing.T, s SeriesSnapshot) SeriesSnapshot {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back SeriesSnapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 // TestRestartKeepsHourlyMean: 40 minutes at 1200 ppm then 500 ppm. Without
 // a restart the hourly mean fires at minute 29 and resolves at minute 61
 // (TestRollingWindow). A restart at minute 20 and another at minute 50,
@@ -45,15 +60,7 @@ func TestRestartKeepsHourlyMean(t *testing.T) {
 	}
 	rs := loadRules(t)
 	restart := func(e *Engine, clk *fakeClock, snapshot bool) *Engine {
-		s := e.SnapshotSeries(clk.t)
-		b, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back SeriesSnapshot
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
+		back := viaJSON(t, e.SnapshotSeries(clk.t))
 		alerts := e.Alerts()
 		n := New(Options{Rules: rs, Clock: clk.Now})
 		if err := n.AddFacility(testFacility("F1")); err != nil {
@@ -129,5 +136,41 @@ func TestRestoreDropsChangedWindow(t *testing.T) {
 	changed := testutil.ToFloat64(n.m.seriesRestored.WithLabelValues("changed"))
 	if changed != 1 || applied == 0 {
 		t.Fatalf("applied %d, changed %v; want the co2_hourly window dropped and the rest applied", applied, changed)
+	}
+}
+
+// TestRestoreVersion1: a snapshot of the layout before fixed point (the
+// sums as floating-point numbers, no exact level) is read: its means go on
+// where they were.
+func TestRestoreVersion1(t *testing.T) {
+	start := at(2026, 5, 12, 8, 0)
+	clk := &fakeClock{start.Add(20 * time.Minute)}
+	const v1 = `{"version":1,"taken":"2026-05-12T08:20:00+08:00","thresholds":[
+		{"fingerprint":"%s","judged":true,"value":1200,"time_ns":%d,
+		 "window":{"width_ns":60000000000,"head":%d,"sums":[%s],"counts":[%s]}}]}`
+	fp := Fingerprint("co2_hourly", "F1", "r1", "co2-1")
+	head := clk.t.Add(-time.Minute).UnixNano() / int64(time.Minute)
+	sums, counts := make([]string, 60), make([]string, 60)
+	for i := range 60 {
+		sums[i], counts[i] = "0", "0"
+		if i >= 40 { // the last 20 minutes: 1200 ppm
+			sums[i], counts[i] = "1200", "1"
+		}
+	}
+	var snap SeriesSnapshot
+	if err := json.Unmarshal([]byte(fmt.Sprintf(v1, fp, clk.t.Add(-time.Minute).UnixNano(), head,
+		strings.Join(sums, ","), strings.Join(counts, ","))), &snap); err != nil {
+		t.Fatal(err)
+	}
+	e := New(Options{Rules: loadRules(t), Clock: clk.Now})
+	if err := e.AddFacility(testFacility("F1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.RestoreSeries(snap); n != 1 {
+		t.Fatalf("restored %d thresholds, want 1", n)
+	}
+	got := hourOfCO2(e, clk, clk.t, 15, func(int) float64 { return 1200 })
+	if want := start.Add(29 * time.Minute); !got[Firing].Equal(want) {
+		t.Fatalf("fired at %s, want %s (the restored twenty minutes count)", got[Firing].Format(time.TimeOnly), want.Format(time.TimeOnly))
 	}
 }

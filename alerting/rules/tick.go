@@ -74,7 +74,7 @@ func (e *Engine) tickAbsence(c *evalCtx, f *facility, d *device, now int64) {
 	}
 	last := d.lastLive
 	if last == 0 {
-		last = f.added
+		last = d.added
 		if d.lastSeen == 0 {
 			a.Description = d.neverDesc
 		}

@@ -89,7 +89,7 @@ func TestInLimitsMeansTheSameInAlertingAndCompliance(t *testing.T) {
 	if testing.Short() {
 		cases = 80
 	}
-	judged, within, outside := 0, 0, 0
+	judged, within, outside, windowedAtLimit := 0, 0, 0, 0
 	for i := 0; i < cases; i++ {
 		region := propertyRegions[rng.IntN(len(propertyRegions))]
 		rt := roomTypes[rng.IntN(len(roomTypes))]
@@ -112,6 +112,21 @@ func TestInLimitsMeansTheSameInAlertingAndCompliance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// What the rollup really judges: InfluxDB's one-minute mean of the
+		// minute's readings, a sum divided by a count in floating point,
+		// which can land a unit beside v. It must not change the verdict.
+		reps := 1 + rng.IntN(12)
+		var minuteSum float64
+		for range reps {
+			minuteSum += v
+		}
+		if inMinute, err := j.within(k.String(), "r1", at, minuteSum/float64(reps)); err != nil || inMinute != inCompliance {
+			t.Errorf("%s %s: %v within=%v, but the one-minute mean of %d readings of it (%v) within=%v (%v)",
+				region, k, v, inCompliance, reps, minuteSum/float64(reps), inMinute, err)
+		}
+		if windowedKind(rs, k) && atLimit(rs, k, v) {
+			windowedAtLimit++
+		}
 		violates := alertingViolates(t, rs, f, k, at, v)
 		if inCompliance == violates {
 			t.Errorf("%s room type %s %s %v at %s (%s season): compliance says within=%v, alerting says violating=%v",
@@ -125,8 +140,9 @@ func TestInLimitsMeansTheSameInAlertingAndCompliance(t *testing.T) {
 		}
 	}
 	// The draw must exercise both verdicts, or the property proves nothing.
-	if judged < cases/2 || within < judged/5 || outside < judged/5 {
-		t.Fatalf("weak draw: %d cases judged, %d within, %d outside", judged, within, outside)
+	if judged < cases/2 || within < judged/5 || outside < judged/5 || windowedAtLimit < judged/40 {
+		t.Fatalf("weak draw: %d cases judged, %d within, %d outside, %d of a windowed kind exactly at a limit",
+			judged, within, outside, windowedAtLimit)
 	}
 }
 
@@ -170,14 +186,10 @@ func drawAny(rng *rand.Rand, rs *rules.RuleSet, k model.Kind) float64 {
 		step := math.Abs(e) * 1e-3
 		switch rng.IntN(3) {
 		case 0:
-			// Exactly on the limit. A rolling mean of n equal readings can
-			// differ from the reading in its last bit (the engine sums then
-			// divides), so for windowed kinds the exact limit is left out:
-			// see the report of this change.
-			if !windowed(kl) {
-				return e
-			}
-			return e + step
+			// Exactly on the limit, for windowed kinds too: the engine's
+			// rolling mean of n readings at the limit is the limit (it sums
+			// in fixed point), in limits for both.
+			return e
 		case 1:
 			return e + step
 		default:
@@ -187,9 +199,31 @@ func drawAny(rng *rand.Rand, rs *rules.RuleSet, k model.Kind) float64 {
 	return lo + rng.Float64()*(hi-lo)
 }
 
-func windowed(kl rules.KindLimits) bool {
+// windowedKind reports whether a rule judges k by a rolling mean.
+func windowedKind(rs *rules.RuleSet, k model.Kind) bool {
+	kl, _ := rs.KindLimits(k)
 	for _, r := range kl.Rules {
 		if r.Window > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// atLimit reports whether v is exactly one of k's limits.
+func atLimit(rs *rules.RuleSet, k model.Kind, v float64) bool {
+	kl, _ := rs.KindLimits(k)
+	bands := []rules.Band{}
+	for _, b := range kl.Seasons {
+		bands = append(bands, b)
+	}
+	for _, m := range kl.RoomTypes {
+		for _, b := range m {
+			bands = append(bands, b)
+		}
+	}
+	for _, b := range bands {
+		if v == b.Min || v == b.Max {
 			return true
 		}
 	}
