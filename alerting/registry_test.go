@@ -65,16 +65,10 @@ func (c *smsCapture) Notify(_ context.Context, m notify.Message) (bool, error) {
 // the SMS captured and no MQTT; the test owns (and reloads) the registry.
 func newRegistryService(t *testing.T, dir string, sms notify.Notifier) (*Service, *registry.Registry, *prometheus.Registry) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Rules, cfg.CalendarDir, cfg.StateDir = "../configs/rules.yaml", "../configs/calendar", t.TempDir()
+	cfg := testConfig(t)
 	cfg.Facilities = dir
-	cfg.Notify.SMSProvider = "log"
-	operator := notify.Policy{Steps: []notify.Step{{Name: "operator", Targets: []notify.Target{notify.TargetOperator}}}}
-	cfg.Notify.Config = notify.Config{
-		StateDir: t.TempDir(), GroupWait: time.Nanosecond,
-		Budget:   notify.BudgetConfig{PerDay: 1000, PerWindow: 1000, Window: time.Second},
-		Policies: map[string]notify.Policy{"info": operator, "warning": operator, "critical": operator},
-	}
+	cfg.Events.Enabled = true // into discardSink
+	cfg.Notify.GroupWait = time.Nanosecond
 	rs, err := rules.LoadFile(cfg.Rules, cfg.CalendarDir)
 	if err != nil {
 		t.Fatal(err)
