@@ -152,3 +152,19 @@ func TestCheckNamesUnknownGroupWaitRule(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestDeployConfigsLoad: the configurations deploy/ ships load and
+// validate (their secret files exist only where they are deployed), with
+// the operational listener on loopback.
+func TestDeployConfigsLoad(t *testing.T) {
+	for _, f := range []string{"deploy/compose/config/alerting.yaml", "deploy/kubernetes/config/alerting.yaml"} {
+		cfg := DefaultConfig()
+		if err := config.Load(repoFile(t, f), &cfg); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if !strings.HasPrefix(cfg.HTTP.Listen, "127.0.0.1:") || cfg.Ctl.SecretFile == "" || cfg.Access.PhoneKeyFile == "" {
+			t.Errorf("%s: listen %q, ctl %q, phone key %q", f, cfg.HTTP.Listen, cfg.Ctl.SecretFile, cfg.Access.PhoneKeyFile)
+		}
+	}
+}
