@@ -27,14 +27,27 @@ import (
 // did not answer. Each answer is counted in
 // cw_console_api_requests_total{endpoint,result}.
 
+// apiHandler is an API endpoint: it answers and returns the result for
+// the counter.
+type apiHandler func(w http.ResponseWriter, r *http.Request, p access.Principal) string
+
 // apiRoutes registers the API on mux.
 func (c *Console) apiRoutes(mux *http.ServeMux) {
-	api := func(pattern, endpoint string, h func(w http.ResponseWriter, r *http.Request, p access.Principal) string) {
+	c.apiRoutesEach(func(pattern, endpoint string, h apiHandler) {
 		mux.Handle(pattern, c.kit.Front.Private(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, _ := access.FromContext(r.Context()) // Private put it there
 			c.m.api.WithLabelValues(endpoint, h(w, r, p)).Inc()
 		})))
-	}
+	})
+}
+
+// apiRoutesDo calls f with each API route's pattern (for the OpenAPI
+// file's test).
+func (c *Console) apiRoutesDo(f func(pattern string)) {
+	c.apiRoutesEach(func(pattern, _ string, _ apiHandler) { f(pattern) })
+}
+
+func (c *Console) apiRoutesEach(api func(pattern, endpoint string, h apiHandler)) {
 	api("GET /api/v1/alerts", "alerts", c.apiAlerts)
 	api("GET /api/v1/alerts/{fingerprint}", "alert", c.apiAlert)
 	api("POST /api/v1/alerts/{fingerprint}/ack", "ack", c.apiAck)

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cradlewatch/cradlewatch/access"
 	"github.com/cradlewatch/cradlewatch/access/authn"
@@ -417,3 +420,37 @@ func TestBruteForceLoginAndTokens(t *testing.T) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// TestOpenAPIDescribesTheRoutes: docs/api/alerting.yaml parses and has
+// every API route the console registers, and no other.
+func TestOpenAPIDescribesTheRoutes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "api", "alerting.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                               `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	routes := map[string]bool{"POST /api/v1/sms/{provider}/{secret}": true}
+	(&Console{}).apiRoutesDo(func(pattern string) { routes[pattern] = true })
+	for route := range routes {
+		method, path, _ := strings.Cut(route, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("docs/api/alerting.yaml lacks %s", route)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method != "parameters" && !routes[strings.ToUpper(method)+" "+path] {
+				t.Errorf("docs/api/alerting.yaml describes %s %s, which the console does not serve", method, path)
+			}
+		}
+	}
+}
