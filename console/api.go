@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -214,6 +215,9 @@ func (c *Console) apiAlerts(w http.ResponseWriter, r *http.Request, p access.Pri
 			out.Alerts = append(out.Alerts, a)
 		}
 	}
+	slices.SortFunc(out.Alerts, func(a, b model.AlertView) int {
+		return cmp.Or(strings.Compare(a.Facility, b.Facility), strings.Compare(a.Fingerprint, b.Fingerprint))
+	})
 	out.Count = len(out.Alerts)
 	writeJSON(w, http.StatusOK, out)
 	if out.Incomplete {
