@@ -112,7 +112,7 @@ type message struct {
 	retained bool // a retained message delivered on subscribing: old news
 }
 
-// New loads the registry and the rules, binds the API's address, locks
+// New loads the registry and the rules, binds the operational address, locks
 // and opens the state directories and restores the alerts and the rules'
 // memory they hold. Nothing is connected until Run. On error everything
 // acquired so far is released.

@@ -59,7 +59,7 @@ type Config struct {
 // centre_link and mass_drop rules): the platform team, never a facility.
 type PlatformConfig struct {
 	// ID is the Facility of platform alerts in the state store, InfluxDB
-	// and the API; no facility may have it.
+	// and the control bus; no facility may have it.
 	ID       string           `mapstructure:"id"`
 	Name     string           `mapstructure:"name"` // shown as the facility name in messages
 	Contacts []notify.Contact `mapstructure:"contacts"`
