@@ -8,9 +8,18 @@
 // Where an alert becomes an SMS: engine transition → state store → notify
 // queue → Dispatcher.Handle → group, silence, dedup, budget, send, record.
 //
-// New acquires the API's listener, the state directories' locks, the
-// state store and the notification log; Close releases them, and so does
-// the end of Run. A New that fails releases what it took.
+// People and machines do not reach an instance: they reach the front door
+// (the console), which sends acknowledgements, silences and reads to the
+// instance that owns the facility over the control bus (control.go). An
+// instance listens only on its loopback operational port (/metrics,
+// /debug/pprof, /healthz, /readyz). Every alert transition, notification
+// outcome, acknowledgement and silence is recorded in its audit chain
+// (audit.go).
+//
+// New acquires the operational listener, the state directories' locks,
+// the state store, the notification log and the audit buffer; Close
+// releases them, and so does the end of Run. A New that fails releases
+// what it took.
 package alerting
 
 import (
@@ -18,16 +27,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cradlewatch/cradlewatch/access"
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/alerting/state"
+	"github.com/cradlewatch/cradlewatch/internal/ctlbus"
 	"github.com/cradlewatch/cradlewatch/internal/fileutil"
 	"github.com/cradlewatch/cradlewatch/internal/influxwrite"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
@@ -42,7 +54,6 @@ import (
 const (
 	inQueue     = 4096
 	notifyQueue = 10000
-	ackQueue    = 256
 )
 
 // Options carry the service's configuration and dependencies.
@@ -81,10 +92,13 @@ type Service struct {
 	in       chan message
 	notifyQ  chan rules.Transition
 	notified chan rules.Transition
-	acks     chan ackRequest
-	queries  chan query
+	calls    chan func() // run on the engine's goroutine (onEngine)
 	link     link
 	seen     linkSeen // the engine goroutine's view of link
+	// ctlSecret authenticates the control bus's commands.
+	ctlSecret     []byte
+	trail         *auditor
+	silencePolicy access.SilencePolicy
 
 	// applied is the record each facility was added or updated with
 	// (engine goroutine only); deregistered, the last record of each
@@ -109,7 +123,7 @@ type message struct {
 	ack      func() // acknowledges it to the broker (journal.go); nil in tests
 }
 
-// New loads the registry and the rules, binds the API's address, locks
+// New loads the registry and the rules, binds the operational address, locks
 // and opens the state directories and restores the alerts and the rules'
 // memory they hold. Nothing is connected until Run. On error everything
 // acquired so far is released.
@@ -131,8 +145,8 @@ func New(o Options) (s *Service, err error) {
 		o: o, cfg: cfg, log: o.Logger.With("component", "alerting"), reg: o.Registry, added: map[string]bool{},
 		platform: &registry.Facility{Facility: model.Facility{ID: cfg.Platform.ID, Name: cfg.Platform.Name}},
 		m:        newMetrics(o.Registerer), in: make(chan message, inQueue), notifyQ: make(chan rules.Transition, notifyQueue),
-		notified: make(chan rules.Transition, notifyQueue), acks: make(chan ackRequest, ackQueue), queries: make(chan query),
-		link: newLink(),
+		notified: make(chan rules.Transition, notifyQueue), calls: make(chan func()), link: newLink(),
+		silencePolicy: cfg.Access.Silences.Policy(),
 	}
 	acquired := s
 	defer func() {
@@ -150,6 +164,11 @@ func New(o Options) (s *Service, err error) {
 		}
 		s.pollReg = true
 	}
+	sec, err := loadSecrets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.ctlSecret = sec.ctl
 	if err := checkPlatformID(cfg.Platform.ID, s.reg.Snapshot().Facilities()); err != nil {
 		return nil, err
 	}
@@ -175,6 +194,10 @@ func New(o Options) (s *Service, err error) {
 	if err := checkNotifyRules(cfg, s.rs); err != nil {
 		return nil, err
 	}
+	if s.trail, err = newAuditor(cfg.Access, cfg.Shard.Index, []string{cfg.StateDir, cfg.Notify.StateDir}, o.Clock, s.log, o.Registerer); err != nil {
+		return nil, err
+	}
+	s.onClose(s.trail.close)
 	s.engine = rules.New(rules.Options{Rules: s.rs, Clock: o.Clock, Logger: s.log, Registerer: o.Registerer,
 		Platform: rules.Platform{ID: cfg.Platform.ID, Instance: cfg.MQTT.ClientID}})
 	if err := s.syncRegistry(); err != nil {
@@ -203,17 +226,10 @@ func New(o Options) (s *Service, err error) {
 			return nil, fmt.Errorf("alerting: notify: %w", err)
 		}
 	}
-	onAck := func(a notify.Alert, actor, _ string) {
-		// From an HTTP or SMS-reply handler: the engine records it on its
-		// own goroutine. The queue is generous; a full one is counted and
-		// the engine learns of the acknowledgement at the next one.
-		select {
-		case s.acks <- ackRequest{fingerprint: a.Fingerprint, actor: actor}:
-		default:
-			s.m.ackDropped.Inc()
-		}
-	}
-	if s.disp, err = notify.New(notify.Options{Config: ncfg, Notifiers: notifiers, Logger: s.log, Registerer: o.Registerer, OnAck: onAck}); err != nil {
+	// Acknowledgements come as commands of the front door and are
+	// recorded by the engine in the same step (control.go): no OnAck.
+	if s.disp, err = notify.New(notify.Options{Config: ncfg, Notifiers: notifiers, Logger: s.log, Registerer: o.Registerer,
+		Phones: sec.phones, PhoneNumbers: s.knownPhones, OnRecord: s.auditNotification, Links: sec.links}); err != nil {
 		return nil, err
 	}
 	s.onClose(s.disp.Close)
@@ -233,9 +249,6 @@ func New(o Options) (s *Service, err error) {
 		s.onClose(s.events.close)
 	}
 	s.retireUnlisted()
-	if s.http != nil {
-		s.routes()
-	}
 	return s, nil
 }
 
@@ -243,8 +256,8 @@ func New(o Options) (s *Service, err error) {
 func (s *Service) onClose(f func() error) { s.closers = append(s.closers, f) }
 
 // Close releases what New acquired: the state store, the notification
-// log, the state directories' locks and the API's listener, in reverse
-// order. Idempotent; Run calls it when it returns.
+// log, the audit buffer, the state directories' locks and the operational
+// listener, in reverse order. Idempotent; Run calls it when it returns.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
@@ -278,12 +291,30 @@ func (s *Service) Run(ctx context.Context) error {
 		m := message{topic: msg.Topic(), payload: msg.Payload(), arrived: s.o.Clock(), retained: msg.Retained(), ack: msg.Ack}
 		mqttx.Hand(ctx, s.in, m, s.m.queueFull.Inc)
 	}
+	var ctl *ctlbus.Responder
+	// A command is acknowledged to the broker once the responder has it:
+	// it carries its deadline and ID, so one lost to a crash before it was
+	// applied is one the front door reports as not applied.
+	ctlHandle := func(c mqtt.Client, msg mqtt.Message) {
+		ctl.Handle(c, msg)
+		msg.Ack()
+	}
+	// Messages of the persistent session may arrive before the
+	// subscriptions are made again: the default handler sends the control
+	// bus's to the responder, the rest to the engine.
+	byTopic := func(c mqtt.Client, msg mqtt.Message) {
+		if strings.HasPrefix(msg.Topic(), model.ControlPrefix+"/") {
+			ctlHandle(c, msg)
+			return
+		}
+		handler(c, msg)
+	}
 	// A persistent session with a stable client ID: batches published while
 	// this instance restarts wait at the broker and are evaluated (as replay,
 	// without stale notifications) when it is back. Queued messages can
 	// arrive before the subscriptions are re-made, hence the default handler.
 	client, err := mqttx.New(mqttx.Options{
-		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: false, Logger: s.log, Default: handler,
+		Config: cfg.MQTT, CleanSession: false, OrderMatters: true, AutoAck: false, Logger: s.log, Default: byTopic,
 		OnConnect: func(c mqtt.Client) {
 			// First of all: the engine must know the centre hears again
 			// before it judges what the broker hands out now.
@@ -295,10 +326,22 @@ func (s *Service) Run(ctx context.Context) error {
 					s.log.Error("subscribe failed", "filter", f, "err", err)
 				}
 			}
+			// This shard's commands and queries from the front door.
+			if err := mqttx.Subscribe(c, ctl.Filter(), 1, ctlHandle); err != nil {
+				s.log.Error("subscribe failed", "filter", ctl.Filter(), "err", err)
+			}
 		},
 		OnConnectionLost: func(error) { s.link.lost(s.o.Clock()) },
 	})
 	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	shard := cfg.Shard
+	if ctl, err = ctlbus.NewResponder(ctlbus.ResponderOptions{Client: client, Shard: shard.Index, Secret: s.ctlSecret,
+		Owns: func(f string) bool {
+			return rules.ShardOf(f, shard.Count) == shard.Index && s.reg.Snapshot().Facility(f) != nil
+		},
+		Handler: s.command, Clock: s.o.Clock, Logger: s.log, Registerer: s.o.Registerer}); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	s.ready.Set("mqtt", mqttx.Connected(client))
@@ -317,6 +360,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go("engine", s.evaluate)
 	g.Go("acks", s.ackLoop)
+	g.Go("control", ctl.Run)
+	g.Go("audit", s.trail.run)
 	g.Go("notify", s.notifyLoop)
 	g.Go("dispatcher", s.disp.Run)
 	g.Go("series", s.series.run)
@@ -362,16 +407,8 @@ func (s *Service) evaluate(ctx context.Context) error {
 			if err := s.store.MarkNotified(tr); err != nil {
 				s.log.Error("state: mark notified", "err", err)
 			}
-		case q := <-s.queries:
-			q.reply <- s.answer(q)
-		case req := <-s.acks:
-			tr, err := s.engine.Acknowledge(req.fingerprint, req.actor, s.o.Clock())
-			if err == nil {
-				s.apply([]rules.Transition{tr}, time.Time{})
-			}
-			if req.done != nil {
-				req.done <- err
-			}
+		case f := <-s.calls:
+			f()
 		}
 	}
 }
@@ -441,17 +478,23 @@ func (s *Service) observe(msg message, b *model.Batch) {
 	}
 }
 
-// apply records transitions and queues the ones to announce. arrived is
-// when the message that caused them came in (zero for ticks and acks).
-func (s *Service) apply(trs []rules.Transition, arrived time.Time) {
+// apply records transitions (state store, InfluxDB, the audit trail) and
+// queues the ones to announce. arrived is when the message that caused
+// them came in (zero for ticks and acks).
+func (s *Service) apply(trs []rules.Transition, arrived time.Time) { s.applyNoted(trs, arrived, "") }
+
+// applyNoted is apply with what the transitions' actor said (an
+// acknowledgement's comment), kept in the alert's history.
+func (s *Service) applyNoted(trs []rules.Transition, arrived time.Time, note string) {
 	if len(trs) == 0 {
 		return
 	}
-	if err := s.store.Append(trs...); err != nil {
+	if err := s.store.AppendNoted(note, trs...); err != nil {
 		// Still announced: losing the record is better than losing the SMS.
 		s.log.Error("state: append transitions", "err", err)
 	}
 	for _, tr := range trs {
+		s.auditTransition(tr)
 		f := s.facility(tr.Alert.Facility)
 		if s.events != nil && f != nil {
 			s.events.add(tr, f.Region)

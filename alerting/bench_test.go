@@ -75,17 +75,10 @@ func (discardSink) Write(context.Context, []byte) error { return nil }
 // given SMS notifier, state in temporary directories, and no MQTT.
 func newBenchService(b *testing.B, sms notify.Notifier, groupWait time.Duration, clock func() time.Time) *Service {
 	b.Helper()
-	cfg := DefaultConfig()
-	cfg.Rules = "../configs/rules.yaml"
-	cfg.CalendarDir = "../configs/calendar"
-	cfg.StateDir = b.TempDir()
-	cfg.Notify.SMSProvider = "log"
-	operator := notify.Policy{Steps: []notify.Step{{Name: "operator", Targets: []notify.Target{notify.TargetOperator}}}}
-	cfg.Notify.Config = notify.Config{
-		StateDir: b.TempDir(), GroupWait: groupWait,
-		Budget:   notify.BudgetConfig{PerDay: 1000, PerWindow: 1000, Window: time.Second},
-		Policies: map[string]notify.Policy{"info": operator, "warning": operator, "critical": operator},
-	}
+	cfg := testConfig(b)
+	cfg.Events.Enabled = true // into discardSink
+	cfg.HTTP.Listen = ""
+	cfg.Notify.GroupWait = groupWait
 	s, err := New(Options{Config: cfg, Registry: registry.Fixed(svcRegistry()...), Sink: discardSink{},
 		Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms}, Registerer: prometheus.NewRegistry(), Clock: clock})
 	if err != nil {

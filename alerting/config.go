@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	accesssetup "github.com/cradlewatch/cradlewatch/access/setup"
+	"github.com/cradlewatch/cradlewatch/access/web"
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/notify/setup"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
@@ -35,7 +37,16 @@ type Config struct {
 	Platform               PlatformConfig `mapstructure:"platform"`
 	Events                 EventsConfig   `mapstructure:"events"`
 	Notify                 setup.Config   `mapstructure:"notify"`
-	HTTP                   struct {
+	// Ctl is the control bus: acknowledgements, silences and reads from
+	// the front door (docs/security.md, "One front door").
+	Ctl CtlConfig `mapstructure:"ctl"`
+	// Access is this instance's part of the access database: its audit
+	// chain, the phone pseudonym key, the silence policy it enforces
+	// (docs/security.md, "Configuration keys").
+	Access accesssetup.Config `mapstructure:"access"`
+	// HTTP is the operational listener (/metrics, /debug/pprof, /healthz,
+	// /readyz): loopback only. People reach alerts through the front door.
+	HTTP struct {
 		Listen string `mapstructure:"listen"`
 	} `mapstructure:"http"`
 	Log struct {
@@ -48,10 +59,18 @@ type Config struct {
 // centre_link and mass_drop rules): the platform team, never a facility.
 type PlatformConfig struct {
 	// ID is the Facility of platform alerts in the state store, InfluxDB
-	// and the API; no facility may have it.
+	// and the control bus; no facility may have it.
 	ID       string           `mapstructure:"id"`
 	Name     string           `mapstructure:"name"` // shown as the facility name in messages
 	Contacts []notify.Contact `mapstructure:"contacts"`
+}
+
+// CtlConfig is the control bus of this instance.
+type CtlConfig struct {
+	// SecretFile holds the HMAC secret shared with the front door and the
+	// other instances (at least 32 bytes): a command without a valid MAC
+	// is refused.
+	SecretFile string `mapstructure:"secret_file"`
 }
 
 // ShardConfig says which facilities this instance owns: those whose
@@ -82,6 +101,7 @@ func DefaultConfig() Config {
 
 		SeriesSnapshotInterval: time.Minute,
 		Platform:               PlatformConfig{ID: rules.DefaultPlatformID, Name: "监测平台"},
+		Access:                 accesssetup.Default(),
 	}
 	c.HTTP.Listen = "127.0.0.1:9102"
 	c.Log.Format, c.Log.Level = "text", "info"
@@ -103,6 +123,17 @@ func (c *Config) Validate() error {
 		if k.v == "" {
 			return config.Errorf(k.key, "empty")
 		}
+	}
+	if c.HTTP.Listen != "" {
+		if err := web.CheckLoopback(c.HTTP.Listen); err != nil {
+			return config.Errorf("http.listen", "%v (scrape it from the same host or pod: docs/deploy.md)", err)
+		}
+	}
+	if c.Ctl.SecretFile == "" {
+		return config.Errorf("ctl.secret_file", "the control bus secret shared with the front door is required")
+	}
+	if err := c.Access.Validate(); err != nil {
+		return err
 	}
 	if c.Notify.StateDir != "" && filepath.Clean(c.Notify.StateDir) == filepath.Clean(c.StateDir) {
 		return config.Errorf("notify.state_dir", "%s is state_dir too: each needs its own directory", c.Notify.StateDir)
@@ -172,6 +203,9 @@ func checkPlatformID(id string, facs []*registry.Facility) error {
 // *config.Error naming the file, the key and the reason.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, err := loadSecrets(cfg); err != nil {
 		return err
 	}
 	rs, err := rules.LoadFile(cfg.Rules, cfg.CalendarDir)

@@ -52,6 +52,10 @@ func TestCheckExample(t *testing.T) {
 	cfg.Facilities = repoFile(t, cfg.Facilities)
 	cfg.Rules = repoFile(t, cfg.Rules)
 	cfg.CalendarDir = repoFile(t, cfg.CalendarDir)
+	if err := Check(cfg); err == nil || !strings.Contains(err.Error(), "ctl.secret_file") {
+		t.Fatalf("the example's secret files do not exist here: %v, want ctl.secret_file named", err)
+	}
+	withAccess(t, &cfg)
 	if err := Check(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct{ old, new, key string }{
+	tests := []struct{ old, new, key string }{ // the first occurrence of old is replaced
 		{"tick_interval: 1s", "tick_interval: -1s", "tick_interval"},
 		{"tick_interval: 1s", "tick_interval: 1ns", "tick_interval"},
 		{"series_snapshot_interval: 1m", "series_snapshot_interval: 0s", "series_snapshot_interval"},
@@ -74,6 +78,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"  contacts: []\n", "  contacts: [{id: oncall, name: 值班}]\n", "platform.contacts[0]"},
 		{"  contacts: []\n", "  contacts: [{name: 值班, phone: \"13600000000\"}]\n", "platform.contacts[0].id"},
 		{"shard:\n  index: 0", "shard:\n  index: 2", "shard.index"},
+		{"listen: 127.0.0.1:9102", "listen: 0.0.0.0:9102", "http.listen"},
+		{"listen: 127.0.0.1:9102", "listen: :9102", "http.listen"},
+		{"secret_file: /etc/cradlewatch/secrets/ctl.key", `secret_file: ""`, "ctl.secret_file"},
+		{"chain: alerting-0", `chain: ""`, "access.audit.chain"},
+		{"  phone_key_file: /etc/cradlewatch/secrets/phone.key", `  phone_key_file: ""`, "access.phone_key_file"},
+		{"    cap: 168h\n", "    cap: 1000h\n", "access.silences"},
+		{`    base_url: ""`, `    base_url: "https://cw.example.gov.cn"`, "notify.links.key_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.new, func(t *testing.T) {
@@ -115,6 +126,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		}
 		cfg.Facilities = repoFile(t, cfg.Facilities)
 		cfg.CalendarDir = repoFile(t, cfg.CalendarDir)
+		withAccess(t, &cfg)
 		err = Check(cfg)
 		var ce *config.Error
 		if !errors.As(err, &ce) || ce.File != cfg.Rules || ce.Key != "rules[0].for" {
@@ -134,8 +146,25 @@ func TestCheckNamesUnknownGroupWaitRule(t *testing.T) {
 	cfg.Rules = repoFile(t, cfg.Rules)
 	cfg.CalendarDir = repoFile(t, cfg.CalendarDir)
 	cfg.Notify.GroupWaitRules = map[string]time.Duration{"co2_hourli": time.Minute}
+	withAccess(t, &cfg)
 	err := Check(cfg)
 	if err == nil || !strings.Contains(err.Error(), "notify.group_wait_rules.co2_hourli") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestDeployConfigsLoad: the configurations deploy/ ships load and
+// validate (their secret files exist only where they are deployed), with
+// the operational listener on loopback.
+func TestDeployConfigsLoad(t *testing.T) {
+	for _, f := range []string{"deploy/compose/config/alerting.yaml", "deploy/kubernetes/config/alerting.yaml"} {
+		cfg := DefaultConfig()
+		if err := config.Load(repoFile(t, f), &cfg); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if !strings.HasPrefix(cfg.HTTP.Listen, "127.0.0.1:") || cfg.Ctl.SecretFile == "" || cfg.Access.PhoneKeyFile == "" {
+			t.Errorf("%s: listen %q, ctl %q, phone key %q", f, cfg.HTTP.Listen, cfg.Ctl.SecretFile, cfg.Access.PhoneKeyFile)
+		}
 	}
 }

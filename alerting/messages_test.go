@@ -21,6 +21,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/alerting/notify/wecom"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/internal/config"
+	"github.com/cradlewatch/cradlewatch/internal/shortlink"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
 )
@@ -81,7 +82,7 @@ func ruleAlert(t *testing.T, rs *rules.RuleSet, f *registry.Facility, rule strin
 		a.Room, a.Device = "", "gw-0001"
 	}
 	n := notifyAlert(rules.Transition{Alert: a, To: state, At: goldenAt}, f, info)
-	n.AckCode = "482913"
+	n.AckCode = "48291306"
 	return n
 }
 
@@ -124,6 +125,13 @@ func TestMessagesGolden(t *testing.T) {
 	to := notify.Contact{ID: "op", Name: "张园长", Phone: "13800001234", Email: "director@example.cn", DingTalk: "https://robot.invalid/dt",
 		WeCom: "https://robot.invalid/wecom", Webhook: "https://regulator.invalid/hook"}
 	sms := logsms.New(cfg.Notify.LogSMS, nil)
+	// Links as a site with the console's public address has them (a fixed
+	// key: the golden files hold the tokens).
+	signer, err := shortlink.New([]byte("golden-shortlink-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := &notify.Links{Signer: signer, BaseURL: "https://cw.example.gov.cn"}
 	kinds := []struct {
 		kind  notify.Kind
 		step  string
@@ -135,7 +143,7 @@ func TestMessagesGolden(t *testing.T) {
 		out[ch] = &bytes.Buffer{}
 	}
 	render := func(title string, ch notify.Channel, k notify.Kind, step string, alerts []notify.Alert) notify.Message {
-		m, err := notify.RenderMessage(ncfg, ch, to, k, step, alerts, goldenAt.Add(time.Minute), time.FixedZone("CST", 8*3600))
+		m, err := notify.RenderMessage(ncfg, ch, to, k, step, alerts, goldenAt.Add(time.Minute), time.FixedZone("CST", 8*3600), links)
 		if err != nil {
 			t.Fatalf("%s: %v", title, err)
 		}
@@ -184,11 +192,11 @@ func TestMessagesGolden(t *testing.T) {
 	var group []notify.Alert
 	for i, rule := range []string{"co2_hourly", "temperature_range", "camera_offline"} {
 		a := ruleAlert(t, rs, f, rule, rules.Firing)
-		a.AckCode = fmt.Sprintf("%06d", 111111*(i+1))
+		a.AckCode = fmt.Sprintf("%08d", 11111111*(i+1))
 		group = append(group, a)
 	}
 	write("three warnings grouped / firing", notify.KindFiring, "operator", group)
-	for _, code := range []string{"111111", "222222", "333333"} {
+	for _, code := range []string{"11111111", "22222222", "33333333"} {
 		if !strings.Contains(out["sms"].String(), code) || !strings.Contains(out["wecom"].String(), code) {
 			t.Errorf("code %s of a grouped message is missing", code)
 		}

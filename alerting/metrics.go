@@ -9,8 +9,6 @@ type metrics struct {
 	notifyDropped    prometheus.Counter
 	notifyFailed     prometheus.Counter
 	latency          prometheus.Histogram
-	ackDropped       prometheus.Counter
-	apiRejected      *prometheus.CounterVec
 	registryChanges  *prometheus.CounterVec
 }
 
@@ -36,15 +34,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
 		}),
 	}
-	m.ackDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "cw_alerting_engine_acks_dropped_total", Help: "Acknowledgements the engine was not told of because its queue was full (the notification path has them).",
-	})
-	m.apiRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cw_alerting_api_rejected_total", Help: "API requests answered with an error, by endpoint (ack, alerts, alert) and reason (bad_request, unknown).",
-	}, []string{"endpoint", "reason"})
 	m.registryChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cw_alerting_registry_changes_total", Help: "Registry records applied to the rule engine, by outcome: added, updated, removed, failed (the engine keeps what it had; logged, tried again at the next change).",
 	}, []string{"outcome"})
-	reg.MustRegister(m.registryChanges, m.ackDropped, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency, m.apiRejected)
+	reg.MustRegister(m.registryChanges, m.messages, m.readingsRejected, m.queueFull, m.notifyDropped, m.notifyFailed, m.latency)
 	return m
 }

@@ -66,6 +66,7 @@ func (c *smsCapture) Notify(_ context.Context, m notify.Message) (bool, error) {
 func newRegistryService(t *testing.T, dir string, sms notify.Notifier) (*Service, *registry.Registry, *prometheus.Registry) {
 	t.Helper()
 	cfg, reg := registryConfig(t, dir, t.TempDir(), t.TempDir())
+	cfg.Events.Enabled = true // into discardSink
 	preg := prometheus.NewRegistry()
 	s, err := New(Options{Config: cfg, Registry: reg, Sink: discardSink{}, Registerer: preg,
 		Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms}})
@@ -77,19 +78,31 @@ func newRegistryService(t *testing.T, dir string, sms notify.Notifier) (*Service
 
 // registryConfig is the configuration of the registry tests, over the
 // registry folder dir and the given state directories, and the registry
-// the test owns (and reloads).
+// the test owns (and reloads). The access database and the secrets live
+// beside stateDir, so a test that restarts on the same directories keeps
+// them.
 func registryConfig(t *testing.T, dir, stateDir, notifyDir string) (Config, *registry.Registry) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Rules, cfg.CalendarDir, cfg.StateDir = "../configs/rules.yaml", "../configs/calendar", stateDir
+	cfg := testConfig(t)
+	cfg.StateDir, cfg.Notify.StateDir = stateDir, notifyDir
 	cfg.Facilities = dir
-	cfg.Notify.SMSProvider = "log"
-	operator := notify.Policy{Steps: []notify.Step{{Name: "operator", Targets: []notify.Target{notify.TargetOperator}}}}
-	cfg.Notify.Config = notify.Config{
-		StateDir: notifyDir, GroupWait: time.Nanosecond,
-		Budget:   notify.BudgetConfig{PerDay: 1000, PerWindow: 1000, Window: time.Second},
-		Policies: map[string]notify.Policy{"info": operator, "warning": operator, "critical": operator},
+	cfg.Notify.GroupWait = time.Nanosecond
+	keep := stateDir + ".access"
+	if err := os.MkdirAll(keep, 0o700); err != nil {
+		t.Fatal(err)
 	}
+	for _, k := range []struct {
+		name string
+		to   *string
+	}{{"ctl.key", &cfg.Ctl.SecretFile}, {"phone.key", &cfg.Access.PhoneKeyFile}} {
+		p := filepath.Join(keep, k.name)
+		if _, err := os.Stat(p); err != nil {
+			writeSecret(t, keep, k.name, 32)
+		}
+		*k.to = p
+	}
+	cfg.Access.Database.Path = filepath.Join(keep, "access.db")
+	cfg.Access.Audit.SpoolDir = filepath.Join(keep, "audit")
 	rs, err := rules.LoadFile(cfg.Rules, cfg.CalendarDir)
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,11 @@ type Backend interface {
 	Silence(ctx context.Context, facility string, start, end time.Time, reason string, a model.Actor) (model.SilenceView, error)
 	Unsilence(ctx context.Context, facility, id string, a model.Actor) (model.SilenceView, error)
 	Silences(ctx context.Context, s Scope, a model.Actor) (silences []model.SilenceView, missing []int, err error)
+	// AckCode sends an SMS reply's code with the replying number's
+	// pseudonym to every instance; acked are the alerts an instance
+	// acknowledged with it (none: a wrong code, or one not sent to that
+	// number), missing the instances that did not answer.
+	AckCode(ctx context.Context, phoneKey, code string, a model.Actor) (acked []model.AlertView, missing []int, err error)
 	// Shards is how many alerting instances there are (for naming the
 	// missing ones and finding a facility's owner).
 	Shards() int
@@ -99,7 +104,7 @@ func decodeReply(rep model.Reply, out any) error {
 }
 
 func (b *CtlBackend) gather(ctx context.Context, c model.Command, each func(model.Reply) error) ([]int, error) {
-	c.Deadline = b.deadline(true)
+	c.Deadline = b.deadline(!c.Kind.Changes())
 	reps, err := b.Requester.Gather(ctx, c)
 	var inc *ctlbus.IncompleteError
 	var missing []int
@@ -180,6 +185,23 @@ func (b *CtlBackend) Silences(ctx context.Context, s Scope, a model.Actor) ([]mo
 			return err
 		}
 		out = append(out, vs...)
+		return nil
+	})
+	return out, missing, err
+}
+
+// AckCode implements Backend.
+func (b *CtlBackend) AckCode(ctx context.Context, phoneKey, code string, a model.Actor) ([]model.AlertView, []int, error) {
+	var out []model.AlertView
+	missing, err := b.gather(ctx, model.Command{Kind: model.CommandAckCode, Ref: code, PhoneKey: phoneKey, Actor: a}, func(r model.Reply) error {
+		var v model.AlertView
+		switch err := decodeReply(r, &v); {
+		case errors.Is(err, ErrNotFound):
+			return nil // not this instance's code
+		case err != nil:
+			return err
+		}
+		out = append(out, v)
 		return nil
 	})
 	return out, missing, err

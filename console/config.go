@@ -37,8 +37,11 @@ type Config struct {
 	MQTT        mqttx.Config    `mapstructure:"mqtt"`
 	Ctl         CtlConfig       `mapstructure:"ctl"`
 	Shortlink   ShortlinkConfig `mapstructure:"shortlink"`
-	Disclosure  Disclosure      `mapstructure:"disclosure"`
-	SpotCheck   SpotConfig      `mapstructure:"spotcheck"`
+	// Callbacks are the SMS providers' reply callbacks: a provider whose
+	// secret_file is empty has none.
+	Callbacks  CallbacksConfig `mapstructure:"callbacks"`
+	Disclosure Disclosure      `mapstructure:"disclosure"`
+	SpotCheck  SpotConfig      `mapstructure:"spotcheck"`
 	// RegionNames are display names of region codes ("110105": 朝阳区),
 	// shown beside the codes.
 	RegionNames map[string]string `mapstructure:"region_names"`

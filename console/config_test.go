@@ -111,3 +111,14 @@ func TestCheckReadsTheSecrets(t *testing.T) {
 		t.Fatalf("Check: %v, want a missing secret named by its key", err)
 	}
 }
+
+// The compose demo's console configuration loads.
+func TestComposeConfigLoads(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := config.Load(filepath.Join("..", "deploy", "compose", "config", "console.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Callbacks.Aliyun.SecretFile == "" || cfg.Ctl.SecretFile == "" {
+		t.Fatalf("%+v", cfg)
+	}
+}

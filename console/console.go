@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,7 +148,11 @@ func New(ctx context.Context, o Options) (_ *Console, err error) {
 	if c.pages, err = newPages(); err != nil {
 		return nil, err
 	}
-	if c.front, err = c.kit.Server(cfg.HTTP.Listen, c.routes()); err != nil {
+	routes, err := c.routes()
+	if err != nil {
+		return nil, err
+	}
+	if c.front, err = c.kit.Server(cfg.HTTP.Listen, routes); err != nil {
 		return nil, config.Errorf("access.http", "%v", err)
 	}
 	if err := c.front.Listen(); err != nil {
@@ -253,7 +258,11 @@ func Check(cfg Config) error {
 		return err
 	}
 	for key, f := range map[string]string{"shortlink.key_file": cfg.Shortlink.KeyFile, "ctl.secret_file": cfg.Ctl.SecretFile,
-		"access.phone_key_file": cfg.Access.PhoneKeyFile} {
+		"access.phone_key_file": cfg.Access.PhoneKeyFile, "callbacks.aliyun.secret_file": cfg.Callbacks.Aliyun.SecretFile,
+		"callbacks.tencent.secret_file": cfg.Callbacks.Tencent.SecretFile} {
+		if f == "" && strings.HasPrefix(key, "callbacks.") {
+			continue // that provider has no reply callback
+		}
 		if _, err := secret.Load(key, f, ""); err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/access"
-	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
@@ -388,12 +387,7 @@ func (c *Console) ack(w http.ResponseWriter, r *http.Request, p access.Principal
 		c.showAlert(w, r, p, http.StatusBadRequest, "说明过长（最多 500 字）。")
 		return
 	}
-	a, err := c.backend.Ack(r.Context(), f.ID, fp, comment, actor(p))
-	res := resultOf(err)
-	c.count("ack", res)
-	c.audit(p, audit.ActionAcknowledge, f.ID, f.Region, fp, map[string]any{"comment": comment, "outcome": res, "via": "console",
-		"state": a.State})
-	if err != nil {
+	if _, err := c.acknowledge(r.Context(), p, f, fp, comment, "console"); err != nil {
 		c.showAlert(w, r, p, statusOf(err), actionError(err, "确认"))
 		return
 	}
@@ -458,24 +452,7 @@ func (c *Console) silence(w http.ResponseWriter, r *http.Request, p access.Princ
 	}
 	now := c.now()
 	req := access.SilenceRequest{Facility: f.ID, Region: f.Region, Start: now, End: now.Add(time.Duration(hours * float64(time.Hour))), Reason: reason}
-	var history []access.Interval
-	if sils, missing, err := c.backend.Silences(r.Context(), Scope{Facilities: []string{f.ID}}, actor(p)); err == nil && len(missing) == 0 {
-		for _, s := range sils {
-			if s.Facility == f.ID {
-				history = append(history, access.Interval{Start: s.Start, End: s.Effective()})
-			}
-		}
-	}
-	err = c.kit.Silences.Check(p, req, history)
-	var sv model.SilenceView
-	if err == nil {
-		sv, err = c.backend.Silence(r.Context(), f.ID, req.Start, req.End, reason, actor(p))
-	}
-	res := resultOf(err)
-	c.count("silence", res)
-	c.audit(p, audit.ActionSilenceAdd, f.ID, f.Region, sv.ID, map[string]any{"start": req.Start.UTC().Format(time.RFC3339),
-		"end": req.End.UTC().Format(time.RFC3339), "reason": reason, "outcome": res, "via": "console"})
-	if err != nil {
+	if _, err := c.addSilence(r.Context(), p, f, req, "console"); err != nil {
 		c.message(w, r, &p, statusOf(err), "静默未设置", actionError(err, "静默"))
 		return
 	}
@@ -491,12 +468,7 @@ func (c *Console) unsilence(w http.ResponseWriter, r *http.Request, p access.Pri
 		c.notFound(w, r, &p, "unsilence")
 		return
 	}
-	_, err := c.backend.Unsilence(r.Context(), f.ID, id, actor(p))
-	res := resultOf(err)
-	c.count("unsilence", res)
-	c.audit(p, audit.ActionSilenceEnd, f.ID, f.Region, id, map[string]any{"outcome": res, "via": "console",
-		"end": c.now().UTC().Format(time.RFC3339)})
-	if err != nil {
+	if _, err := c.endSilence(r.Context(), p, f, id, "console"); err != nil {
 		c.message(w, r, &p, statusOf(err), "静默未结束", actionError(err, "结束静默"))
 		return
 	}

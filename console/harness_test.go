@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/access"
 	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/access/authn"
+	"github.com/cradlewatch/cradlewatch/access/limit/limittest"
 	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/internal/ctlbus"
 	"github.com/cradlewatch/cradlewatch/internal/influxd"
@@ -63,7 +65,16 @@ type world struct {
 	reg     *prometheus.Registry
 	dataDir string
 	now     time.Time
+	// offset moves the console's clock (tokens and sessions expire) ahead
+	// of the real one, in nanoseconds.
+	offset atomic.Int64
+	// callbackSecrets are the providers' callback secrets, by provider.
+	callbackSecrets map[string]string
+	logs            *limittest.LogBuffer // the console's warnings and errors
 }
+
+// clock is the console's clock: now, moved by offset.
+func (w *world) clock() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }
 
 type worldOpts struct {
 	postgresDSN string // "" for SQLite
@@ -149,8 +160,14 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg.Access.Audit.AnchorKeyFile = filepath.Join(secrets, "anchor.key")
 	cfg.Access.PhoneKeyFile = writeSecret(t, secrets, "phone.key", 32)
 	cfg.Access.Sessions.InsecureCookies = true
+	cfg.Callbacks.Aliyun.SecretFile = writeSecret(t, secrets, "aliyun-callback.key", 32)
+	cfg.Callbacks.Tencent.SecretFile = writeSecret(t, secrets, "tencent-callback.key", 32)
 
-	w := &world{t: t, influx: inf, reg: prometheus.NewRegistry(), dataDir: data, now: time.Now()}
+	w := &world{t: t, influx: inf, reg: prometheus.NewRegistry(), dataDir: data, now: time.Now(), callbackSecrets: map[string]string{}}
+	for p, f := range map[string]string{"aliyun": cfg.Callbacks.Aliyun.SecretFile, "tencent": cfg.Callbacks.Tencent.SecretFile} {
+		b, _ := os.ReadFile(f)
+		w.callbackSecrets[p] = string(b)
+	}
 	w.seed()
 	key, _ := os.ReadFile(cfg.Ctl.SecretFile)
 	if !o.ownerDown {
@@ -162,7 +179,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w.c, err = New(ctx, Options{Config: cfg, DataDirs: []string{data}, Logger: logger, Registerer: w.reg, Gatherer: w.reg})
+	w.logs = &limittest.LogBuffer{}
+	logger = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w.c, err = New(ctx, Options{Config: cfg, DataDirs: []string{data}, Logger: logger, Registerer: w.reg, Gatherer: w.reg, Clock: w.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +284,11 @@ func (w *world) seed() {
 // broker whose handler keeps alerts and silences in memory and answers
 // with the reply bodies of model/control.go.
 type owner struct {
-	mu       sync.Mutex
-	alerts   map[string]*model.AlertView
+	mu     sync.Mutex
+	alerts map[string]*model.AlertView
+	// codes are the acknowledgement codes sent by SMS: code → the alert and
+	// the pseudonym of the number it went to.
+	codes    map[string]sentCode
 	silences []model.SilenceView
 	applied  []model.Command
 	regions  map[string]string
@@ -274,7 +296,7 @@ type owner struct {
 
 func startOwner(t *testing.T, b *testenv.Broker, key []byte, facDir string) *owner {
 	now := time.Now().UTC().Truncate(time.Second)
-	ow := &owner{alerts: map[string]*model.AlertView{}, regions: map[string]string{}}
+	ow := &owner{alerts: map[string]*model.AlertView{}, regions: map[string]string{}, codes: map[string]sentCode{}}
 	for id := range facilityNames {
 		ow.regions[id] = id[:9]
 	}
@@ -321,6 +343,34 @@ func startOwner(t *testing.T, b *testenv.Broker, key []byte, facDir string) *own
 
 func body(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 
+type sentCode struct{ fp, phoneKey string }
+
+// sendCode records that code of alert fp went by SMS to the number whose
+// pseudonym is phoneKey.
+func (ow *owner) sendCode(code, fp, phoneKey string) {
+	ow.mu.Lock()
+	defer ow.mu.Unlock()
+	ow.codes[code] = sentCode{fp, phoneKey}
+}
+
+// state is the state of alert fp.
+func (ow *owner) state(fp string) string {
+	ow.mu.Lock()
+	defer ow.mu.Unlock()
+	return ow.alerts[fp].State
+}
+
+// acknowledge marks a firing alert acknowledged by c's actor.
+func (ow *owner) acknowledge(a *model.AlertView, c model.Command) {
+	if a.State != "firing" {
+		return
+	}
+	at := time.Now().UTC()
+	a.State, a.AcknowledgedAt, a.AcknowledgedBy, a.AcknowledgedByName = "acknowledged", at, c.Actor.String(), c.Actor.Name
+	a.History = append(a.History, model.AlertTransition{At: at, From: "firing", To: "acknowledged", Actor: c.Actor.String(),
+		ActorName: c.Actor.Name, Note: c.Comment})
+}
+
 func (ow *owner) inScope(c model.Command, facility string) bool {
 	if len(c.Facilities) > 0 {
 		return slices.Contains(c.Facilities, facility)
@@ -353,12 +403,15 @@ func (ow *owner) handle(_ context.Context, c model.Command) model.Reply {
 		if a == nil || a.Facility != c.Facility || (a.State != "firing" && a.State != "acknowledged") {
 			return model.Reply{Status: model.ReplyNotFound, Error: "no open alert"}
 		}
-		if a.State == "firing" {
-			at := time.Now().UTC()
-			a.State, a.AcknowledgedAt, a.AcknowledgedBy, a.AcknowledgedByName = "acknowledged", at, c.Actor.String(), c.Actor.Name
-			a.History = append(a.History, model.AlertTransition{At: at, From: "firing", To: "acknowledged", Actor: c.Actor.String(),
-				ActorName: c.Actor.Name, Note: c.Comment})
+		ow.acknowledge(a, c)
+		return model.Reply{Status: model.ReplyOK, Body: body(a)}
+	case model.CommandAckCode:
+		sc, ok := ow.codes[c.Ref]
+		a := ow.alerts[sc.fp]
+		if !ok || a == nil || sc.phoneKey != c.PhoneKey || (a.State != "firing" && a.State != "acknowledged") {
+			return model.Reply{Status: model.ReplyNotFound}
 		}
+		ow.acknowledge(a, c)
 		return model.Reply{Status: model.ReplyOK, Body: body(a)}
 	case model.CommandSilence:
 		s := model.SilenceView{ID: fmt.Sprintf("s%d", len(ow.silences)+1), Facility: c.Facility, Start: c.Start, End: c.End, Reason: c.Reason,

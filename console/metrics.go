@@ -8,6 +8,8 @@ type metrics struct {
 	actions   *prometheus.CounterVec
 	refused   *prometheus.CounterVec
 	fallbacks prometheus.Counter
+	api       *prometheus.CounterVec
+	callbacks *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -21,6 +23,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "cw_console_record_fallbacks_total",
 			Help: "Pages that showed alerts from the InfluxDB record because an alerting instance did not answer."}),
 	}
-	reg.MustRegister(m.actions, m.refused, m.fallbacks)
+	m.api = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_console_api_requests_total",
+		Help: "JSON API requests by endpoint (alerts, alert, ack, silences, silence, unsilence) and result (ok, incomplete: some alerting instances did not answer; bad_request, forbidden, not_found, refused: the silence policy or the owner said no; unavailable: the owner did not answer, nothing changed; error)."},
+		[]string{"endpoint", "result"})
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cw_console_sms_replies_total",
+		Help: "SMS replies pushed by a provider past its callback guard, by provider and result (acknowledged: a code acknowledged an alert; wrong_code; no_code: a reply without a code; locked: the number or source is locked out; unavailable: some alerting instance did not answer, the provider is asked to push again; bad_body)."},
+		[]string{"provider", "result"})
+	reg.MustRegister(m.actions, m.refused, m.fallbacks, m.api, m.callbacks)
 	return m
 }

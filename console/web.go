@@ -24,7 +24,7 @@ type privateHandler func(w http.ResponseWriter, r *http.Request, p access.Princi
 // front for HTML pages (cross-origin protection on every state-changing
 // request, security headers, body limit, 5xx text hidden); private pages
 // then need a session, and send the browser to the login page without one.
-func (c *Console) routes() http.Handler {
+func (c *Console) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	pub := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, c.kit.Pages.Public(h)) }
 	priv := func(pattern string, h privateHandler) { mux.Handle(pattern, c.kit.Pages.Public(c.private(h))) }
@@ -42,6 +42,12 @@ func (c *Console) routes() http.Handler {
 	pub("GET /public/spot", c.publicDraws)
 	pub("GET /public/spot/{id}", c.publicDraw)
 	pub("GET /public/spot/{id}/draw.json", c.publicDrawJSON)
+
+	c.apiRoutes(mux)
+	mux.Handle("/api/", c.kit.Front.Public(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.m.refused.WithLabelValues("not_found").Inc()
+		web.Error(w, http.StatusNotFound, "no such API path")
+	})))
 
 	priv("GET /{$}", c.home)
 	priv("GET /alerts", c.alertList)
@@ -62,7 +68,10 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("/", c.kit.Pages.Public(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.notFound(w, r, nil, "no_route")
 	})))
-	return mux
+	if err := c.callbackRoutes(mux); err != nil {
+		return nil, err
+	}
+	return mux, nil
 }
 
 // private authenticates a page request: no session sends a GET to the

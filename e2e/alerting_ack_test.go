@@ -3,13 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,42 +35,30 @@ operators: [{name: 园长, phone: "13800000301", role: director}]
 `, id, gw)
 }
 
-// apiAlert is what the comparison reads of GET /api/v1/alerts.
-type apiAlert struct {
-	Fingerprint string    `json:"fingerprint"`
-	Rule        string    `json:"rule"`
-	Device      string    `json:"device"`
-	State       string    `json:"state"`
-	Since       time.Time `json:"since"`
-	FiredAt     time.Time `json:"fired_at"`
+// airAlert is what the comparison reads of aq-1's alerts.
+type airAlert struct {
+	Fingerprint string
+	Rule        string
+	State       string
+	Since       time.Time
+	FiredAt     time.Time
 }
 
-func (p *alertingProcess) alerts(t *testing.T) []apiAlert {
+// alerts reads aq-1's particle and formaldehyde alerts as the instance's
+// state store holds them (its files: it may run beside the service).
+func (p *alertingProcess) alerts(t *testing.T, facility string) []airAlert {
 	t.Helper()
-	resp, err := http.Get("http://" + p.listen + "/api/v1/alerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		Alerts []apiAlert `json:"alerts"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil {
-		t.Fatalf("alerts: %v: %s", err, b)
-	}
-	var out []apiAlert
-	for _, a := range body.Alerts {
-		if a.Device == "aq-1" {
-			out = append(out, a)
+	var out []airAlert
+	for _, rule := range []string{"hcho_hourly", "pm25_daily"} {
+		hist := alertHistory(t, filepath.Join(filepath.Dir(p.conf), "alerting"), rule, facility, "r1", "aq-1")
+		if len(hist) == 0 {
+			continue
 		}
+		last := hist[len(hist)-1]
+		out = append(out, airAlert{Fingerprint: last.Alert.Fingerprint, Rule: rule, State: last.To.String(),
+			Since: last.Alert.Since.UTC(), FiredAt: last.Alert.FiredAt.UTC()})
 	}
-	slices.SortFunc(out, func(a, b apiAlert) int {
-		if a.Fingerprint < b.Fingerprint {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(out, func(a, b airAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
 	return out
 }
 
@@ -131,7 +118,7 @@ func TestAlertingSIGKILLLosesNoEvaluation(t *testing.T) {
 			t.Fatal(err)
 		}
 		listen := freeAddr(t)
-		conf := writeFile(t, d, "alerting.yaml", alertingYAML(broker.Addr(), listen, "cw-alerting-"+name, d, facDir, rulesFile, prov.endpoint(), ""))
+		conf := writeFile(t, d, "alerting.yaml", alertingYAML(broker.Addr(), listen, "cw-alerting-"+name, d, facDir, rulesFile, prov.endpoint(), accessYAML(t, d), ""))
 		return startAlertingProcess(t, conf, listen), filepath.Join(d, "alerting")
 	}
 	ref, refState := start("ref")
@@ -180,8 +167,8 @@ func TestAlertingSIGKILLLosesNoEvaluation(t *testing.T) {
 	pub.publish(t, model.Topic(facility, gw, model.SuffixBatch), model.EncodeBatch(nil, &end))
 
 	ref.start()
-	waitUntil(t, 120*time.Second, "the reference instance through the stream", func() bool { return ref.firing(facility, "smoke_alarm") })
-	refAlerts := ref.alerts(t)
+	waitUntil(t, 120*time.Second, "the reference instance through the stream", func() bool { return ref.firing(facility, "smoke_alarm", "r1", "smoke-1") })
+	refAlerts := ref.alerts(t, facility)
 	ref.terminate()
 
 	rng := rand.New(rand.NewPCG(4, 2026))
@@ -197,17 +184,17 @@ func TestAlertingSIGKILLLosesNoEvaluation(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond) // polls the process, so that the kill lands early
 		}
-		if crash.firing(facility, "smoke_alarm") {
+		if crash.firing(facility, "smoke_alarm", "r1", "smoke-1") {
 			t.Fatalf("kill %d: the whole stream was evaluated before the kill: the test proves nothing", kill)
 		}
 		crash.kill()
 	}
 	crash.start()
-	waitUntil(t, 120*time.Second, "the killed instance through the stream", func() bool { return crash.firing(facility, "smoke_alarm") })
+	waitUntil(t, 120*time.Second, "the killed instance through the stream", func() bool { return crash.firing(facility, "smoke_alarm", "r1", "smoke-1") })
 	if got := crash.metric("cw_alerting_batches_total"); got < 1 {
 		t.Fatal("the last start evaluated nothing: the kills did not land in the stream")
 	}
-	crashAlerts := crash.alerts(t)
+	crashAlerts := crash.alerts(t, facility)
 	crash.terminate()
 
 	if len(refAlerts) != 2 || !reflect.DeepEqual(refAlerts, crashAlerts) {

@@ -182,6 +182,7 @@ type alertingRun struct {
 // waits until it is connected to the broker (/readyz).
 func startAlerting(t *testing.T, cfg alerting.Config, sms notify.Notifier) *alertingRun {
 	t.Helper()
+	ensureAccess(t, &cfg)
 	reg := prometheus.NewRegistry()
 	svc, err := alerting.New(alerting.Options{
 		Config: cfg, Notifiers: map[notify.Channel]notify.Notifier{notify.ChannelSMS: sms},

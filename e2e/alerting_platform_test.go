@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,26 +302,18 @@ func TestBacklogInBatchesSendsNothing(t *testing.T) {
 		time.Sleep(2 * cfg.TickInterval)
 	}
 	for _, fac := range []string{flagged, plain} {
-		fp := rules.Fingerprint("door_open_after_hours", fac, "room-1", "door-1")
-		var d alerting.AlertDetailJSON
+		var hist []rules.Transition
 		if !poll(30*time.Second, func() bool {
-			resp, err := http.Get(al.url("/api/v1/alerts/" + fp))
-			if err != nil {
-				return false
-			}
-			defer resp.Body.Close()
-			d = alerting.AlertDetailJSON{}
-			return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&d) == nil && d.Alert.State == "resolved"
+			hist = alertHistory(t, cfg.StateDir, "door_open_after_hours", fac, "room-1", "door-1")
+			return len(hist) > 0 && hist[len(hist)-1].To == rules.Resolved
 		}) {
-			t.Fatalf("%s: the door's alert was not recorded as fired and resolved: %+v", fac, d)
+			t.Fatalf("%s: the door's alert was not recorded as fired and resolved: %+v", fac, hist)
 		}
 		var states []string
-		for _, h := range d.History {
-			if h.Event == "transition" {
-				states = append(states, h.To)
-				if h.Notify {
-					t.Errorf("%s: the %s transition was to be notified", fac, h.To)
-				}
+		for _, h := range hist {
+			states = append(states, h.To.String())
+			if h.Notify {
+				t.Errorf("%s: the %s transition was to be notified", fac, h.To)
 			}
 		}
 		if strings.Join(states, ",") != "firing,resolved" {

@@ -10,8 +10,12 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/cradlewatch/cradlewatch/access"
+	"github.com/cradlewatch/cradlewatch/access/authn"
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/console"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
+	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // Escalation schedule of the test: seconds instead of the production
@@ -41,11 +45,13 @@ const (
 //   - unacknowledged: the operator at once, the street office after
 //     streetAfter, the county after countyAfter, never earlier; and the
 //     resolution to all three;
-//   - acknowledged over POST /api/v1/ack with the code from the operator's
-//     SMS: no escalation at all, the resolution to the operator;
-//   - silenced over POST /api/v1/silences before the alarm: nothing sent,
-//     yet the alert is in InfluxDB and the notification log records the
-//     silenced notices;
+//   - acknowledged by the operator's SMS reply with the code from its SMS,
+//     pushed to the front door's provider callback and forwarded to the
+//     instance that issued the code: no escalation at all, the resolution
+//     to the operator;
+//   - silenced by the county through the front door's API before the
+//     alarm: nothing sent, yet the alert is in InfluxDB and the
+//     notification log records the silenced notices;
 //   - the alerting service is stopped and started again on the same state
 //     directories between the street and the county steps: the county
 //     step still comes, once, and nothing already sent is sent again.
@@ -78,20 +84,23 @@ func TestEscalation(t *testing.T) {
 		"110105001": {{ID: streetID, Name: "街道办", Phone: "+8613900000001"}},
 		"110105":    {{ID: countyID, Name: "区卫健委", Phone: "+8613700000001"}},
 	})
-	cfg := alertingConfig(broker.Addr(), inf, facDir, writeRulesOverlay(t, dir, "    {}\n"), filepath.Join(dir, "alerting"), ncfg)
+	rulesFile := writeRulesOverlay(t, dir, "    {}\n")
+	cfg := alertingConfig(broker.Addr(), inf, facDir, rulesFile, filepath.Join(dir, "alerting"), ncfg)
+	d := newDeployment(t, dir, 1, nil)
+	d.alerting(&cfg, 0)
 	sms := &capture{}
 	startCollector(t, broker.Addr(), inf, "collector-escalation", facDir)
 	al := startAlerting(t, cfg, sms)
+	front := d.startFrontDoor(broker.Addr(), inf.URL(), facDir, rulesFile)
+	county := front.account("county-110105", authn.Grant{Role: access.RoleCounty, Region: model.MustRegionCode("110105")}, false)
+	county.waitAllShards()
 	pub := newSmokePublisher(t, broker.Addr())
 	for _, id := range facs {
 		pub.warmup(t, inf, id)
 	}
 
-	code, body := postJSON(t, al.url("/api/v1/silences"), notify.SilenceRequest{
-		Facility: facSilenced, End: time.Now().Add(10 * time.Minute), CreatedBy: "李工", Reason: "烟感检修",
-	})
-	if code != 201 {
-		t.Fatalf("POST /api/v1/silences: %d %s", code, body)
+	if code, body := county.do("POST", "/api/v1/facilities/"+facSilenced+"/silences", console.SilenceJSON{Duration: "10m", Reason: "烟感检修"}, nil); code != 201 {
+		t.Fatalf("POST /api/v1/facilities/%s/silences: %d %s", facSilenced, code, body)
 	}
 	for _, id := range facs {
 		pub.smoke(t, id, 1)
@@ -107,8 +116,8 @@ func TestEscalation(t *testing.T) {
 		t.Fatalf("no firing notification for %s; messages:\n%s", facAcked, sms.dump())
 	}
 	ackCode := acked[0].Msg.Params[notify.ParamCode]
-	if code, body := postJSON(t, al.url("/api/v1/ack"), map[string]string{"code": ackCode, "actor": "园长"}); code != 200 {
-		t.Fatalf("POST /api/v1/ack code %q: %d %s", ackCode, code, body)
+	if code, body := front.pushSMSReply(acked[0].Msg.To.Phone, "收到，确认"+ackCode); code != 200 {
+		t.Fatalf("SMS reply with code %q: %d %s", ackCode, code, body)
 	}
 
 	escalation := func(to string) func(sent) bool {

@@ -40,7 +40,7 @@ func newNotifyRig(t *testing.T, n int, notify string) *notifyRig {
 	rules := writeRulesOverlay(t, dir, notifyRulesOverride(r.facility))
 	listen := freeAddr(t)
 	conf := writeFile(t, dir, "alerting.yaml", alertingYAML(broker.Addr(), listen, "cw-alerting-"+r.facility, dir, facDir, rules,
-		r.prov.endpoint(), notify))
+		r.prov.endpoint(), accessYAML(t, dir), notify))
 	r.proc = startAlertingProcess(t, conf, listen)
 	// The service reads batches once its subscription is made: a harmless
 	// reading until one has been counted.
@@ -104,7 +104,7 @@ func TestNotifySIGKILLRightAfterTheTransition(t *testing.T) {
 	r := newNotifyRig(t, 201, criticalSteps)
 	r.prov.set(func(f *fakeAliyun) { f.outage = true })
 	r.smoke(1)
-	waitUntil(t, 30*time.Second, "smoke alarm firing", func() bool { return r.proc.firing(r.facility, "smoke_alarm") })
+	waitUntil(t, 30*time.Second, "smoke alarm firing", func() bool { return r.proc.firing(r.facility, "smoke_alarm", "room-1", "smoke-1") })
 	r.proc.kill()
 	if n := r.count(func(providerCall) bool { return true }); n != 0 {
 		t.Fatalf("delivered before the kill (%d): the kill did not land after the transition", n)
@@ -127,7 +127,7 @@ func TestNotifySIGKILLInsideAGroup(t *testing.T) {
 	r := newNotifyRig(t, 202, "  group_wait: 10s\n")
 	published := time.Now()
 	r.reading(model.KindCameraOnline, "room-1", "cam-1", 0)
-	waitUntil(t, 30*time.Second, "camera warning firing", func() bool { return r.proc.firing(r.facility, "camera_offline") })
+	waitUntil(t, 30*time.Second, "camera warning firing", func() bool { return r.proc.firing(r.facility, "camera_offline", "room-1", "cam-1") })
 	r.proc.kill()
 	if n := r.count(func(providerCall) bool { return true }); n != 0 {
 		t.Fatalf("delivered before the kill (%d): the kill did not land inside the group", n)

@@ -21,6 +21,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/cradlewatch/cradlewatch/alerting/rules"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -28,41 +29,40 @@ import (
 // run) against real Mosquitto, and a local server that speaks Aliyun's RPC
 // protocol to the official SDK in place of the SMS and voice services.
 
-var (
-	alertingBinOnce sync.Once
-	alertingBin     string
-	alertingBinErr  error
-)
+// builtBinaries are the commands built for this test run, by name.
+var builtBinaries sync.Map // name → func() (string, error)
 
-// alertingBinary builds cmd/alerting once per test run. It goes to one
-// fixed place in the temporary directory (a new build replaces the old by
+// goBinary builds ./cmd/<name> once per test run. It goes to one fixed
+// place in the temporary directory (a new build replaces the old by
 // rename, which processes still running keep), so runs leave no trail.
-func alertingBinary(t *testing.T) string {
+func goBinary(t *testing.T, name string) string {
 	t.Helper()
-	alertingBinOnce.Do(func() {
+	build, _ := builtBinaries.LoadOrStore(name, sync.OnceValues(func() (string, error) {
 		dir := filepath.Join(os.TempDir(), "cradlewatch-e2e")
-		if alertingBinErr = os.MkdirAll(dir, 0o755); alertingBinErr != nil {
-			return
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
 		}
-		tmp, err := os.CreateTemp(dir, "alerting-*.tmp")
+		tmp, err := os.CreateTemp(dir, name+"-*.tmp")
 		if err != nil {
-			alertingBinErr = err
-			return
+			return "", err
 		}
 		tmp.Close()
 		defer os.Remove(tmp.Name())
-		if out, err := exec.Command("go", "build", "-o", tmp.Name(), "../cmd/alerting").CombinedOutput(); err != nil {
-			alertingBinErr = fmt.Errorf("go build ./cmd/alerting: %v\n%s", err, out)
-			return
+		if out, err := exec.Command("go", "build", "-o", tmp.Name(), "../cmd/"+name).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 		}
-		alertingBin = filepath.Join(dir, "alerting")
-		alertingBinErr = os.Rename(tmp.Name(), alertingBin)
-	})
-	if alertingBinErr != nil {
-		t.Fatal(alertingBinErr)
+		bin := filepath.Join(dir, name)
+		return bin, os.Rename(tmp.Name(), bin)
+	}))
+	bin, err := build.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return alertingBin
+	return bin
 }
+
+// alertingBinary is cmd/alerting, built once per test run.
+func alertingBinary(t *testing.T) string { return goBinary(t, "alerting") }
 
 // alertingProcess is the alerting service as a child process.
 type alertingProcess struct {
@@ -171,16 +171,12 @@ func (p *alertingProcess) metric(name string, match ...string) float64 {
 	return sum
 }
 
-// firing reports whether the engine holds a firing alert of rule in facility.
-func (p *alertingProcess) firing(facility, rule string) bool {
-	resp, err := http.Get("http://" + p.listen + "/api/v1/alerts?state=firing")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	s := string(b)
-	return strings.Contains(s, facility) && strings.Contains(s, rule)
+// firing reports whether the process's state store holds rule's alert of
+// the facility's device as firing (read from its files: the alerting
+// instance serves people nothing).
+func (p *alertingProcess) firing(facility, rule, room, device string) bool {
+	hist := alertHistory(p.t, filepath.Join(filepath.Dir(p.conf), "alerting"), rule, facility, room, device)
+	return len(hist) > 0 && hist[len(hist)-1].To == rules.Firing
 }
 
 // freeAddr is a loopback address with a port free at the time of asking.
@@ -447,9 +443,10 @@ const (
 
 // alertingYAML is the service's configuration for a notification test:
 // events off (InfluxDB is not the subject here), the fake provider for SMS
-// and voice, the test's template codes, and notify, the rest of the
-// notify section (indented by four spaces).
-func alertingYAML(broker, listen, clientID, dir, facilities, rules, endpoint, notify string) string {
+// and voice, the test's template codes, its ctl and access sections
+// (accessYAML), and notify, the rest of the notify section (indented by
+// four spaces).
+func alertingYAML(broker, listen, clientID, dir, facilities, rules, endpoint, access, notify string) string {
 	return fmt.Sprintf(`mqtt: {broker: %s, client_id: %s}
 facilities: %s
 rules: %s
@@ -459,7 +456,7 @@ tick_interval: 200ms
 events: {enabled: false}
 http: {listen: %s}
 log: {format: text, level: info}
-notify:
+%snotify:
   state_dir: %s
   budget: {per_day: 100, per_window: 100, window: 1s}
   retry: {max_attempts: 10, initial_backoff: 300ms, max_backoff: 1s, attempt_timeout: 3s}
@@ -475,6 +472,6 @@ notify:
   voice_provider: aliyun
   aliyun: {access_key_id: ak, access_key_secret: sk, sign_name: 托育安全, endpoint: %q, scheme: HTTP, timeout: 3s}
   aliyun_voice: {endpoint: %q, scheme: HTTP, timeout: 3s}
-%s`, broker, clientID, facilities, rules, filepath.Join(dir, "alerting"), listen, filepath.Join(dir, "notify"),
+%s`, broker, clientID, facilities, rules, filepath.Join(dir, "alerting"), listen, access, filepath.Join(dir, "notify"),
 		streetPhone, countyPhone, endpoint, endpoint, notify)
 }

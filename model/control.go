@@ -86,12 +86,23 @@ const (
 	CommandAlert     CommandKind = "get_alert"   // Ref: fingerprint; the alert with its history
 	CommandAlerts    CommandKind = "list_alerts" // a query: Region or Facilities, State
 	CommandSilences  CommandKind = "list_silences"
+	// CommandAckCode is an SMS reply's code, sent to every shard (nobody
+	// knows which instance issued it): Ref the code, PhoneKey the
+	// replying number's pseudonym. The instance that issued the code
+	// acknowledges if that number was sent it.
+	CommandAckCode CommandKind = "ack_code"
 )
 
 // Changes reports whether the command changes state (and so is audited as
 // an action rather than a read).
 func (k CommandKind) Changes() bool {
-	return k == CommandAck || k == CommandSilence || k == CommandUnsilence
+	return k == CommandAck || k == CommandSilence || k == CommandUnsilence || k == CommandAckCode
+}
+
+// Query reports whether the command goes to every shard's query topic
+// rather than to one facility's owner.
+func (k CommandKind) Query() bool {
+	return k == CommandAlerts || k == CommandSilences || k == CommandAckCode
 }
 
 // Actor is who a command acts for: taken by the front door from the
@@ -126,11 +137,15 @@ type Command struct {
 	Region     string      `json:"region,omitempty"`     // list: the region code in scope ("" nationwide)
 	Facilities []string    `json:"facilities,omitempty"` // list: an operator's facilities
 	State      string      `json:"state,omitempty"`      // list: only alerts in this state
-	Actor      Actor       `json:"actor"`
-	Issued     time.Time   `json:"issued"`
-	Deadline   time.Time   `json:"deadline"` // the owner ignores the command after it
-	ReplyTo    string      `json:"reply_to"`
-	MAC        string      `json:"mac,omitempty"` // HMAC-SHA-256 of the command without MAC (internal/ctlbus)
+	// PhoneKey is ack_code's replying number, pseudonymised with the
+	// deployment's phone key (access/audit.PhoneKeyer): the number itself
+	// never travels.
+	PhoneKey string    `json:"phone_key,omitempty"`
+	Actor    Actor     `json:"actor"`
+	Issued   time.Time `json:"issued"`
+	Deadline time.Time `json:"deadline"` // the owner ignores the command after it
+	ReplyTo  string    `json:"reply_to"`
+	MAC      string    `json:"mac,omitempty"` // HMAC-SHA-256 of the command without MAC (internal/ctlbus)
 }
 
 // ReplyStatus is an alerting instance's verdict on a command.
@@ -187,6 +202,9 @@ func ShardOf(facility string, n int) int {
 //	               scheduled ones, and those that ended within the silence cap's
 //	               window (access.SilencePolicy.CapWindow), configured ones
 //	               included, so the front door can check the cap as the owner will
+//	ack_code       ok: AlertView acknowledged (or already acknowledged) by the
+//	               code; not_found: no open alert of this shard has the code,
+//	               or its number was not sent it
 //
 // A query (list_alerts, list_silences) is scoped by Region (a region code,
 // matched against each facility's registered region; "" is the whole

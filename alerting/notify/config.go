@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"time"
 
@@ -64,12 +65,28 @@ type Config struct {
 	// or VoiceAlways); it needs a voice provider.
 	Voice string `yaml:"voice" mapstructure:"voice"`
 	// AckURL, when set, is printed in free-text messages (webhook, robots,
-	// e-mail) as the place to acknowledge with the code.
-	AckURL    string             `yaml:"ack_url" mapstructure:"ack_url"`
+	// e-mail) as the place to acknowledge with the code, when messages
+	// carry no link of their own (Links).
+	AckURL string `yaml:"ack_url" mapstructure:"ack_url"`
+	// Links: each message carries the console's signed short link to its
+	// alert (internal/shortlink).
+	Links     LinksConfig        `yaml:"links" mapstructure:"links"`
 	Policies  map[string]Policy  `yaml:"policies" mapstructure:"policies"` // by severity name; merged with DefaultPolicies
 	Directory Directory          `yaml:"directory" mapstructure:"directory"`
 	Templates map[string]LangSet `yaml:"templates" mapstructure:"templates"` // by language; "zh" is built in
 	Silences  []Silence          `yaml:"silences" mapstructure:"silences"`
+}
+
+// LinksConfig says how messages link to the alert in the console.
+type LinksConfig struct {
+	// BaseURL is the console's public address (its http.public_url,
+	// "https://cw.example.gov.cn"); empty: no links.
+	BaseURL string `yaml:"base_url" mapstructure:"base_url"`
+	// KeyFile holds the key the console verifies links with (its
+	// shortlink.key_file; at least 32 bytes).
+	KeyFile string `yaml:"key_file" mapstructure:"key_file"`
+	// TTL is how long a link opens its alert (default 7 days).
+	TTL time.Duration `yaml:"ttl" mapstructure:"ttl"`
 }
 
 // BudgetConfig limits SMS per phone number.
@@ -280,10 +297,29 @@ func (c Config) Validate() error {
 	if err := validatePolicies(c.Policies); err != nil {
 		return err
 	}
+	if err := c.Links.validate(); err != nil {
+		return err
+	}
 	for i, s := range c.Silences {
 		if err := s.validate(); err != nil {
 			return config.Errorf("silences", "item %d: %v", i, err)
 		}
+	}
+	return nil
+}
+
+func (l LinksConfig) validate() error {
+	switch {
+	case l.BaseURL == "":
+		return nil
+	case l.KeyFile == "":
+		return config.Errorf("links.key_file", "links.base_url is set: the console's shortlink key file is required")
+	case l.TTL < 0:
+		return config.Errorf("links.ttl", "%s is negative", l.TTL)
+	}
+	u, err := url.Parse(l.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return config.Errorf("links.base_url", "%q: want the console's address, https://host[:port]", l.BaseURL)
 	}
 	return nil
 }

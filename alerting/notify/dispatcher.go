@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cradlewatch/cradlewatch/internal/fileutil"
+	"github.com/cradlewatch/cradlewatch/access/audit"
 )
 
 // Files in Config.StateDir.
@@ -40,9 +40,25 @@ type Options struct {
 	Rand       *rand.Rand     // ack codes and retry jitter; default seeded from crypto/rand
 	Location   *time.Location // for times in messages; default Asia/Shanghai (UTC+8 if no tzdata)
 	// OnAck is told of every acknowledgement the dispatcher accepts, from
-	// any source (HTTP, an SMS reply), so the rule engine can record it with
-	// its actor. It must not block.
+	// any source (a command of the front door, an SMS reply), so the rule
+	// engine can record it with its actor. It must not block.
 	OnAck func(a Alert, actor, source string)
+	// Phones pseudonymises phone numbers wherever notify stores them (the
+	// notification log, budgets, recipient ids): HMAC under the
+	// deployment's phone key (access.phone_key_file). Required.
+	Phones *audit.PhoneKeyer
+	// PhoneNumbers lists the numbers the service knows (the registry's
+	// operators, the directory, platform contacts). State written with
+	// the unsalted hashes of earlier releases is re-keyed once at start
+	// for these; other old hashes are dropped (rekey.go).
+	PhoneNumbers func() []string
+	// OnRecord is told of every outcome written to the notification log
+	// (the audit trail records them). It runs with the dispatcher's lock
+	// held and must not block.
+	OnRecord func(LogEntry)
+	// Links signs the console's short link of each alert for its messages
+	// (nil: messages carry no link).
+	Links *Links
 }
 
 // Dispatcher turns alert transitions into notifications: escalation, the
@@ -54,6 +70,8 @@ type Dispatcher struct {
 	logger    *slog.Logger
 	metrics   *metrics
 	onAck     func(a Alert, actor, source string)
+	onRecord  func(LogEntry)
+	phones    *audit.PhoneKeyer
 	rnd       *rand.Rand
 	render    *renderer
 	pipeline  Pipeline
@@ -85,6 +103,12 @@ func New(o Options) (*Dispatcher, error) {
 	if o.Registerer == nil {
 		return nil, errors.New("notify: Options.Registerer is required")
 	}
+	if o.Phones == nil {
+		return nil, errors.New("notify: Options.Phones is required (phone numbers are stored pseudonymised under a key)")
+	}
+	if cfg.Links.BaseURL != "" && o.Links == nil {
+		return nil, errors.New("notify: links.base_url is set but no link signer was given (links.key_file)")
+	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}
 	}
@@ -107,7 +131,7 @@ func New(o Options) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: register metrics: %w", err)
 	}
-	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, o.Location)
+	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, o.Location, o.Links)
 	if err != nil {
 		return nil, fmt.Errorf("notify config: %w", err)
 	}
@@ -116,9 +140,11 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	logger := o.Logger.With("component", "notify")
 	d := &Dispatcher{cfg: cfg, notifiers: o.Notifiers, clock: o.Clock, logger: logger, metrics: m, onAck: o.OnAck,
-		rnd: o.Rand, render: r, contacts: indexContacts(cfg.Directory, logger), budget: newBudget(cfg.Budget),
+		onRecord: o.OnRecord, phones: o.Phones, rnd: o.Rand, render: r, budget: newBudget(cfg.Budget),
 		wake: make(chan struct{}, 1), live: map[string]*delivery{}}
-	if err := d.restore(o.Registerer); err != nil {
+	d.contacts = d.indexContacts(cfg.Directory)
+	rk := newRekeyer(o.Phones, d.knownPhones(o.PhoneNumbers))
+	if err := d.restore(o.Registerer, rk); err != nil {
 		return nil, err
 	}
 	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cw_alerting_notify_pending_notices",
@@ -128,21 +154,21 @@ func New(o Options) (*Dispatcher, error) {
 		d.Close()
 		return nil, fmt.Errorf("notify: register metrics: %w", err)
 	}
-	var runtime []Silence
-	if err := fileutil.LoadJSON(filepath.Join(cfg.StateDir, SilenceFile), &runtime); err != nil {
+	if err := d.loadSilences(); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("notify: %w", err)
+		return nil, err
 	}
-	d.silences = append(append([]Silence{}, cfg.Silences...), runtime...)
 	d.pipeline = Pipeline{contactStage{d}, silenceStage{d}, dedupStage{d}, announcedStage{d}, planStage{d}, sendStage{d}, recordStage{d}}
 	return d, nil
 }
 
 // restore opens the notification log and the outbox and rebuilds the
-// escalations and the pending notices, then compacts the outbox.
-func (d *Dispatcher) restore(reg prometheus.Registerer) error {
+// escalations and the pending notices, then compacts the outbox. State in
+// the unsalted phone hashes of earlier releases is re-keyed on the way
+// (rk); the compaction writes the outbox's re-keyed.
+func (d *Dispatcher) restore(reg prometheus.Registerer, rk *rekeyer) error {
 	var err error
-	d.log, err = openNflog(filepath.Join(d.cfg.StateDir, LogFile), d.logger, reg, d.budget.replay)
+	d.log, err = openNflog(filepath.Join(d.cfg.StateDir, LogFile), d.logger, reg, d.budget.replay, rk)
 	if err != nil {
 		return err
 	}
@@ -152,11 +178,16 @@ func (d *Dispatcher) restore(reg prometheus.Registerer) error {
 		return err
 	}
 	d.out = out
+	rk.loaded(ld)
+	if n, dropped := rk.counts(); n+dropped > 0 {
+		d.logger.Info("notification state re-keyed: phone hashes of an earlier release replaced by keyed pseudonyms",
+			"rekeyed", n, "dropped_unknown", dropped)
+	}
 	open := make([]*escalation, 0, len(ld.open))
 	for _, fp := range slices.Sorted(maps.Keys(ld.open)) {
 		open = append(open, ld.open[fp])
 	}
-	if d.esc, err = NewEscalator(d.cfg.Policies, d.cfg.Directory, open, ld.closed, d.rnd); err != nil {
+	if d.esc, err = NewEscalator(d.cfg.Policies, d.cfg.Directory, open, ld.closed, d.phones); err != nil {
 		d.Close()
 		return err
 	}
@@ -337,7 +368,7 @@ func (d *Dispatcher) notices(due []Due, now time.Time) []*Notice {
 			wait = d.cfg.groupWait(u.Alert.Rule, u.Alert.Severity)
 		}
 		for _, c := range u.Recipients {
-			rid := recipientID(c)
+			rid := recipientID(c, d.phones)
 			if u.Kind != KindResolved {
 				d.esc.Reach(u.Alert.Fingerprint, u.Alert.StartsAt, rid)
 			}
@@ -406,48 +437,6 @@ func (d *Dispatcher) Pending() int {
 	return len(d.live)
 }
 
-// AddSilence starts a maintenance window; it is saved and survives restarts.
-func (d *Dispatcher) AddSilence(s Silence) error {
-	_, err := d.addSilence(s)
-	return err
-}
-
-// addSilence validates, names and saves s. A *silenceError means the
-// request was wrong; any other error that the state was not saved.
-func (d *Dispatcher) addSilence(s Silence) (Silence, error) {
-	if err := s.validate(); err != nil {
-		return s, &silenceError{err}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s.ID == "" {
-		// The count keeps ids unique when a fake or coarse clock repeats.
-		s.ID = fmt.Sprintf("s%d-%d", d.clock.Now().UnixNano(), len(d.silences))
-	}
-	for _, x := range d.silences {
-		if x.ID == s.ID {
-			return s, &silenceError{fmt.Errorf("id %q: already used", s.ID)}
-		}
-	}
-	runtime := append(slices.Clone(d.silences[len(d.cfg.Silences):]), s)
-	if err := fileutil.SaveJSON(filepath.Join(d.cfg.StateDir, SilenceFile), runtime); err != nil {
-		return s, fmt.Errorf("notify: %w", err)
-	}
-	d.silences = append(d.silences, s)
-	return s, nil
-}
-
-func (d *Dispatcher) silencedBy(facility string, t time.Time) (Silence, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range d.silences {
-		if s.covers(facility, t) {
-			return s, true
-		}
-	}
-	return Silence{}, false
-}
-
 // Ack acknowledges an open alert by its code or fingerprint: escalation and
 // reminders stop, and the actor is recorded.
 func (d *Dispatcher) Ack(ref, actor, source string) (Alert, error) {
@@ -455,15 +444,18 @@ func (d *Dispatcher) Ack(ref, actor, source string) (Alert, error) {
 }
 
 // AckBySMS acknowledges the open alert with ack code code from an SMS
-// reply of phone, only if that number was sent the code by SMS (the
-// notification log records the hash of every number an episode was sent
-// to).
-func (d *Dispatcher) AckBySMS(code, phone, source string) (Alert, error) {
-	actor := "sms:" + MaskPhone(phone)
+// reply of the number whose pseudonym (PhoneKey) is pk, only if that
+// number was sent the code by SMS (the notification log records the
+// pseudonym of every number an episode was sent to). The front door that
+// received the reply computes pk under the same key.
+func (d *Dispatcher) AckBySMS(code, pk, actor, source string) (Alert, error) {
 	return d.ack(source, actor, func(now time.Time) (Alert, error) {
-		return d.esc.AckBySMS(code, phoneKey(phone), actor, now, d.log.sentSMS)
+		return d.esc.AckBySMS(code, pk, actor, now, d.log.sentSMS)
 	})
 }
+
+// PhoneKey is the pseudonym under which notify knows a number.
+func (d *Dispatcher) PhoneKey(phone string) string { return d.phones.Key(phone) }
 
 func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, error)) (Alert, error) {
 	now := d.clock.Now()
@@ -501,11 +493,17 @@ func (d *Dispatcher) ack(source, actor string, do func(now time.Time) (Alert, er
 }
 
 // record appends to the notification log; a failed write is counted and
-// logged, not fatal: the message already went out.
+// logged, not fatal: the message already went out. OnRecord hears of each
+// entry either way.
 func (d *Dispatcher) record(es ...LogEntry) {
 	if err := d.log.append(es...); err != nil {
 		d.metrics.stateErrors.Inc()
 		d.logger.Error("notification log write failed", "err", err)
+	}
+	if d.onRecord != nil {
+		for _, e := range es {
+			d.onRecord(e)
+		}
 	}
 }
 
@@ -522,7 +520,7 @@ func (d *Dispatcher) contact(id string, a Alert) (Contact, bool) {
 	}
 	if d.cfg.Directory.OperatorsFor != nil {
 		for _, c := range d.cfg.Directory.OperatorsFor(a.Facility) {
-			if recipientID(c) == id {
+			if recipientID(c, d.phones) == id {
 				return c, true
 			}
 		}
@@ -530,12 +528,13 @@ func (d *Dispatcher) contact(id string, a Alert) (Contact, bool) {
 	return Contact{}, false
 }
 
-func indexContacts(dir Directory, logger *slog.Logger) map[string]Contact {
+func (d *Dispatcher) indexContacts(dir Directory) map[string]Contact {
+	logger := d.logger
 	out := map[string]Contact{}
 	for _, group := range []map[string][]Contact{dir.Operators, dir.Regions} {
 		for _, k := range slices.Sorted(maps.Keys(group)) {
 			for _, c := range group[k] {
-				id := recipientID(c)
+				id := recipientID(c, d.phones)
 				if old, ok := out[id]; ok && old != c {
 					logger.Warn("two contacts share one id; the first is used", "id", id)
 					continue
@@ -545,4 +544,16 @@ func indexContacts(dir Directory, logger *slog.Logger) map[string]Contact {
 		}
 	}
 	return out
+}
+
+// Lookup finds the open alert (still escalating or acknowledged, not yet
+// resolved) with code or fingerprint ref.
+func (d *Dispatcher) Lookup(ref string) (Alert, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.esc.find(ref)
+	if s == nil {
+		return Alert{}, false
+	}
+	return s.Alert, true
 }

@@ -20,7 +20,7 @@ func benchDispatcher(b *testing.B, clock *fakeClock, sms Notifier) *Dispatcher {
 	cfg := testConfig(b.TempDir())
 	cfg.Budget = BudgetConfig{PerDay: 1000, PerWindow: 1000}
 	d, err := New(Options{Config: cfg, Notifiers: map[Channel]Notifier{ChannelSMS: sms}, Clock: clock,
-		Registerer: prometheus.NewRegistry(), Rand: seeded(1), Logger: slog.New(slog.DiscardHandler)})
+		Registerer: prometheus.NewRegistry(), Rand: seeded(1), Phones: testPhones, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 )
 
@@ -65,6 +64,21 @@ func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.
 
 var t0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
+// testPhones is the tests' phone keyer (a key of the test's own).
+var testPhones = func() *audit.PhoneKeyer {
+	k, err := audit.NewPhoneKeyer([]byte("notify-test-phone-key-0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// testPhonesOther is a keyer under another key.
+func testPhonesOther() *audit.PhoneKeyer {
+	k, _ := audit.NewPhoneKeyer([]byte("another-deployment-phone-key-0123456789"))
+	return k
+}
+
 func seeded(n uint64) *rand.Rand {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], n)
@@ -101,7 +115,7 @@ func newRig(t *testing.T, cfg Config, clock *fakeClock, sms, dt *recorder) *rig 
 	logs := &bytes.Buffer{}
 	reg := prometheus.NewRegistry()
 	notifiers := map[Channel]Notifier{ChannelSMS: sms, ChannelDingTalk: dt, ChannelWebhook: dt}
-	d, err := New(Options{Config: cfg, Notifiers: notifiers, Clock: clock, Registerer: reg, Rand: seeded(1),
+	d, err := New(Options{Config: cfg, Notifiers: notifiers, Clock: clock, Registerer: reg, Rand: seeded(1), Phones: testPhones,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -201,21 +215,12 @@ func TestEscalationScheduleAckAndRestart(t *testing.T) {
 		t.Fatalf("escalation template %q", sms.sent[1].Template)
 	}
 
-	// Acknowledge by HTTP with the code from the SMS.
-	srv := httptest.NewServer(r.d.AckHandler())
-	defer srv.Close()
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"code":"`+code+`","actor":"园长张"}`))
-	if err != nil {
-		t.Fatal(err)
+	// Acknowledge with the code from the SMS (a command of the front door).
+	if _, err := r.d.Ack(code, "person:zhang (园长张)", "ctl"); err != nil {
+		t.Fatalf("ack by code: %v", err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("ack status %d", resp.StatusCode)
-	}
-	resp, _ = http.Post(srv.URL, "application/json", strings.NewReader(`{"code":"000000x","actor":"x"}`))
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Fatalf("unknown code status %d", resp.StatusCode)
+	if _, err := r.d.Ack("000000x", "person:x", "ctl"); !errors.Is(err, ErrUnknownAck) {
+		t.Fatalf("unknown code: %v", err)
 	}
 
 	// Restart again: ack survives; county step and reminders never come.
@@ -272,7 +277,7 @@ func TestSilencedAlertRecordedNotSent(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	sms, dt := &recorder{}, &recorder{}
 	r := newRig(t, testConfig(dir), clock, sms, dt)
-	if err := r.d.AddSilence(Silence{Facility: "fac-1", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), CreatedBy: "李工", Reason: "新风系统检修"}); err != nil {
+	if _, err := r.d.AddSilence(Silence{Facility: "fac-1", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), CreatedBy: "李工", Reason: "新风系统检修"}); err != nil {
 		t.Fatal(err)
 	}
 	r.d.Close()
@@ -293,7 +298,7 @@ func TestSilencedAlertRecordedNotSent(t *testing.T) {
 				found = true
 			}
 		}
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,52 +418,8 @@ func TestGroupingOneMessagePerFacility(t *testing.T) {
 		t.Fatalf("codes %q: want every alert's", sms.sent[0].Params[ParamCode])
 	}
 	for _, c := range codes {
-		if _, err := r.d.AckBySMS(c, "13812341234", "aliyun_reply"); err != nil {
+		if _, err := r.d.AckBySMS(c, testPhones.Key("13812341234"), "sms:op1", "sms"); err != nil {
 			t.Fatalf("code %s from the grouped SMS: %v", c, err)
-		}
-	}
-}
-
-func TestReplyHandlers(t *testing.T) {
-	clock := &fakeClock{now: t0}
-	sms, dt := &recorder{}, &recorder{}
-	r := newRig(t, testConfig(t.TempDir()), clock, sms, dt)
-	r.handle(t, co2(StateFiring))
-	r.step(t, 0)
-	code := sms.sent[0].Params[ParamCode]
-	for _, tc := range []struct {
-		name string
-		h    http.Handler
-		body string
-		want string
-	}{
-		{"aliyun", r.d.AliyunReplyHandler(), `[{"phone_number":"13812341234","content":"确认` + code + `","send_time":"2025-03-03 09:01:00","dest_code":"1234","sequence_id":1234567890}]`, `"code":0`},
-		{"tencent", r.d.TencentReplyHandler(), `{"extend":"","mobile":"13812341234","nationcode":"86","sign":"托育","text":"` + code + `","time":1741000000}`, `"result":0`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			tc.h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
-			if w.Code != 200 || !strings.Contains(w.Body.String(), tc.want) {
-				t.Fatalf("%d %s", w.Code, w.Body.String())
-			}
-		})
-	}
-	if got := testutil.ToFloat64(r.d.metrics.acks.WithLabelValues("aliyun_reply", "ok")); got != 1 {
-		t.Fatalf("aliyun acks %v", got)
-	}
-	r.step(t, time.Hour)
-	if sms.count() != 1 {
-		t.Fatalf("escalated after ack: %v", recipients(sms.sent))
-	}
-	if strings.Contains(r.logs.String(), "13812341234") {
-		t.Fatal("full number logged")
-	}
-}
-
-func TestMaskPhone(t *testing.T) {
-	for in, want := range map[string]string{"13812341234": "138****1234", "+8613812341234": "+86138****1234", "12345": "****", "": ""} {
-		if got := MaskPhone(in); got != want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -467,7 +428,7 @@ func TestMaskPhone(t *testing.T) {
 // is quarantined and the records after it still count (dedup).
 func TestNflogDamage(t *testing.T) {
 	dir := t.TempDir()
-	l, err := openNflog(dir+"/log", nil, nil, nil)
+	l, err := openNflog(dir+"/log", nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +442,7 @@ func TestNflogDamage(t *testing.T) {
 	b[len(recordlog.Header)+recordlog.FrameLen+3] ^= 0xff // inside record "a"
 	b = append(b, 1, 2, 3)                                // a torn append
 	os.WriteFile(dir+"/log", b, 0o600)
-	l, err = openNflog(dir+"/log", nil, nil, nil)
+	l, err = openNflog(dir+"/log", nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +457,7 @@ func TestNflogDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.close()
-	l, err = openNflog(dir+"/log", nil, nil, nil)
+	l, err = openNflog(dir+"/log", nil, nil, nil, nil)
 	if err != nil || !l.done("d") || !l.done("b") || len(l.l.Recovery().Regions) != 0 {
 		t.Fatalf("after repair: %v", err)
 	}
@@ -514,7 +475,7 @@ func TestNflogLegacyFormat(t *testing.T) {
 	}
 	os.WriteFile(dir+"/log", b, 0o600)
 	bud := newBudget(BudgetConfig{PerDay: 10})
-	l, err := openNflog(dir+"/log", nil, nil, bud.replay)
+	l, err := openNflog(dir+"/log", nil, nil, bud.replay, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,21 +483,6 @@ func TestNflogLegacyFormat(t *testing.T) {
 	if !l.done("a") || !l.done("b") || len(bud.sent["pk"]) != 2 {
 		t.Fatalf("legacy entries lost: %v %v", l.finished, bud.sent)
 	}
-}
-
-func FuzzExtractAckCode(f *testing.F) {
-	f.Add("确认 123456")
-	f.Add("1234567")
-	f.Fuzz(func(t *testing.T, s string) {
-		if c, ok := ExtractAckCode(s); ok && len(c) != AckCodeDigits {
-			t.Fatalf("code %q", c)
-		}
-	})
-}
-
-func FuzzParseAliyunReplies(f *testing.F) {
-	f.Add([]byte(`[{"phone_number":"1","content":"123456","sequence_id":"1"}]`))
-	f.Fuzz(func(t *testing.T, b []byte) { _, _ = ParseAliyunReplies(b) })
 }
 
 // TestRegulatorsHearAtOnce: an alert marked for the regulators (a gateway

@@ -38,15 +38,24 @@
 // serves one channel with several providers in order. Package setup holds
 // the whole notify configuration section and BuildNotifiers.
 //
-// # HTTP endpoints (authentication belongs in front of them)
+// # Acknowledgements and silences
 //
-//   - AckHandler: POST /api/v1/ack {code or fingerprint, actor}.
-//   - SilencesHandler: POST /api/v1/silences {facility, start, end,
-//     created_by, reason}; GET /api/v1/silences[?facility=&active=true].
-//   - AliyunReplyHandler, TencentReplyHandler: SMS replies. A reply
-//     acknowledges each code it carries (a grouped SMS carries one per
-//     alert) only if its number was sent that alert by SMS; numbers are
-//     compared by their hash, from the notification log.
+// Notify serves no HTTP. People and machines reach CradleWatch through the
+// front door (the console), which authorises them and sends commands to
+// the alerting instance that owns the facility over the control bus
+// (internal/ctlbus); the instance calls:
+//
+//   - Ack(fingerprint or code, actor, source): escalation and reminders
+//     stop, notices not yet sent are cancelled, OnAck tells the engine.
+//   - AckBySMS(code, phone key, actor, source): an SMS reply the front door
+//     received (package reply parses the providers' pushes). Each code
+//     acknowledges only if the replying number was sent that alert by SMS:
+//     numbers are compared by their keyed pseudonym (Options.Phones, the
+//     same key at the front door), from the notification log. Codes are
+//     AckCodeDigits (8) digits from crypto/rand.
+//   - AddSilence, EndSilence, Silences: maintenance windows. Whether a
+//     silence is allowed (length, role, the facility's cap) is decided
+//     before, by access.SilencePolicy; notify keeps them and mutes.
 //
 // # State files (Config.StateDir)
 //
@@ -71,12 +80,18 @@
 //     dedup across restarts, which channels of a pending notice are done,
 //     whether a recipient was told of an episode (before its resolution
 //     goes out), which numbers were sent an episode by SMS (replies), and
-//     rebuilds per-number SMS budgets. It holds no phone numbers, only a
-//     hash of each. It is compacted (rewritten atomically) at start and
-//     when it has doubled: records younger than 30 days, or of an open
-//     escalation or a pending notice, stay (nflog_compact.go). A log in
-//     the line format of earlier releases is converted.
-//   - silences.json: maintenance windows added at run time.
+//     rebuilds per-number SMS budgets. It holds no phone numbers, only the
+//     keyed pseudonym of each (HMAC under the deployment's phone key). It
+//     is compacted (rewritten atomically) at start and when it has doubled:
+//     records younger than 30 days, or of an open escalation or a pending
+//     notice, stay (nflog_compact.go). A log in the line format of earlier
+//     releases is converted, and one with their unsalted hashes re-keyed
+//     at start (rekey.go).
+//   - silences.json: maintenance windows added at run time, with who set
+//     them, why, and when one was ended early.
+//
+// Every outcome written to the notification log is also handed to
+// Options.OnRecord: the alerting service records it in its audit chain.
 //
 // Damage in either log is quarantined next to it and the records after it
 // are kept (see internal/recordlog).

@@ -1,27 +1,34 @@
 package notify
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/access/audit"
+	"github.com/cradlewatch/cradlewatch/alerting/notify/reply"
 )
 
 // AckCodeDigits is the length of the acknowledgement code in messages:
-// short enough to type as an SMS reply, and a million codes are plenty to
-// stay unique among a region's open alerts.
-const AckCodeDigits = 6
+// still easy to type as an SMS reply ("确认 48291306"), and long enough
+// that guessing one within the front door's attempt limits is hopeless
+// (docs/security.md states the odds). Codes come from crypto/rand.
+const AckCodeDigits = reply.CodeDigits
+
+// ackCodeSpace is how many codes there are: 10^AckCodeDigits.
+const ackCodeSpace = 100_000_000
 
 // ErrUnknownAck is returned for a code or fingerprint that matches no open
 // alert (already resolved, mistyped, or never sent).
 var ErrUnknownAck = errors.New("no open alert with that acknowledgement code or fingerprint")
 
 // ErrNotRecipient is returned for an SMS reply whose code names an open
-// alert that was never sent by SMS to the replying number: a code is six
-// digits, and a guess or a typo from another number must not silence a
-// child-safety alert.
+// alert that was never sent by SMS to the replying number: a guess or a
+// typo from another number must not silence a child-safety alert.
 var ErrNotRecipient = errors.New("the replying number did not receive this alert")
 
 // Due is a notification the escalation policy asks for now.
@@ -78,7 +85,7 @@ const closedRetention = 30 * 24 * time.Hour
 type Escalator struct {
 	policies map[Severity]Policy
 	dir      Directory
-	rnd      *rand.Rand
+	phones   *audit.PhoneKeyer      // names phone-only contacts (recipientID)
 	open     map[string]*escalation // by fingerprint
 	codes    map[string]string      // ack code → fingerprint
 	changed  map[string]bool        // fingerprints changed since Changes
@@ -87,12 +94,13 @@ type Escalator struct {
 }
 
 // NewEscalator starts with the open alerts of saved and the closed
-// episodes of done (the outbox's).
-func NewEscalator(policies map[string]Policy, dir Directory, saved []*escalation, done map[string]time.Time, rnd *rand.Rand) (*Escalator, error) {
+// episodes of done (the outbox's). phones names contacts that have a
+// phone and no id.
+func NewEscalator(policies map[string]Policy, dir Directory, saved []*escalation, done map[string]time.Time, phones *audit.PhoneKeyer) (*Escalator, error) {
 	if done == nil {
 		done = map[string]time.Time{}
 	}
-	e := &Escalator{policies: map[Severity]Policy{}, dir: dir, rnd: rnd,
+	e := &Escalator{policies: map[Severity]Policy{}, dir: dir, phones: phones,
 		open: map[string]*escalation{}, codes: map[string]string{}, changed: map[string]bool{}, done: done}
 	for name, p := range policies {
 		var s Severity
@@ -265,7 +273,7 @@ func (e *Escalator) Expedite(fp string, startsAt time.Time) []Due {
 	s.Expedited = true
 	e.touch(s)
 	street := e.dir.Lookup(TargetStreet, s.Alert)
-	if slices.ContainsFunc(street, func(c Contact) bool { return slices.Contains(s.Reached, recipientID(c)) }) {
+	if slices.ContainsFunc(street, func(c Contact) bool { return slices.Contains(s.Reached, recipientID(c, e.phones)) }) {
 		return nil // told already (a gateway offline in opening hours)
 	}
 	step := string(TargetStreet)
@@ -350,7 +358,7 @@ func (e *Escalator) contacts(ids []string, a Alert) []Contact {
 	var out []Contact
 	for _, id := range ids {
 		for _, t := range []Target{TargetOperator, TargetStreet, TargetCounty, TargetCity, TargetProvince} {
-			if i := slices.IndexFunc(e.dir.Lookup(t, a), func(c Contact) bool { return recipientID(c) == id }); i >= 0 {
+			if i := slices.IndexFunc(e.dir.Lookup(t, a), func(c Contact) bool { return recipientID(c, e.phones) == id }); i >= 0 {
 				out = append(out, e.dir.Lookup(t, a)[i])
 				break
 			}
@@ -367,7 +375,7 @@ func (e *Escalator) legacyReached(s *escalation) []string {
 	var ids []string
 	add := func(t Target) {
 		for _, c := range e.dir.Lookup(t, s.Alert) {
-			if id := recipientID(c); !slices.Contains(ids, id) {
+			if id := recipientID(c, e.phones); !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
@@ -413,9 +421,21 @@ func (e *Escalator) drop(s *escalation) {
 	delete(e.codes, s.Alert.AckCode)
 }
 
+// newCode draws a code no open alert has, uniformly from crypto/rand:
+// a code is a credential (an SMS reply with it acknowledges), so it must
+// not be predictable from earlier ones.
 func (e *Escalator) newCode() string {
+	// Words at or above limit are drawn again, so that every code is
+	// equally likely.
+	const limit = (1<<64 - 1) / ackCodeSpace * ackCodeSpace
+	var b [8]byte
 	for {
-		c := fmt.Sprintf("%0*d", AckCodeDigits, e.rnd.IntN(1_000_000))
+		_, _ = crand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24+)
+		v := binary.BigEndian.Uint64(b[:])
+		if v >= limit {
+			continue
+		}
+		c := fmt.Sprintf("%0*d", AckCodeDigits, v%ackCodeSpace)
 		if _, taken := e.codes[c]; !taken {
 			return c
 		}

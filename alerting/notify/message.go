@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+
+	"github.com/cradlewatch/cradlewatch/access/audit"
 )
 
 // Channel names a way to reach a person.
@@ -32,12 +34,19 @@ const (
 	ParamValue    = "value"    // value with unit, empty for states
 	ParamLimit    = "limit"    // limit with unit, empty where there is none
 	ParamSince    = "since"    // when the (first) alert began, "09:05"
-	ParamCode     = "code"     // every alert's acknowledgement code, "123456、654321"
+	ParamCode     = "code"     // every alert's acknowledgement code, "48291306、73620118"
+	// ParamLink is the console's signed short link to the (leading)
+	// alert, https://<console>/a/<token>, empty without notify.links.
+	// Mainland providers approve no link in a variable: an approved
+	// template writes its fixed, ICP-filed address as text and takes
+	// ParamLinkToken after it ("…详情 https://cw.example.gov.cn/a/${link_token}").
+	ParamLink      = "link"
+	ParamLinkToken = "link_token"
 )
 
 // Params lists every parameter name, in the default order of positional
 // templates.
-var Params = []string{ParamFacility, ParamRoom, ParamWhat, ParamDetail, ParamCode, ParamValue, ParamLimit, ParamSince}
+var Params = []string{ParamFacility, ParamRoom, ParamWhat, ParamDetail, ParamCode, ParamValue, ParamLimit, ParamSince, ParamLink, ParamLinkToken}
 
 // Contact is a person or office that can be notified. Each address is
 // optional; the channels tried follow from which are set.
@@ -74,7 +83,7 @@ func (c Contact) Has(ch Channel) bool {
 // LogValue keeps phone numbers and addresses out of logs (PIPL): only the
 // masked phone appears.
 func (c Contact) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", c.ID), slog.String("phone", MaskPhone(c.Phone)))
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("phone", audit.MaskPhone(c.Phone)))
 }
 
 // Message is what one notifier sends to one recipient: an approved SMS

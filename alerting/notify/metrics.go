@@ -25,7 +25,6 @@ type metrics struct {
 	noRecipient     *prometheus.CounterVec
 	acks            *prometheus.CounterVec
 	stateErrors     prometheus.Counter
-	silenceRequests *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -64,19 +63,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"kind"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cw_alerting_acks_total",
-			Help: "Acknowledgements by source (http, aliyun_reply, tencent_reply) and result (ok, unknown, rejected, wrong_sender: an SMS reply from a number that was not sent the code).",
+			Help: "Acknowledgements by source (ctl: a command of the front door; sms: an SMS reply forwarded by it) and result (ok, unknown, wrong_sender: an SMS reply from a number that was not sent the code).",
 		}, []string{"source", "result"}),
 		stateErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cw_alerting_notify_state_errors_total",
 			Help: "Failures to write the outbox or the notification log.",
 		}),
-		silenceRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cw_alerting_silence_requests_total",
-			Help: "Silences requested over HTTP by result (added, rejected, failed: not saved).",
-		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.notifications, m.retries, m.fallbacks, m.budgetExhausted, m.deadLetters,
-		m.escalations, m.expedited, m.noRecipient, m.acks, m.stateErrors, m.silenceRequests} {
+		m.escalations, m.expedited, m.noRecipient, m.acks, m.stateErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

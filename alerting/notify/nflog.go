@@ -35,7 +35,8 @@ const (
 )
 
 // LogEntry is one outcome of the notification log. It holds no phone
-// numbers: budgets and SMS replies are keyed by a hash of the number.
+// numbers: budgets and SMS replies are keyed by the number's keyed
+// pseudonym (access/audit.PhoneKeyer).
 type LogEntry struct {
 	At        time.Time `json:"at"`
 	Outcome   string    `json:"outcome"`
@@ -87,19 +88,29 @@ type nflog struct {
 }
 
 // openNflog opens path, converting a log in the line format used before
-// the record log, and calls replay for each record's entries.
-func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, replay func([]LogEntry)) (*nflog, error) {
+// the record log, re-keying phone hashes of earlier releases (rk, nil for
+// none: rekey.go), and calls replay for each record's entries.
+func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, replay func([]LogEntry), rk *rekeyer) (*nflog, error) {
 	n := &nflog{finished: map[string]bool{}, sentOn: map[string]map[Channel]bool{}, failedOn: map[string]map[Channel]bool{}, announced: map[string]bool{},
 		smsTo: map[string]map[string]bool{}, compacted: newCompactedCounter(reg)}
 	if err := convertLegacyNflog(path); err != nil {
 		return nil, err
 	}
 	var err error
+	var recs [][]byte // every record, kept to rewrite the log when re-keyed
+	rekeyed := false
 	n.l, err = recordlog.Open(recordlog.Options{Path: path, Name: "notify_log", Logger: logger, Registerer: reg}, func(b []byte) error {
 		var es []LogEntry
 		if err := json.Unmarshal(b, &es); err != nil {
 			return err
 		}
+		if rk.entries(es) {
+			rekeyed = true
+			if b, err = json.Marshal(es); err != nil {
+				return err
+			}
+		}
+		recs = append(recs, append([]byte(nil), b...))
 		n.note(es)
 		if replay != nil {
 			replay(es)
@@ -108,6 +119,12 @@ func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, repl
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nflog: %w", err)
+	}
+	if rekeyed {
+		if err := n.l.Rewrite(recs); err != nil {
+			n.l.Close()
+			return nil, fmt.Errorf("nflog: rewrite re-keyed: %w", err)
+		}
 	}
 	return n, nil
 }

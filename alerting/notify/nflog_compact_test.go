@@ -25,7 +25,7 @@ import (
 // the rest goes, and the indexes forget it with the file.
 func TestNflogCompactionKeepsWhatIsNeeded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), LogFile)
-	l, err := openNflog(path, nil, nil, nil)
+	l, err := openNflog(path, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestNflogCompactionKeepsWhatIsNeeded(t *testing.T) {
 		t.Fatalf("log after compaction: %d entries (%v), want 6", len(entries), err)
 	}
 	// Nothing to drop: nothing is rewritten.
-	l, err = openNflog(path, nil, nil, nil)
+	l, err = openNflog(path, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestDispatcherCompactsLogAtStart(t *testing.T) {
 	// The open alert's firing again (the engine's restart): nothing sent.
 	r.handle(t, open)
 	r.step(t, 0)
-	if !r.d.log.sentSMS(open.episode(), phoneKey("13812341234")) {
+	if !r.d.log.sentSMS(open.episode(), r.d.phones.Key("13812341234")) {
 		t.Error("the open alert's SMS recipient is forgotten: a reply could not acknowledge it")
 	}
 	// Another warning today: op1's one SMS a day is spent (today's).
@@ -234,7 +234,7 @@ func TestNflogCompactionSurvivesACrash(t *testing.T) {
 		}
 		cmd.Wait()
 
-		n, err := openNflog(path, nil, nil, nil)
+		n, err := openNflog(path, nil, nil, nil, nil)
 		if err != nil {
 			t.Fatalf("round %d: open after the kill: %v", round, err)
 		}
@@ -260,7 +260,7 @@ func TestNflogCompactionSurvivesACrash(t *testing.T) {
 		t.Fatalf("weak run: %d compactions, %d durable appends", compactions, len(durable))
 	}
 	// The log the kills left compacts like any other.
-	n, err := openNflog(path, nil, nil, nil)
+	n, err := openNflog(path, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestNflogCompactionChild(t *testing.T) {
 		t.Skip("run by TestNflogCompactionSurvivesACrash")
 	}
 	from, _ := strconv.Atoi(os.Getenv("CW_NFLOG_FROM"))
-	l, err := openNflog(path, nil, nil, nil)
+	l, err := openNflog(path, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,13 +43,13 @@ var builtinZH = LangSet{
 	Subject: `【托育安全{{if eq .Kind "escalation"}}·督办{{else if eq .Kind "reminder"}}·提醒{{end}}】{{.FacilityName}}：{{.What}}{{if eq .Kind "resolved"}}（已解除）{{end}}`,
 	Text: map[Kind]string{
 		KindFiring: `【托育安全】{{.FacilityName}}
-{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}{{if .Link}} {{.Link}}{{end}}
 {{end}}请立即处理。{{.AckHint}}`,
 		KindEscalation: `【托育安全·督办】{{.FacilityName}}，以下告警自{{.Since}}起无人确认：
-{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}{{if .Link}} {{.Link}}{{end}}
 {{end}}请督促处理。{{.AckHint}}`,
 		KindReminder: `【托育安全·提醒】{{.FacilityName}}，以下告警仍未确认：
-{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}
+{{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}{{.Detail}}，确认码 {{.Code}}{{if .Link}} {{.Link}}{{end}}
 {{end}}{{.AckHint}}`,
 		KindResolved: `【托育安全】{{.FacilityName}}告警已解除：
 {{range .Items}}{{if .Room}}{{.Room}}：{{end}}{{.What}}
@@ -67,7 +67,8 @@ type RenderData struct {
 	Detail       string // the leading alert's detail, or when it began
 	Value        string
 	Limit        string
-	Code         string // every alert's code, "123456、654321"
+	Code         string // every alert's code, "48291306、73620118"
+	Link         string // the leading alert's link in the console ("" without notify.links)
 	Count        int
 	Since        string // start of the leading alert, local time: "09:05", or "3月2日09:05" on another day
 	Step         string
@@ -76,9 +77,9 @@ type RenderData struct {
 	Alerts       []Alert
 }
 
-// Item is one alert of a message.
+// Item is one alert of a message, with its own link in the console.
 type Item struct {
-	Room, What, Detail, Value, Limit, Code, Since string
+	Room, What, Detail, Value, Limit, Code, Since, Link string
 }
 
 // renderer turns a group of alerts into a Message body per language.
@@ -87,6 +88,7 @@ type renderer struct {
 	fallback string
 	maxRunes int
 	ackURL   string
+	links    *Links
 	loc      *time.Location
 }
 
@@ -98,8 +100,8 @@ type compiledLang struct {
 
 var funcs = template.FuncMap{"minus1": func(n int) int { return n - 1 }}
 
-func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, ackURL string, loc *time.Location) (*renderer, error) {
-	r := &renderer{langs: map[string]*compiledLang{}, fallback: fallback, maxRunes: maxRunes, ackURL: ackURL, loc: loc}
+func newRenderer(sets map[string]LangSet, fallback string, maxRunes int, ackURL string, loc *time.Location, links *Links) (*renderer, error) {
+	r := &renderer{langs: map[string]*compiledLang{}, fallback: fallback, maxRunes: maxRunes, ackURL: ackURL, links: links, loc: loc}
 	all := map[string]LangSet{"zh": builtinZH}
 	for l, s := range sets {
 		base := all[l]
@@ -200,12 +202,17 @@ func (r *renderer) render(m *Message, kind Kind, step string, alerts []Alert, no
 		d.FacilityName = d.Facility
 	}
 	codes := make([]string, 0, len(alerts))
-	for _, a := range alerts {
+	var token string
+	for i, a := range alerts {
 		if a.AckCode != "" {
 			codes = append(codes, a.AckCode)
 		}
+		link, tok := r.links.For(a, now)
+		if i == 0 {
+			d.Link, token = link, tok
+		}
 		d.Items = append(d.Items, Item{Room: a.Room, What: a.What, Detail: r.detail(a, now), Value: a.Value, Limit: a.Limit,
-			Code: a.AckCode, Since: r.since(a.StartsAt, now)})
+			Code: a.AckCode, Since: r.since(a.StartsAt, now), Link: link})
 	}
 	d.Code = strings.Join(codes, codeSep)
 	if len(alerts) > 1 && lang == "zh" {
@@ -216,6 +223,10 @@ func (r *renderer) render(m *Message, kind Kind, step string, alerts []Alert, no
 		ParamFacility: r.clip(d.FacilityName), ParamRoom: r.clip(d.Room), ParamWhat: r.clip(d.What),
 		ParamDetail: r.clip(d.Detail), ParamValue: r.clip(d.Value), ParamLimit: r.clip(d.Limit),
 		ParamSince: d.Since, ParamCode: d.Code,
+	}
+	if d.Link != "" {
+		// Never clipped: a cut link opens nothing.
+		m.Params[ParamLink], m.Params[ParamLinkToken] = d.Link, token
 	}
 	var b bytes.Buffer
 	if err := c.subject.Execute(&b, d); err != nil {
@@ -249,10 +260,15 @@ func (r *renderer) code(c *compiledLang, lang string, ch Channel, kind Kind) str
 	return pick(r.langs[r.fallback])[kind]
 }
 
-// ackHint tells a free-text reader where to use the code. It never says
-// "reply": a reply acknowledges only from a number sent the code by SMS.
+// ackHint tells a free-text reader where to acknowledge: the links in
+// the message, else where to enter the code. It never says "reply": a
+// reply acknowledges only from a number sent the code by SMS.
 func (r *renderer) ackHint(lang string) string {
 	switch {
+	case r.links != nil && lang != "zh":
+		return "Open the link to see and acknowledge the alert."
+	case r.links != nil:
+		return "请打开链接查看并确认。"
 	case lang != "zh" && r.ackURL != "":
 		return "Acknowledge with the code at " + r.ackURL + "."
 	case lang != "zh":
@@ -275,15 +291,15 @@ func (r *renderer) clip(s string) string {
 }
 
 // RenderMessage is the message to recipient to on channel ch about alerts,
-// as the path renders it at now (times in loc): for tools, and for tests
-// that show every rule's text.
-func RenderMessage(cfg Config, ch Channel, to Contact, kind Kind, step string, alerts []Alert, now time.Time, loc *time.Location) (Message, error) {
+// as the path renders it at now (times in loc, links signed by links, nil
+// for none): for tools, and for tests that show every rule's text.
+func RenderMessage(cfg Config, ch Channel, to Contact, kind Kind, step string, alerts []Alert, now time.Time, loc *time.Location, links *Links) (Message, error) {
 	cfg = cfg.WithDefaults()
-	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, loc)
+	r, err := newRenderer(cfg.Templates, cfg.DefaultLang, cfg.MaxParamRunes, cfg.AckURL, loc, links)
 	if err != nil {
 		return Message{}, err
 	}
-	m := Message{Key: entryKey(alerts[0], kind, step, 0, recipientID(to)), Channel: ch, To: to, Alerts: alerts}
+	m := Message{Key: entryKey(alerts[0], kind, step, 0, recipientID(to, nil)), Channel: ch, To: to, Alerts: alerts}
 	err = r.render(&m, kind, step, alerts, now)
 	return m, err
 }

@@ -18,7 +18,7 @@ import (
 func TestRunIsDrivenByEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sms, dt := &recorder{}, &recorder{}
-		d, err := New(Options{Config: testConfig(t.TempDir()), Registerer: prometheus.NewRegistry(), Rand: seeded(1),
+		d, err := New(Options{Config: testConfig(t.TempDir()), Registerer: prometheus.NewRegistry(), Rand: seeded(1), Phones: testPhones,
 			Notifiers: map[Channel]Notifier{ChannelSMS: sms, ChannelDingTalk: dt}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestRunWaitsForAnnouncementWithoutSpinning(t *testing.T) {
 		cfg.Retry = RetryConfig{MaxAttempts: 5, InitialBackoff: 2 * time.Minute, MaxBackoff: 2 * time.Minute}
 		sms := &recorder{script: []error{&ProviderError{Kind: Transient, Status: 503}}}
 		clock := &countingClock{}
-		d, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry(), Rand: seeded(1), Clock: clock,
+		d, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry(), Rand: seeded(1), Phones: testPhones, Clock: clock,
 			Notifiers: map[Channel]Notifier{ChannelSMS: sms}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/access/audit"
 )
 
 // Entry is one alert inside a notification, with the key under which its
@@ -71,12 +73,17 @@ func entryKey(a Alert, kind Kind, step string, repeat int, recipient string) str
 }
 
 // recipientID names a contact for dedup even if the config gave no id.
-func recipientID(c Contact) string {
+// A number is named by its keyed pseudonym (never the number itself, which
+// would end up in the outbox and the notification log); k is nil only for
+// RenderMessage, whose key is never stored.
+func recipientID(c Contact, k *audit.PhoneKeyer) string {
 	switch {
 	case c.ID != "":
 		return c.ID
+	case c.Phone != "" && k == nil:
+		return "phone:" + audit.MaskPhone(c.Phone)
 	case c.Phone != "":
-		return "phone:" + phoneKey(c.Phone)
+		return "phone:" + k.Key(c.Phone)
 	case c.Email != "":
 		return "email:" + c.Email
 	}

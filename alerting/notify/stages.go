@@ -34,7 +34,7 @@ func (d *Dispatcher) logEntry(n *Notification, e Entry, at time.Time, outcome st
 	le := LogEntry{At: at, Outcome: outcome, Key: e.Key, Episode: e.Alert.episode(), Kind: n.Kind, Alert: e.Alert.Fingerprint,
 		Facility: e.Alert.Facility, Recipient: n.RecipientID, Channel: ch, Partial: partial, Detail: detail}
 	if ch == ChannelSMS && outcome == OutcomeSent {
-		le.PhoneKey = phoneKey(n.Recipient.Phone)
+		le.PhoneKey = d.phones.Key(n.Recipient.Phone)
 	}
 	return le
 }
@@ -107,7 +107,7 @@ func (s planStage) Exec(_ context.Context, n *Notification) error {
 	n.Channels = n.Channels[:0]
 	sms := c.Has(ChannelSMS) && d.notifiers[ChannelSMS] != nil
 	if sms {
-		pk := phoneKey(c.Phone)
+		pk := d.phones.Key(c.Phone)
 		critical := n.Severity == SeverityCritical && n.Kind != KindReminder
 		if critical || d.budget.allow(pk, n.Entries[0].Key, d.clock.Now()) {
 			n.Channels = append(n.Channels, ChannelSMS)
@@ -230,7 +230,7 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 		}
 		d.record(les...)
 		if ch == ChannelSMS {
-			d.budget.spend(phoneKey(n.Recipient.Phone), batch[0].Key, now)
+			d.budget.spend(d.phones.Key(n.Recipient.Phone), batch[0].Key, now)
 		}
 		d.metrics.notifications.WithLabelValues(string(ch), resultSent).Inc()
 		if fallback {
@@ -245,7 +245,7 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 	}
 	budgetRefused := ch == ChannelSMS && errors.Is(err, ErrBudgetExhausted)
 	if budgetRefused {
-		pk := phoneKey(n.Recipient.Phone)
+		pk := d.phones.Key(n.Recipient.Phone)
 		d.budget.exhaust(pk, now)
 		d.metrics.budgetExhausted.Inc()
 		d.record(LogEntry{At: now, Outcome: OutcomeExhausted, PhoneKey: pk, Recipient: n.RecipientID, Channel: ch, Detail: err.Error()})

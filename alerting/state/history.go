@@ -18,6 +18,7 @@ import (
 // only the fingerprint, the state it went to and its time).
 type Entry struct {
 	Transition rules.Transition
+	Note       string // what the actor said (an acknowledgement's comment)
 	Notified   bool
 }
 
@@ -32,7 +33,7 @@ func History(dir, fingerprint string, limit int) (entries []Entry, truncated boo
 		var e Entry
 		switch {
 		case r.Transition != nil && r.Transition.Alert.Fingerprint == fingerprint:
-			e.Transition = *r.Transition
+			e.Transition, e.Note = *r.Transition, r.Note
 		case r.Notified != nil && r.Notified.Fingerprint == fingerprint:
 			e.Notified = true
 			e.Transition.Alert.Fingerprint = fingerprint

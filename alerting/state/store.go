@@ -32,7 +32,10 @@ const (
 // record is one wal entry: a transition, or a notification receipt.
 type record struct {
 	Transition *rules.Transition `json:"transition,omitempty"`
-	Notified   *receipt          `json:"notified,omitempty"`
+	// Note is what the actor of a transition said (an acknowledgement's
+	// comment), shown in the alert's history.
+	Note     string   `json:"note,omitempty"`
+	Notified *receipt `json:"notified,omitempty"`
 }
 
 // receipt identifies a notified transition.
@@ -263,10 +266,14 @@ func (s *Store) encode(r record) ([]byte, error) {
 }
 
 // Append records transitions durably: one write and one fsync for all.
-func (s *Store) Append(trs ...rules.Transition) error {
+func (s *Store) Append(trs ...rules.Transition) error { return s.AppendNoted("", trs...) }
+
+// AppendNoted is Append with what the transitions' actor said (an
+// acknowledgement's comment), kept in their history.
+func (s *Store) AppendNoted(note string, trs ...rules.Transition) error {
 	recs := make([][]byte, 0, len(trs))
 	for i := range trs {
-		p, err := s.encode(record{Transition: &trs[i]})
+		p, err := s.encode(record{Transition: &trs[i], Note: note})
 		if err != nil {
 			return err
 		}

@@ -145,7 +145,7 @@ func (s *Responder) process(ctx context.Context, topic string, payload []byte) {
 	}
 	var rep model.Reply
 	switch {
-	case query != (c.Kind == model.CommandAlerts || c.Kind == model.CommandSilences):
+	case query != c.Kind.Query():
 		rep = model.Reply{Status: model.ReplyInvalid, Error: fmt.Sprintf("%s is not a %s", c.Kind, map[bool]string{true: "query", false: "command"}[query])}
 	case !query && c.Facility != facility:
 		rep = model.Reply{Status: model.ReplyInvalid, Error: "the command's facility differs from its topic's"}
@@ -197,7 +197,8 @@ func (s *Responder) refuse(kind, result, msg string, args ...any) {
 
 func knownKind(k model.CommandKind) bool {
 	switch k {
-	case model.CommandAck, model.CommandSilence, model.CommandUnsilence, model.CommandAlert, model.CommandAlerts, model.CommandSilences:
+	case model.CommandAck, model.CommandSilence, model.CommandUnsilence, model.CommandAlert, model.CommandAlerts, model.CommandSilences,
+		model.CommandAckCode:
 		return true
 	}
 	return false

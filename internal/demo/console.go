@@ -14,6 +14,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/access"
 	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/access/authn"
+	"github.com/cradlewatch/cradlewatch/alerting"
 	"github.com/cradlewatch/cradlewatch/console"
 	"github.com/cradlewatch/cradlewatch/internal/obs"
 	"github.com/cradlewatch/cradlewatch/model"
@@ -29,10 +30,28 @@ type demoLogin struct {
 // data folder, as production wants), its configuration and its accounts.
 type consoleSite struct {
 	c      *console.Console
+	cfg    console.Config
 	logins []demoLogin
 	// CtlSecret is the control bus secret the alerting service needs to
 	// answer the console's commands (ctl.secret_file).
 	CtlSecret string
+	// countyToken is an API token of the demo's county, for the banner's
+	// example of the JSON API.
+	countyToken string
+}
+
+// alerting gives the demo's alerting service its part of the front
+// door's deployment: the control bus secret, the access database (the
+// console's SQLite file: one database, as in production), its own audit
+// chain, the phone key and the anchor key, and links to the console in
+// its messages.
+func (s *consoleSite) alerting(cfg *alerting.Config, dir string) {
+	cfg.Ctl.SecretFile = s.CtlSecret
+	a := &cfg.Access
+	a.Database = s.cfg.Access.Database
+	a.PhoneKeyFile = s.cfg.Access.PhoneKeyFile
+	a.Audit.Chain, a.Audit.SpoolDir, a.Audit.AnchorKeyFile = "alerting-0", filepath.Join(dir, "alerting-audit"), s.cfg.Access.Audit.AnchorKeyFile
+	cfg.Notify.Links.BaseURL, cfg.Notify.Links.KeyFile = "http://"+s.c.Addr(), s.cfg.Shortlink.KeyFile
 }
 
 // startConsole builds the console on the demo's registry, InfluxDB and
@@ -85,6 +104,7 @@ func startConsole(ctx context.Context, root, dir, brokerAddr, influxURL, rulesFi
 	if site.c, err = console.New(ctx, console.Options{Config: cfg, DataDirs: []string{data}, Logger: log, Registerer: reg, Gatherer: reg}); err != nil {
 		return nil, err
 	}
+	site.cfg = cfg
 	demo := access.Principal{Kind: access.KindService, ID: "demo", Name: "demo", Role: access.RoleAdmin, Region: model.Nationwide()}
 	for _, a := range []struct {
 		user, what string
@@ -101,6 +121,12 @@ func startConsole(ctx context.Context, root, dir, brokerAddr, influxURL, rulesFi
 			return nil, fmt.Errorf("demo: account %s: %w", a.user, err)
 		}
 		site.logins = append(site.logins, demoLogin{a.user, pw, a.what})
+		if a.g.Role == access.RoleCounty {
+			if site.countyToken, _, err = site.c.Authenticator().IssueToken(ctx, demo, "demo-county-api", a.g, 24*time.Hour); err != nil {
+				site.c.Close()
+				return nil, fmt.Errorf("demo: token: %w", err)
+			}
+		}
 	}
 	return site, nil
 }
@@ -112,5 +138,6 @@ func (s *consoleSite) banner(fac string) string {
 	for _, l := range s.logins {
 		out += fmt.Sprintf("    login %-14s password %s   (%s)\n", l.User, l.Password, l.What)
 	}
+	out += fmt.Sprintf("  alerts API (the county)  curl -s -H 'Authorization: Bearer %s' %s/api/v1/alerts\n", s.countyToken, base)
 	return out
 }

@@ -143,6 +143,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer col.Close() // its port, if a later start fails
 
+	sim, err := simulator.New(simOpts)
+	if err != nil {
+		return err
+	}
+	con, err := startConsole(ctx, o.Root, dir, broker.Addr(), inf.URL(), rulesFile, fac.ID, fac.Region, log)
+	if err != nil {
+		return fmt.Errorf("demo: console: %w", err)
+	}
+	defer con.c.Close()
 	acfg := alerting.DefaultConfig()
 	if err := config.Load(filepath.Join(o.Root, "configs", "alerting.example.yaml"), &acfg); err != nil {
 		return err
@@ -156,20 +165,12 @@ func Run(ctx context.Context, o Options) error {
 	acfg.Notify.GroupWait = 2 * time.Second
 	acfg.Events.Influx.URL = inf.URL()
 	acfg.HTTP.Listen = "127.0.0.1:0"
+	con.alerting(&acfg, dir) // commands from the console, the audit trail, links in messages
 	areg := obs.NewRegistry()
 	al, err := alerting.New(alerting.Options{Config: acfg, Logger: log, Registerer: areg, Gatherer: areg})
 	if err != nil {
 		return err
 	}
-	sim, err := simulator.New(simOpts)
-	if err != nil {
-		return err
-	}
-	con, err := startConsole(ctx, o.Root, dir, broker.Addr(), inf.URL(), rulesFile, fac.ID, fac.Region, log)
-	if err != nil {
-		return fmt.Errorf("demo: console: %w", err)
-	}
-	defer con.c.Close()
 
 	// Start one service at a time: mochi-mqtt can lose one of two
 	// subscriptions with a common topic prefix made at the same instant by
@@ -235,7 +236,7 @@ CradleWatch demo running. Everything listens on loopback only.
   InfluxDB 1.8             %s   (database cradlewatch)
   gateway  /metrics        http://%s/metrics
   collector /metrics       http://%s/metrics
-  alerting /metrics        http://%s/metrics   alerts: http://%s/api/v1/alerts
+  alerting /metrics        http://%s/metrics   (loopback only, with /debug/pprof)
 %s  data folder              %s
 
 What to look at:
@@ -246,12 +247,13 @@ What to look at:
   - Alert events:
       curl -sG '%s/query' --data-urlencode 'db=cradlewatch' --data-urlencode "q=SELECT * FROM alert_event"
   - The console: log in as the operator (its facility now, the alert, acknowledge) or the county
-    (its facilities, alerts, monthly report, spot checks); the public page needs no login.
-  - Acknowledge an alert with the code from the SMS:
-      curl -s -XPOST http://%s/api/v1/ack -d '{"code":"<code>","actor":"值班老师"}'
+    (its facilities, alerts, monthly report, spot checks); the public page needs no login. The
+    SMS line carries the alert's link to the console.
+  - The JSON API (docs/api/alerting.yaml) with the county's token above; acknowledging is the
+    operator's (log in, or a token of its own: cwadmin token issue).
 
 Stop with Ctrl-C.
-`, broker, influx, gwHTTP, colHTTP, alHTTP, alHTTP, console, dir, influx, q, influx, alHTTP)
+`, broker, influx, gwHTTP, colHTTP, alHTTP, console, dir, influx, q, influx)
 }
 
 // summary prints how many readings of each kind reached InfluxDB.

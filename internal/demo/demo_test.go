@@ -46,7 +46,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, logs.String())
 	}
-	sms := regexp.MustCompile(`msg=SMS .*to=\+86138\*\*\*\*1234 .*二氧化碳`).FindString(logs.String())
+	sms := regexp.MustCompile(`msg=SMS .*to=138\*\*\*\*1234 .*二氧化碳`).FindString(logs.String())
 	if sms == "" {
 		t.Fatalf("no SMS line for the CO2 incident in the log:\n%s", logs.String())
 	}
@@ -55,7 +55,8 @@ func TestDemo(t *testing.T) {
 	}
 	t.Log(sms)
 	// The banner names the console and a login for an operator and a county.
-	for _, re := range []string{`console +http://127\.0\.0\.1:\d+ `, `login demo-operator +password \S{16} `, `login demo-county +password \S{16} `} {
+	for _, re := range []string{`console +http://127\.0\.0\.1:\d+ `, `login demo-operator +password \S{16} `, `login demo-county +password \S{16} `,
+		`Bearer cwt_[0-9a-f]{16}_\S{43}' http://127\.0\.0\.1:\d+/api/v1/alerts`} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {
 			t.Errorf("banner lacks %s:\n%s", re, out.String())
 		}

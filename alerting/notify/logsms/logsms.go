@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 )
 
@@ -53,7 +54,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 		msg = "voice call"
 	}
 	n.logger.LogAttrs(ctx, slog.LevelInfo, msg,
-		slog.String("to", notify.MaskPhone(m.To.Phone)),
+		slog.String("to", audit.MaskPhone(m.To.Phone)),
 		slog.String("template", m.Template),
 		slog.String("text", n.Text(m)))
 	return false, nil

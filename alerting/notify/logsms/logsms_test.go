@@ -26,7 +26,7 @@ func TestNotifyLogsOneMaskedLine(t *testing.T) {
 		{"no body: the rendered free text",
 			Config{SignName: "托育安全"},
 			notify.Message{To: notify.Contact{Phone: "+8613812341234"}, Template: "SMS_X", Params: params, Text: "【托育安全】已恢复正常。"},
-			`msg=SMS to=+86138****1234 template=SMS_X text=【托育安全】已恢复正常。`},
+			`msg=SMS to=138****1234 template=SMS_X text=【托育安全】已恢复正常。`},
 		{"unknown variable left visible",
 			Config{Templates: map[string]string{"T": "${facility} ${nope}"}},
 			notify.Message{To: notify.Contact{Phone: "13812341234"}, Template: "t", Params: params},

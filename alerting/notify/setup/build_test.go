@@ -1,6 +1,8 @@
 package setup
 
 import (
+	"github.com/cradlewatch/cradlewatch/access/audit"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -131,7 +133,7 @@ func TestLogProviderThroughDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := notify.New(notify.Options{Config: cfg.Config, Notifiers: ns, Clock: clock, Logger: logger,
-		Registerer: prometheus.NewRegistry(), Rand: rand.New(rand.NewPCG(1, 2))})
+		Registerer: prometheus.NewRegistry(), Rand: rand.New(rand.NewPCG(1, 2)), Phones: phones(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func TestLogProviderThroughDispatcher(t *testing.T) {
 	if err := d.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := regexp.MustCompile(`msg=SMS to=138\*\*\*\*1234 template=SMS_CW_ALERT text="【托育安全】朝阳区示例托育园 乳儿班 二氧化碳浓度过高 1620ppm\(限值1000ppm\)，请处理。确认码 \d{6}"`)
+	want := regexp.MustCompile(`msg=SMS to=138\*\*\*\*1234 template=SMS_CW_ALERT text="【托育安全】朝阳区示例托育园 乳儿班 二氧化碳浓度过高 1620ppm\(限值1000ppm\)，请处理。确认码 \d{8}"`)
 	if !want.MatchString(logs.String()) {
 		t.Fatalf("no SMS line like %s in\n%s", want, logs.String())
 	}
@@ -213,4 +215,12 @@ func TestCheckReach(t *testing.T) {
 	if err := cfg.CheckReach(dir); err == nil || !strings.Contains(err.Error(), "fac-1/op0 张园长 (voice only)") {
 		t.Fatalf("without SMS: %v", err)
 	}
+}
+
+func phones(t *testing.T) *audit.PhoneKeyer {
+	k, err := audit.NewPhoneKeyer([]byte("setup-test-phone-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
