@@ -159,7 +159,7 @@ func (p *FS) cutLocked(torn *file) {
 		case p.o.Torn:
 			keep = p.rng.Int64N(total + 1)
 		}
-		end := f.applyPrefix(keep)
+		end, _ := f.applyPrefix(keep) // the power is going: what the disk refused is lost with the rest
 		if zeros > 0 {
 			f.f.WriteAt(make([]byte, zeros), end)
 		}
@@ -335,11 +335,14 @@ func (f *file) pendingBytes() int64 {
 
 // applyPrefix writes the first keep bytes of the pending writes (and the
 // truncations among them) to the real file, and returns the offset after
-// the last byte written (where the first write not kept would have gone).
-func (f *file) applyPrefix(keep int64) (end int64) {
+// the last byte written (where the first write not kept would have gone)
+// and the first error of the real file (a full disk).
+func (f *file) applyPrefix(keep int64) (end int64, err error) {
 	for _, o := range f.pending {
 		if o.truncate {
-			f.f.Truncate(o.off)
+			if e := f.f.Truncate(o.off); e != nil && err == nil {
+				err = e
+			}
 			end = o.off
 			continue
 		}
@@ -348,11 +351,13 @@ func (f *file) applyPrefix(keep int64) (end int64) {
 			break
 		}
 		n := min(int64(len(o.data)), keep)
-		f.f.WriteAt(o.data[:n], o.off)
+		if _, e := f.f.WriteAt(o.data[:n], o.off); e != nil && err == nil {
+			err = e
+		}
 		keep -= n
 		end = o.off + n
 	}
-	return end
+	return end, err
 }
 
 func (f *file) Write(b []byte) (int, error) {
@@ -400,9 +405,15 @@ func (f *file) Sync() error {
 		f.p.cutLocked(f)
 		return ErrPowerCut
 	}
-	f.applyPrefix(f.pendingBytes())
+	_, err := f.applyPrefix(f.pendingBytes())
 	f.pending = nil
 	delete(f.p.dirty, f)
+	if err != nil {
+		// The disk refused the data (full, failing): the sync fails, as
+		// it does over the ordinary file layer, so nobody counts it
+		// durable.
+		return err
+	}
 	if f.p.after {
 		f.p.cutLocked(nil)
 		return ErrPowerCut

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -252,4 +253,28 @@ func powerCutOnce(t *testing.T, seed uint64) {
 		t.Errorf("%v torn-tail repairs, want 1 (the cut fell during an fsync)", n)
 	}
 	t.Logf("seed %d: %d durable, %d on disk, release point %d, cut %+v", seed, len(durable), len(recs), released, p.Report())
+}
+
+// A disk that refuses the data (full) fails the sync, as the ordinary file
+// layer fails the write: the layer keeps writes in memory until Sync, and
+// a Sync that reported success for data the disk refused would let the
+// spool acknowledge readings that are nowhere (found by the chaos suite
+// filling a spool's tmpfs under the power-cut build). /dev/full answers
+// every write with ENOSPC.
+func TestSyncFailsWhenTheDiskRefusesTheData(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	p := powercut.New(powercut.Options{Seed: 1})
+	f, err := p.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("a record the disk has no room for")); err != nil {
+		t.Fatalf("write (kept in memory until the sync): %v", err)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Sync = %v, want ENOSPC", err)
+	}
 }
