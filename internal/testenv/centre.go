@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/internal/centrebroker"
 	"github.com/cradlewatch/cradlewatch/internal/influxd"
+	"github.com/cradlewatch/cradlewatch/internal/mosquittoconf"
 )
 
 // CentreBroker is the centre's Mosquitto as deploy/mosquitto/mosquitto.conf
@@ -68,26 +68,12 @@ func Centre(t testing.TB, facilities []centrebroker.Facility, passwords map[stri
 	}
 	certs := Certs(t, "gateway")
 	tlsPort, plainPort := FreePort(t), FreePort(t)
-	conf := string(src)
-	for _, r := range []struct{ old, new string }{
-		{"listener 8883\n", "listener " + strconv.Itoa(tlsPort) + " 127.0.0.1\n"},
-		{"listener 1883 127.0.0.1\n", "listener " + strconv.Itoa(plainPort) + " 127.0.0.1\n"},
-		{"/etc/mosquitto/certs/server.crt", certs.ServerCert},
-		{"/etc/mosquitto/certs/server.key", certs.ServerKey},
-		{"/etc/mosquitto/certs/ca.crt", certs.CA},
-		{"plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "plugin " + plugin},
-		{"/etc/mosquitto/dynamic-security.json", dynsecPath},
-		{"/var/lib/mosquitto/", filepath.Join(dir, "data") + "/"},
-	} {
-		if !strings.Contains(conf, r.old) {
-			t.Fatalf("deploy/mosquitto/mosquitto.conf no longer contains %q; update testenv.Centre", r.old)
-		}
-		conf = strings.ReplaceAll(conf, r.old, r.new)
-	}
-	if os.Geteuid() == 0 {
-		// As root, mosquitto drops to user "mosquitto", which cannot read
-		// the test's private temporary directory.
-		conf += "user root\n"
+	conf, err := mosquittoconf.RenderCentre(string(src), mosquittoconf.Centre{
+		TLSPort: tlsPort, PlainPort: plainPort, ServerCert: certs.ServerCert, ServerKey: certs.ServerKey, CA: certs.CA,
+		Plugin: plugin, Dynsec: dynsecPath, DataDir: filepath.Join(dir, "data"),
+	})
+	if err != nil {
+		t.Fatalf("%v; update internal/mosquittoconf", err)
 	}
 	confPath := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {

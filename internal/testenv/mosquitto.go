@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cradlewatch/cradlewatch/internal/mosquittoconf"
 )
 
 // EnvMosquitto names the variable pointing at a mosquitto executable.
-const EnvMosquitto = "CW_MOSQUITTO"
+const EnvMosquitto = mosquittoconf.EnvBinary
 
 // Broker limits of the test configuration. They match
 // deploy/mosquitto/mosquitto.conf, so tests see the production behaviour.
@@ -114,7 +115,7 @@ type Broker struct {
 func Mosquitto(t testing.TB, opts ...MosquittoOption) *Broker {
 	t.Helper()
 	Integration(t)
-	bin, err := mosquittoBinary()
+	bin, err := mosquittoconf.Binary()
 	if err != nil {
 		missing(t, "mosquitto", err)
 	}
@@ -155,20 +156,6 @@ func Mosquitto(t testing.TB, opts ...MosquittoOption) *Broker {
 	}
 }
 
-// mosquittoBinary finds the broker: $CW_MOSQUITTO, Debian's path, then PATH.
-func mosquittoBinary() (string, error) {
-	if p := os.Getenv(EnvMosquitto); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("$%s: %w", EnvMosquitto, err)
-		}
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
-		return "/usr/sbin/mosquitto", nil
-	}
-	return exec.LookPath("mosquitto")
-}
-
 // render writes the configuration; it also writes the password and ACL
 // files it refers to.
 func (b *Broker) render(c mosquittoConfig) (string, error) {
@@ -198,7 +185,7 @@ func (b *Broker) render(c mosquittoConfig) (string, error) {
 		add("user root")
 	}
 	if len(c.users) > 0 {
-		pw, err := passwdFile(c.users)
+		pw, err := mosquittoconf.PasswdFile(c.users)
 		if err != nil {
 			return "", err
 		}
@@ -327,7 +314,7 @@ func lastLines(s string, n int) string {
 func MosquittoBinary(t testing.TB) string {
 	t.Helper()
 	Integration(t)
-	bin, err := mosquittoBinary()
+	bin, err := mosquittoconf.Binary()
 	if err != nil {
 		missing(t, "mosquitto", err)
 	}
@@ -335,16 +322,13 @@ func MosquittoBinary(t testing.TB) string {
 }
 
 // DynsecPlugin returns the path of Mosquitto's dynamic-security plugin,
-// which Debian's mosquitto package installs in its multiarch library
-// folder, skipping or failing t when it is missing.
+// skipping or failing t when it is missing.
 func DynsecPlugin(t testing.TB) string {
 	t.Helper()
 	Integration(t)
-	for _, pattern := range []string{"/usr/lib/*/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so", "/usr/local/lib/mosquitto_dynamic_security.so"} {
-		if m, _ := filepath.Glob(pattern); len(m) > 0 {
-			return m[0]
-		}
+	p, err := mosquittoconf.DynsecPlugin()
+	if err != nil {
+		missing(t, "mosquitto's dynamic-security plugin", err)
 	}
-	missing(t, "mosquitto's dynamic-security plugin", errors.New("mosquitto_dynamic_security.so not found under /usr/lib"))
-	return ""
+	return p
 }

@@ -1,4 +1,4 @@
-package testenv
+package mosquittoconf
 
 import (
 	"crypto/pbkdf2"
@@ -29,9 +29,9 @@ func passwdLine(user, password string, salt []byte) (string, error) {
 	return fmt.Sprintf("%s:$7$%d$%s$%s", user, passwdIterations, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
 }
 
-// passwdFile renders a password file for users (name → password), sorted by
+// PasswdFile renders a password file for users (name → password), sorted by
 // name so the file is stable.
-func passwdFile(users map[string]string) (string, error) {
+func PasswdFile(users map[string]string) (string, error) {
 	names := make([]string, 0, len(users))
 	for n := range users {
 		if strings.ContainsAny(n, ":\n") {

@@ -1,4 +1,4 @@
-package testenv
+package mosquittoconf
 
 import (
 	"encoding/base64"
@@ -34,7 +34,7 @@ func TestPasswdFile(t *testing.T) {
 		{users: map[string]string{}, prefix: nil},
 	}
 	for _, tt := range tests {
-		got, err := passwdFile(tt.users)
+		got, err := PasswdFile(tt.users)
 		if (err != nil) != tt.wantErr {
 			t.Fatalf("%v: err = %v", tt.users, err)
 		}
