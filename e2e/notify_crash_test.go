@@ -102,14 +102,14 @@ const criticalSteps = `  policies:
 // then its resolution.
 func TestNotifySIGKILLRightAfterTheTransition(t *testing.T) {
 	r := newNotifyRig(t, 201, criticalSteps)
-	r.prov.set(func(f *fakeAliyun) { f.outage = true })
+	r.prov.SetOutage(true)
 	r.smoke(1)
 	waitUntil(t, 30*time.Second, "smoke alarm firing", func() bool { return r.proc.firing(r.facility, "smoke_alarm", "room-1", "smoke-1") })
 	r.proc.kill()
 	if n := r.count(func(providerCall) bool { return true }); n != 0 {
 		t.Fatalf("delivered before the kill (%d): the kill did not land after the transition", n)
 	}
-	r.prov.set(func(f *fakeAliyun) { f.outage = false })
+	r.prov.SetOutage(false)
 	r.proc.start()
 	if got := r.prov.waitFor(1, 30*time.Second, sms("T_FIRING", r.op)); len(got) == 0 {
 		t.Fatalf("the alarm was lost in the crash; calls:\n%s", r.prov.dump())
@@ -153,18 +153,16 @@ func TestNotifySIGKILLInsideAGroup(t *testing.T) {
 func TestNotifySIGKILLAfterTheProviderAnswered(t *testing.T) {
 	r := newNotifyRig(t, 203, criticalSteps)
 	var killed atomic.Bool
-	r.prov.set(func(f *fakeAliyun) {
-		f.before = func(c providerCall) {
-			if c.Action == "SendSms" && c.Template == "T_FIRING" && c.Phone == r.op && !killed.Swap(true) {
-				r.proc.kill()
-			}
+	r.prov.SetBefore(func(c providerCall) {
+		if c.Action == "SendSms" && c.Template == "T_FIRING" && c.Phone == r.op && !killed.Swap(true) {
+			r.proc.kill()
 		}
 	})
 	r.smoke(1)
 	waitUntil(t, 30*time.Second, "the kill at the provider's answer", killed.Load)
 	r.proc.start()
 	got := r.prov.waitFor(2, 30*time.Second, sms("T_FIRING", r.op))
-	if len(got) != 2 || got[0].code() != got[1].code() {
+	if len(got) != 2 || got[0].Params["code"] != got[1].Params["code"] {
 		t.Fatalf("want the SMS and its one duplicate with the same code; calls:\n%s", r.prov.dump())
 	}
 	r.resolve(func() { r.smoke(0) }, r.op)
@@ -190,11 +188,9 @@ func TestNotifySIGKILLBetweenEscalationSteps(t *testing.T) {
 		t.Fatalf("the street step came before the kill (%d)", n)
 	}
 	var killed atomic.Bool
-	r.prov.set(func(f *fakeAliyun) {
-		f.before = func(c providerCall) {
-			if c.Action == "SendSms" && c.Template == "T_ESCALATION" && c.Phone == streetPhone && !killed.Swap(true) {
-				r.proc.kill()
-			}
+	r.prov.SetBefore(func(c providerCall) {
+		if c.Action == "SendSms" && c.Template == "T_ESCALATION" && c.Phone == streetPhone && !killed.Swap(true) {
+			r.proc.kill()
 		}
 	})
 	r.proc.start()
@@ -235,7 +231,7 @@ func TestCriticalReachesOperatorWhenSMSBudgetSpent(t *testing.T) {
         - {name: street, after: 10m, targets: [street]}
         - {name: county, after: 30m, targets: [county]}
 `)
-	r.prov.set(func(f *fakeAliyun) { f.limit = 5 })
+	r.prov.SetLimit(5)
 	for i := 1; i <= 5; i++ {
 		r.reading(model.KindCO2, fmt.Sprintf("r%d", i), fmt.Sprintf("co2-%d", i), 1200)
 		if got := r.prov.waitFor(i, 30*time.Second, sms("T_FIRING", r.op)); len(got) < i {

@@ -1,18 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +15,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/fakealiyun"
+	"github.com/cradlewatch/cradlewatch/internal/promtext"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -142,33 +137,14 @@ func lastLines(s string, n int) string {
 }
 
 // metric reads one sample of the process's /metrics (the sum over the
-// series whose labels contain every one of match).
+// series whose labels contain every one of match); -1 when it does not
+// answer.
 func (p *alertingProcess) metric(name string, match ...string) float64 {
-	resp, err := http.Get("http://" + p.listen + "/metrics")
+	v, _, err := promtext.Get(nil, "http://"+p.listen+"/metrics", name, match...)
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
-			continue
-		}
-		ok := true
-		for _, m := range match {
-			ok = ok && strings.Contains(line, m)
-		}
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return v
 }
 
 // firing reports whether the process's state store holds rule's alert of
@@ -192,159 +168,43 @@ func freeAddr(t *testing.T) string {
 
 // providerCall is one request the fake provider answered (or was about to
 // answer when the test killed the caller).
-type providerCall struct {
-	At       time.Time
-	Action   string // SendSms or SingleCallByTts
-	Phone    string
-	Template string
-	Params   map[string]string
-	OK       bool // answered OK
-}
+type providerCall = fakealiyun.Call
 
-// code is the call's acknowledgement code(s): they name the episode.
-func (c providerCall) code() string { return c.Params["code"] }
-
-func (c providerCall) String() string {
-	return fmt.Sprintf("%s %s %s to %s code %s ok=%v", c.At.Format("15:04:05.000"), c.Action, c.Template, c.Phone, c.code(), c.OK)
-}
-
-// fakeAliyun serves SendSms and SingleCallByTts as Aliyun's RPC endpoint
-// answers them, records every call, and can refuse: a per-number SMS limit
-// (isv.BUSINESS_LIMIT_CONTROL), an outage (503), or a hook run before it
-// answers (the test kills the alerting process there: the provider has
-// taken the message, the caller never learns).
-type fakeAliyun struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	calls    []providerCall
-	limit    int // SMS per number, 0 for none
-	perPhone map[string]int
-	outage   bool
-	before   func(c providerCall)
-}
+// fakeAliyun is the local server speaking Aliyun's SMS and voice protocol
+// (internal/fakealiyun), stopped when the test ends.
+type fakeAliyun struct{ *fakealiyun.Server }
 
 func newFakeAliyun(t *testing.T) *fakeAliyun {
-	f := &fakeAliyun{perPhone: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
+	s, err := fakealiyun.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &fakeAliyun{s}
 }
 
 // endpoint is what the aliyun blocks' endpoint key takes.
-func (f *fakeAliyun) endpoint() string { return strings.TrimPrefix(f.srv.URL, "http://") }
-
-func (f *fakeAliyun) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	p := r.URL.Query()
-	form, _ := url.ParseQuery(string(body))
-	for k, v := range form {
-		p[k] = v
-	}
-	c := providerCall{At: time.Now(), Action: p.Get("Action"), Params: map[string]string{}}
-	var raw string
-	switch c.Action {
-	case "SendSms":
-		c.Phone, c.Template, raw = p.Get("PhoneNumbers"), p.Get("TemplateCode"), p.Get("TemplateParam")
-	case "SingleCallByTts":
-		c.Phone, c.Template, raw = p.Get("CalledNumber"), p.Get("TtsCode"), p.Get("TtsParam")
-	}
-	json.Unmarshal([]byte(raw), &c.Params)
-	f.mu.Lock()
-	answer, status := `{"Code":"OK","Message":"OK","BizId":"b","CallId":"c","RequestId":"r"}`, 200
-	switch {
-	case f.outage:
-		answer, status = `{"Code":"ServiceUnavailable","Message":"down","RequestId":"r"}`, 503
-	case c.Action == "SendSms" && f.limit > 0 && f.perPhone[c.Phone] >= f.limit:
-		answer = `{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"触发天级流控","RequestId":"r"}`
-	default:
-		c.OK = true
-		if c.Action == "SendSms" {
-			f.perPhone[c.Phone]++
-		}
-	}
-	f.calls = append(f.calls, c)
-	before := f.before
-	f.mu.Unlock()
-	if before != nil {
-		before(c)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, answer)
-}
-
-func (f *fakeAliyun) set(fn func(f *fakeAliyun)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
+func (f *fakeAliyun) endpoint() string { return f.Endpoint() }
 
 // delivered returns the calls answered OK for which keep is true.
-func (f *fakeAliyun) delivered(keep func(providerCall) bool) []providerCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []providerCall
-	for _, c := range f.calls {
-		if c.OK && keep(c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (f *fakeAliyun) delivered(keep func(providerCall) bool) []providerCall { return f.Delivered(keep) }
 
 func (f *fakeAliyun) waitFor(n int, deadline time.Duration, keep func(providerCall) bool) []providerCall {
-	end := time.Now().Add(deadline)
-	for {
-		got := f.delivered(keep)
-		if len(got) >= n || time.Now().After(end) {
-			return got
-		}
-		time.Sleep(pollEvery)
-	}
+	return f.WaitFor(n, deadline, keep)
 }
 
-func (f *fakeAliyun) dump() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var b strings.Builder
-	for _, c := range f.calls {
-		b.WriteString("  " + c.String() + "\n")
-	}
-	return b.String()
-}
+func (f *fakeAliyun) dump() string { return f.Dump() }
 
 // sms selects SMS of template to phone; call, voice calls.
-func sms(template, phone string) func(providerCall) bool {
-	return func(c providerCall) bool { return c.Action == "SendSms" && c.Template == template && c.Phone == phone }
-}
-
-func call(template, phone string) func(providerCall) bool {
-	return func(c providerCall) bool {
-		return c.Action == "SingleCallByTts" && c.Template == template && c.Phone == phone
-	}
-}
+var sms, call = fakealiyun.SMS, fakealiyun.Voice
 
 // checkOrder holds for every (number, episode): its resolution comes after
 // a notice announcing the episode to that number, and nothing of the
-// episode comes after its resolution. A resolution for an alert never
-// announced to that number is the failure the outbox exists to prevent.
+// episode comes after its resolution.
 func (f *fakeAliyun) checkOrder(t *testing.T) {
 	t.Helper()
-	type key struct{ phone, code string }
-	announced, resolved := map[key]bool{}, map[key]bool{}
-	for _, c := range f.delivered(func(c providerCall) bool { return c.Action == "SendSms" }) {
-		k := key{c.Phone, c.code()}
-		switch {
-		case resolved[k]:
-			t.Errorf("%s after the episode's resolution", c)
-		case c.Template == "T_RESOLVED" && !announced[k]:
-			t.Errorf("%s: a resolution for an alert never announced to that number", c)
-		case c.Template == "T_RESOLVED":
-			resolved[k] = true
-		default:
-			announced[k] = true
-		}
+	for _, p := range fakealiyun.OrderProblems(f.Calls(), "T_RESOLVED") {
+		t.Error(p)
 	}
 }
 
