@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/cradlewatch/cradlewatch/internal/netcut"
+	"github.com/cradlewatch/cradlewatch/internal/promtext"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
@@ -99,120 +96,38 @@ func (g *centreGateway) close() {
 	g.c.Disconnect(0)
 }
 
-// cuttablePath is a TCP path from the gateways to the broker: cut drops
-// every connection at once (the broker sees the sockets close and hands
-// out the last wills), as when the gateways' network or the broker's
-// public listener fails while the centre itself is fine; mend lets them
-// connect again.
-type cuttablePath struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	open   bool
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
-}
+// cuttablePath is a TCP path from the gateways to the broker
+// (internal/netcut): cut drops every connection at once (the broker sees
+// the sockets close and hands out the last wills), as when the gateways'
+// network or the broker's public listener fails while the centre itself is
+// fine; mend lets them connect again.
+type cuttablePath struct{ *netcut.Proxy }
 
 func newCuttablePath(t *testing.T, target string) *cuttablePath {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := netcut.New(strings.TrimPrefix(target, "tcp://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cuttablePath{ln: ln, target: strings.TrimPrefix(target, "tcp://"), open: true, conns: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
+	t.Cleanup(p.Close)
+	return &cuttablePath{p}
 }
 
 // Addr is the broker URL through the path.
-func (p *cuttablePath) Addr() string { return "tcp://" + p.ln.Addr().String() }
+func (p *cuttablePath) Addr() string { return "tcp://" + p.Proxy.Addr() }
 
-func (p *cuttablePath) accept() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		open := p.open
-		p.mu.Unlock()
-		if !open {
-			in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[in], p.conns[out] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		go pipe(out, in)
-		go pipe(in, out)
-	}
-}
-
-func (p *cuttablePath) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.open = false
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *cuttablePath) mend() {
-	p.mu.Lock()
-	p.open = true
-	p.mu.Unlock()
-}
+func (p *cuttablePath) cut()  { p.Cut() }
+func (p *cuttablePath) mend() { p.Mend() }
 
 // metric sums the samples of a metric on a /metrics page whose labels
 // include every one of labels ("name=\"value\"").
 func metric(t *testing.T, url, name string, labels ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(url)
+	v, _, err := promtext.Get(nil, url, name, labels...)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(line, l)
-		}
-		if !ok {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return v
 }
 
 // waitMetric polls until the metric reaches want; false at the deadline.
