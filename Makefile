@@ -13,6 +13,16 @@ help: ## list the targets
 bench: ## ingest path, CradleWatch vs Telegraf, into docs/performance.md (BENCH_READINGS=200000 for a quick run)
 	go run ./cmd/pathbench -readings $(BENCH_READINGS) -command "make bench BENCH_READINGS=$(BENCH_READINGS)"
 
+# The chaos run: how long, which schedule, how much load (docs/reliability.md).
+CHAOS_DURATION ?= 3m
+CHAOS_SEED ?= 1
+CHAOS_RATE ?= 500
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: ## the whole system on real parts under faults, every reading accounted (CHAOS_DURATION=30m CHAOS_SEED=7; docs/reliability.md)
+	go run ./cmd/chaos -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -rate $(CHAOS_RATE) $(CHAOS_ARGS)
+
 # --- Build, test and release ------------------------------------------------
 
 # Version stamped into every binary (internal/cli.Version).
