@@ -16,12 +16,15 @@ bench: ## ingest path, CradleWatch vs Telegraf, into docs/performance.md (BENCH_
 # The chaos run: how long, which schedule, how much load (docs/reliability.md).
 CHAOS_DURATION ?= 3m
 CHAOS_SEED ?= 1
-CHAOS_RATE ?= 500
+CHAOS_RATE ?= 1000
+CHAOS_FACILITIES ?= 8
+CHAOS_DEVICES ?= 25
 CHAOS_ARGS ?=
 
 .PHONY: chaos
 chaos: ## the whole system on real parts under faults, every reading accounted (CHAOS_DURATION=30m CHAOS_SEED=7; docs/reliability.md)
-	go run ./cmd/chaos -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -rate $(CHAOS_RATE) $(CHAOS_ARGS)
+	go run ./cmd/chaos -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -rate $(CHAOS_RATE) \
+		-facilities $(CHAOS_FACILITIES) -devices $(CHAOS_DEVICES) $(CHAOS_ARGS)
 
 # --- Build, test and release ------------------------------------------------
 

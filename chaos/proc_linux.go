@@ -3,6 +3,7 @@ package chaos
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,19 +23,22 @@ func peakRSS(pid int) (int64, error) {
 	return s.PeakRSS, err
 }
 
-// childOf is the first child process of pid, 0 for none.
+// childOf is the first child process of pid, 0 for none. Each thread
+// lists the children it forked (a Go program forks from any of them).
 func childOf(pid int) int {
 	if pid == 0 {
 		return 0
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-	if err != nil {
-		return 0
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(bytes.TrimSpace(b))); len(f) > 0 {
+			c, _ := strconv.Atoi(f[0])
+			return c
+		}
 	}
-	f := strings.Fields(string(bytes.TrimSpace(b)))
-	if len(f) == 0 {
-		return 0
-	}
-	c, _ := strconv.Atoi(f[0])
-	return c
+	return 0
 }
