@@ -153,29 +153,44 @@ func (s *Spool) commit(reqs []*request) error {
 	next := s.next.Load()
 	act := s.activeSegment()
 	s.pend = pending{first: next, periodic: act.hasPeriodic}
+	rotate := func() error {
+		s.next.Store(next)
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if err := s.createSegment(next); err != nil {
+			return err
+		}
+		act = s.activeSegment()
+		s.pend = pending{first: next}
+		return nil
+	}
 	for _, r := range reqs {
 		r.first = next
 		// Frames are sealed where Append put them and copied to buf a
-		// run at a time: the whole request, unless the segment fills.
+		// run at a time: the whole request. A request that does not fit
+		// in the active segment starts the next one, so that a segment
+		// ends with a whole append (a sealed segment is never cut back);
+		// only a request larger than a segment spans two.
 		f := r.frames
 		from := 0 // f[from:] is not in buf yet
 		room := s.opts.SegmentBytes - act.size - int64(len(s.buf))
+		if int64(len(f)) > room && (act.count > 0 || len(s.buf) > 0) {
+			if err := rotate(); err != nil {
+				s.failAll(reqs, err, reasonIO)
+				return err
+			}
+			room = s.opts.SegmentBytes - act.size
+		}
 		for off := 0; off < len(f); {
-			size := frameHeaderSize + int(binary.LittleEndian.Uint32(f[off:]))
+			size := frameHeaderSize + int(binary.LittleEndian.Uint32(f[off:])&lengthMask)
 			if int64(off-from+size) > room && (act.count > 0 || len(s.buf) > 0 || off > from) {
 				s.buf = append(s.buf, f[from:off]...)
 				from = off
-				s.next.Store(next)
-				if err := s.flush(); err != nil {
+				if err := rotate(); err != nil {
 					s.failAll(reqs, err, reasonIO)
 					return err
 				}
-				if err := s.createSegment(next); err != nil {
-					s.failAll(reqs, err, reasonIO)
-					return err
-				}
-				act = s.activeSegment()
-				s.pend = pending{first: next}
 				room = s.opts.SegmentBytes - act.size
 			}
 			frame := f[off : off+size]

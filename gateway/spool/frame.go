@@ -15,25 +15,40 @@ const (
 	// MaxRecordBytes bounds one record's data. It also bounds what a reader
 	// allocates for a corrupt length field.
 	MaxRecordBytes = 1 << 20
+	// appendEnd is the top bit of the length field: the record is the last
+	// of its Append (segment format 2). Recovery keeps whole appends only.
+	appendEnd  = 1 << 31
+	lengthMask = appendEnd - 1
 )
 
-// segMagic starts every segment file; its last byte is the format version.
-var segMagic = [segHeaderSize]byte{'C', 'W', 'S', 'P', 'O', 'O', 'L', 1}
+// segMagic starts every segment file written now; its last byte is the
+// format version: 2 marks the last record of each Append (appendEnd).
+// Version 1 segments, without the mark, are still read; each of their
+// records counts as a whole append.
+var segMagic = [segHeaderSize]byte{'C', 'W', 'S', 'P', 'O', 'O', 'L', 2}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // frameSize is the bytes a record of n data bytes takes on disk.
 func frameSize(n int) int64 { return frameHeaderSize + int64(n) }
 
-// appendFrame appends one framed record to dst. The header is written in
-// place: a header array passed to the CRC escapes to the heap, one
-// allocation per record on the committer's hot path.
+// appendFrame appends one framed record to dst, a whole append by itself
+// (appendEnd set). The header is written in place: a header array passed
+// to the CRC escapes to the heap, one allocation per record on the
+// committer's hot path.
 func appendFrame(dst []byte, index uint64, data []byte) []byte {
 	start := len(dst)
 	dst = appendFrameHeader(dst, len(data))
 	dst = append(dst, data...)
+	markAppendEnd(dst[start:])
 	sealFrame(dst[start:], index)
 	return dst
+}
+
+// markAppendEnd sets appendEnd in the length field of frame f, before it is
+// sealed (the CRC covers the length field).
+func markAppendEnd(f []byte) {
+	binary.LittleEndian.PutUint32(f[0:4], binary.LittleEndian.Uint32(f[0:4])|appendEnd)
 }
 
 // appendFrameHeader appends the header of a frame of n data bytes with
@@ -88,6 +103,11 @@ type frameReader struct {
 	min   uint64 // smallest acceptable index (segment base, or last+1)
 	max   uint64 // largest acceptable index; 0 for no bound
 	big   []byte // a frame larger than buf, reused
+	// marks: the segment marks the last record of each append (format 2);
+	// end then says whether the record next returned last is one. Without
+	// marks every record counts as a whole append.
+	marks bool
+	end   bool
 }
 
 // readBufSize is the chunk a frameReader reads at a time.
@@ -159,7 +179,8 @@ func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []
 		}
 	}
 	h := fr.buf[fr.r : fr.r+frameHeaderSize]
-	n := binary.LittleEndian.Uint32(h[0:4])
+	raw := binary.LittleEndian.Uint32(h[0:4])
+	n := raw & lengthMask
 	crc := binary.LittleEndian.Uint32(h[4:8])
 	index = binary.LittleEndian.Uint64(h[8:16])
 	if n > MaxRecordBytes {
@@ -200,6 +221,7 @@ func (fr *frameReader) next(dst []byte, keep bool) (index uint64, data, grown []
 	}
 	fr.off += int64(size)
 	fr.min = index + 1
+	fr.end = !fr.marks || raw&appendEnd != 0
 	data = f[frameHeaderSize:]
 	if keep {
 		start := len(dst)
@@ -214,7 +236,17 @@ func (fr *frameReader) fail(reason string) error {
 	return &frameError{off: fr.off, reason: reason}
 }
 
-// checkSegHeader reports whether b starts with a valid segment header.
-func checkSegHeader(b []byte) bool {
-	return len(b) >= segHeaderSize && [segHeaderSize]byte(b[:segHeaderSize]) == segMagic
+// segVersion is the format version of the segment header b starts with,
+// 0 when it is not a valid one.
+func segVersion(b []byte) byte {
+	if len(b) < segHeaderSize || [segHeaderSize - 1]byte(b[:segHeaderSize-1]) != [segHeaderSize - 1]byte(segMagic[:segHeaderSize-1]) {
+		return 0
+	}
+	if v := b[segHeaderSize-1]; v == 1 || v == 2 {
+		return v
+	}
+	return 0
 }
+
+// checkSegHeader reports whether b starts with a valid segment header.
+func checkSegHeader(b []byte) bool { return segVersion(b) != 0 }

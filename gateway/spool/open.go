@@ -148,7 +148,16 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 
 	fr := newFrameReader(io.NewSectionReader(f, segHeaderSize, size-segHeaderSize), segHeaderSize, size,
 		max(base, minIndex), maxIndex)
-	var indexes []uint64
+	defer fr.release()
+	fr.marks = segVersion(hdr[:]) >= 2
+	type scanned struct {
+		index uint64
+		state bool
+	}
+	var recs []scanned
+	periodic := false // classifying stops at the first periodic record (see hasPeriodic)
+	cut, reason := int64(-1), ""
+	endOff, endN := fr.off, 0 // after the last record that ends an append
 	for {
 		index, data, _, err := fr.next(nil, false)
 		if err == io.EOF {
@@ -159,19 +168,45 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 			if !last {
 				return nil, &CorruptError{Path: path, Offset: fe.off, Reason: fe.reason}
 			}
-			if err := s.repair(f, path, fe.off, size, fe.reason); err != nil {
-				return nil, err
-			}
+			cut, reason = fe.off, fe.reason
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		// Classifying stops at the first periodic record (see hasPeriodic).
-		g.add(index, g.hasPeriodic || s.opts.IsState(data))
-		indexes = append(indexes, index)
+		st := periodic || s.opts.IsState(data)
+		periodic = periodic || !st
+		recs = append(recs, scanned{index, st})
+		if fr.end {
+			endOff, endN = fr.off, len(recs)
+		}
 	}
-	g.size = fr.off
+	if last && endN < len(recs) {
+		// An append cut short: its first records were written, its last
+		// was not, so it was never reported durable and its sender has it
+		// still. Keeping a part would store that part twice when it comes
+		// again (a message's readings without the receipt that recognises
+		// the redelivery).
+		if cut < 0 {
+			reason = "incomplete append"
+		} else {
+			reason += ", after an incomplete append"
+		}
+		cut, recs = endOff, recs[:endN]
+	}
+	end := fr.off
+	if cut >= 0 {
+		if err := s.repair(f, path, cut, size, reason); err != nil {
+			return nil, err
+		}
+		end = cut
+	}
+	indexes := make([]uint64, len(recs))
+	for i, r := range recs {
+		g.add(r.index, r.state)
+		indexes[i] = r.index
+	}
+	g.size = end
 	g.compact(indexes)
 	return g, nil
 }

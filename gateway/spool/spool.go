@@ -104,10 +104,15 @@ func (s *Spool) append(recs [][]byte, done func(first uint64, err error), now bo
 	// The copies go into the request's own buffer, already framed, so the
 	// committer only fills in indexes and CRCs.
 	req := s.newRequest(int(total))
+	last := 0
 	for _, r := range recs {
+		last = len(req.frames)
 		req.frames = appendFrameHeader(req.frames, len(r))
 		req.frames = append(req.frames, r...)
 	}
+	// The append's last record says so: after a crash only whole appends
+	// are kept (a message's readings never without its receipt).
+	markAppendEnd(req.frames[last:])
 	req.n, req.done, req.now = len(recs), done, now
 	if err := s.q.push(req); err != nil {
 		s.m.appendErrors.WithLabelValues(reasonClosed).Add(float64(len(recs)))

@@ -249,6 +249,17 @@ func powerCutOnce(t *testing.T, seed uint64) {
 			t.Fatalf("record %s at index %d after the cut, %d before", r, got, idx)
 		}
 	}
+	// Appends are whole after the cut: a record is there only with the
+	// other of its append (w-i-a and w-i-b), so that nothing the spool
+	// never reported durable comes back in part. A part would be stored a
+	// second time when its sender delivers the whole again (a message's
+	// readings without the receipt that recognises the redelivery).
+	for r, idx := range onDisk {
+		other := r[:len(r)-1] + map[byte]string{'a': "b", 'b': "a"}[r[len(r)-1]]
+		if _, ok := onDisk[other]; !ok && idx >= released {
+			t.Fatalf("record %s (index %d) is on disk without %s, the other record of its append; cut %+v", r, idx, other, p.Report())
+		}
+	}
 	if n := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); duringSync && n != 1 {
 		t.Errorf("%v torn-tail repairs, want 1 (the cut fell during an fsync)", n)
 	}
