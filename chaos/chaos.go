@@ -67,30 +67,11 @@ type run struct {
 // error when the run could not be made (a part failed to start, ctx was
 // cancelled); a run that found losses returns a report whose Failed is
 // true and no error.
-func (c *Chaos) Run(ctx context.Context) (rep *Report, err error) {
+func (c *Chaos) Run(ctx context.Context) (*Report, error) {
 	o := c.opts
-	r := &run{opts: o, log: o.Logger, out: o.Out, extraRSS: map[string]int64{}}
-	defer func() {
-		for i := len(r.cleanup) - 1; i >= 0; i-- {
-			r.cleanup[i]()
-		}
-	}()
-	if r.dir = o.Dir; r.dir == "" {
-		if r.dir, err = os.MkdirTemp("", "cradlewatch-chaos-"); err != nil {
-			return nil, err
-		}
-		if !o.Keep {
-			r.defer_(func() { os.RemoveAll(r.dir) })
-		}
-	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return nil, err
-	}
-	r.printf("chaos: seed %d, %v, %d facilities x %d sensors, %d readings/s; folder %s\n", o.Seed, o.Duration, o.Facilities, o.Devices, o.Rate, r.dir)
-	bin := o.Bin
-	if bin == "" {
-		bin = filepath.Join(r.dir, "bin")
-	}
-	if r.bin, err = build(ctx, o, bin); err != nil {
+	r, err := newRun(ctx, o)
+	defer r.close()
+	if err != nil {
 		return nil, err
 	}
 	r.facilities, r.hostile = planFacilities(o.Facilities, o.Devices)
@@ -115,6 +96,38 @@ func (c *Chaos) Run(ctx context.Context) (rep *Report, err error) {
 		return nil, err
 	}
 	return r.account(ctx, sched)
+}
+
+// newRun makes the run's folder and builds the binaries; close releases
+// what the run acquired, also when newRun fails.
+func newRun(ctx context.Context, o Options) (r *run, err error) {
+	r = &run{opts: o, log: o.Logger, out: o.Out, extraRSS: map[string]int64{}}
+	if r.dir = o.Dir; r.dir == "" {
+		if r.dir, err = os.MkdirTemp("", "cradlewatch-chaos-"); err != nil {
+			return r, err
+		}
+		if !o.Keep {
+			r.defer_(func() { os.RemoveAll(r.dir) })
+		}
+	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return r, err
+	}
+	r.printf("chaos: seed %d, %v, %d facilities x %d sensors, %d readings/s; folder %s\n", o.Seed, o.Duration, o.Facilities, o.Devices, o.Rate, r.dir)
+	bin := o.Bin
+	if bin == "" {
+		bin = filepath.Join(r.dir, "bin")
+	}
+	r.bin, err = build(ctx, o, bin)
+	return r, err
+}
+
+// close runs the cleanup stack in reverse: everything the run started
+// stops. Idempotent.
+func (r *run) close() {
+	for i := len(r.cleanup) - 1; i >= 0; i-- {
+		r.cleanup[i]()
+	}
+	r.cleanup = nil
 }
 
 // defer_ pushes a cleanup; the stack runs in reverse when Run returns.
