@@ -249,6 +249,9 @@ func (r *run) localDown(f *facility) []interval {
 	if f.localBroker != nil {
 		down = append(down, f.localBroker.stats().Down...)
 	}
+	f.linkMu.Lock()
+	down = append(down, f.linkDown...)
+	f.linkMu.Unlock()
 	return down
 }
 

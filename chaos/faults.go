@@ -35,6 +35,7 @@ func (r *run) fault(ctx context.Context, f Fault) (string, error) {
 			r.down(ctx, fac.gateway, syscall.SIGTERM, f.For)
 			return "gateway (embedded broker) stopped and started", r.gatewayBack(ctx, fac)
 		}
+		stopped := time.Now()
 		fac.localBroker.Stop()
 		if !sleep(ctx, f.For) {
 			return "", ctx.Err()
@@ -45,7 +46,11 @@ func (r *run) fault(ctx context.Context, f Fault) (string, error) {
 		if err := waitListening(ctx, fac.localBroker.name, recoverWait, "127.0.0.1:"+strconv.Itoa(fac.localPort)); err != nil {
 			return "", err
 		}
-		return "Mosquitto stopped and started", r.gatewayBack(ctx, fac)
+		lag, err := r.localLinkBack(ctx, fac, stopped)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Mosquitto stopped and started; the gateway resubscribed %.1fs after the broker was back", lag.Seconds()), r.gatewayBack(ctx, fac)
 	case CollectorKill:
 		p := r.collectors[targetIndex(f.Target)-1]
 		r.down(ctx, p, syscall.SIGKILL, f.For)
@@ -211,6 +216,35 @@ func (r *run) killAtSend(ctx context.Context, f Fault) doneFault {
 
 // gatewayBack waits until a facility's gateway answers /readyz (it is
 // connected to its local broker).
+// localLinkBack waits until the gateway's subscriber is connected to its
+// local Mosquitto again and records the span from stopped as one in which
+// the gateway was away: readings published then wait in Mosquitto's queue
+// and are dated when Mosquitto delivers them (docs/wire.md, "Time"). It
+// returns how long after the broker listened again the gateway was back.
+func (r *run) localLinkBack(ctx context.Context, f *facility, stopped time.Time) (time.Duration, error) {
+	listening := time.Now()
+	deadline := listening.Add(recoverWait)
+	for {
+		// The gauge reads 1 only after the subscriber's session and
+		// subscriptions are back; a scrape error (the gateway itself
+		// restarting) counts as not yet.
+		if v, err := metrics(f.httpAddr, "cw_gateway_local_connected"); err == nil && v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: not subscribed to its local broker %v after the broker's restart", f.ID, recoverWait)
+		}
+		if !sleep(ctx, 20*time.Millisecond) {
+			return 0, ctx.Err()
+		}
+	}
+	back := time.Now()
+	f.linkMu.Lock()
+	f.linkDown = append(f.linkDown, interval{Start: stopped, End: back})
+	f.linkMu.Unlock()
+	return back.Sub(listening), nil
+}
+
 func (r *run) gatewayBack(ctx context.Context, f *facility) error {
 	return r.backReady(ctx, f.gateway, f.httpAddr)
 }

@@ -67,6 +67,13 @@ type facility struct {
 	cutMu   sync.Mutex
 	cuts    []string // the variants of its scheduled power cuts, in order
 	cutNext int
+
+	// linkDown are the spans in which the gateway was not subscribed to
+	// its local Mosquitto: from the broker's stop until the gateway's
+	// subscriber was connected again (its reconnect lags the broker's
+	// start and the sensors' own reconnect).
+	linkMu   sync.Mutex
+	linkDown []interval
 }
 
 // device is one CO2 sensor of a facility's Zigbee2MQTT.

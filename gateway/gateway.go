@@ -248,6 +248,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 			CleanSession: false, // the local broker queues readings while the gateway restarts
 			Handler:      link,  // acknowledges only once the readings are on disk
 			ReadCoalesce: g.cfg.Local.ReadCoalesce,
+			// The local broker is on the same box: trying again every
+			// two seconds at most costs nothing, and an untimed reading
+			// that waited in its queue is dated when it is delivered.
+			MaxReconnect: localMaxReconnect,
 			MetricPrefix: "cw_gateway_local",
 			Registerer:   g.o.Registerer,
 			Logger:       g.log.With("component", "local"),

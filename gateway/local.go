@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"time"
 
 	"github.com/cradlewatch/cradlewatch/gateway/spool"
 	"github.com/cradlewatch/cradlewatch/internal/mqttsub"
@@ -15,6 +16,12 @@ const (
 	localGroupRecords = 2048
 	localGroupBytes   = 128 << 10
 )
+
+// localMaxReconnect caps the wait between attempts to reach the external
+// local broker after it went away: the sooner the gateway is back, the
+// closer to the truth the arrival time of an untimed reading that waited
+// in the broker's queue (docs/wire.md, "Time").
+const localMaxReconnect = 2 * time.Second
 
 // localLink receives the messages of an external local broker (mqttsub's
 // reader goroutine) and gathers consecutive ones into a group: their
