@@ -55,7 +55,7 @@ func spotCheck(t *testing.T, w *world) {
 		}
 	}
 	recs := w.auditRecords("", auditSpotDraw)
-	if len(recs) != 1 || !strings.Contains(recs[0].Detail, doc.Seed) || recs[0].Subject != id {
+	if len(recs) != 1 || !strings.Contains(recs[0].Detail, doc.Seed.String()) || recs[0].Subject != id {
 		t.Fatalf("the draw's seed is not in the audit trail: %+v", recs)
 	}
 	// Not public before publication; county B does not see it at all.
@@ -87,7 +87,7 @@ func spotCheck(t *testing.T, w *world) {
 		t.Fatalf("result: %d %s", r.status, r.body)
 	}
 	pub := anon.get("/public/spot/" + id)
-	mustContain(t, "public draw", pub.body, doc.Seed, "责令限期整改", "乳儿班通风记录不全", "李检查")
+	mustContain(t, "public draw", pub.body, doc.Seed.String(), "责令限期整改", "乳儿班通风记录不全", "李检查")
 	if r := anon.get("/public/spot/" + id + "/draw.json"); r.status != http.StatusOK || r.body != string(row.Document) {
 		t.Errorf("published document: %d", r.status)
 	}

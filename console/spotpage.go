@@ -174,7 +174,7 @@ func (c *Console) spotDraw(w http.ResponseWriter, r *http.Request, p access.Prin
 	c.audit(p, auditSpotDraw, "", model.Region(county.String()), id, map[string]any{"seed": draw.Seed, "method": draw.Method,
 		"request_sha256": hex.EncodeToString(digest[:]), "selected": picked, "candidates": len(recs)})
 	if err := c.spots.InsertDraw(ctx, spot.DrawRow{ID: id, County: county.String(), Period: period, DrawnAt: now, DrawnBy: p.Actor(),
-		Seed: draw.Seed, Document: doc}); err != nil {
+		Seed: draw.Seed.String(), Document: doc}); err != nil {
 		c.count("spot_draw", "error")
 		c.unavailable(w, r, err)
 		return
