@@ -17,7 +17,9 @@ func NewDrawer() Drawer { return drawer{} }
 
 type drawer struct{}
 
-func (drawer) Rank(records []Record, p Parameters) ([]Ranked, error) { return spotcheck.Rank(records, p) }
+func (drawer) Rank(records []Record, p Parameters) ([]Ranked, error) {
+	return spotcheck.Rank(records, p)
+}
 
 func (drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
 	seed, err := spotcheck.NewSeed(rand.Reader)
