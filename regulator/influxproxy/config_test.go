@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -46,6 +47,11 @@ func TestConfigValidate(t *testing.T) {
 		{"upstream.token", func(c *Config) { c.Upstream.Token, c.Upstream.Username = "t", "u" }},
 		{"upstream.timeout", func(c *Config) { c.Upstream.Timeout = 0 }},
 		{"users_file", func(c *Config) { c.UsersFile = "" }},
+		{"users_source", func(c *Config) { c.UsersSource = "ldap" }},
+		{"users_cache_ttl", func(c *Config) { c.UsersSource, c.UsersCacheTTL = UsersSourceAccess, 0 }},
+		{"users_cache_ttl", func(c *Config) { c.UsersSource, c.UsersCacheTTL = UsersSourceAccess, time.Hour }},
+		{"access.database.path", func(c *Config) { c.UsersSource = UsersSourceAccess }},
+		{"access.database.driver", func(c *Config) { c.UsersSource, c.Access.Database.Driver = UsersSourceAccess, "mysql" }},
 		{"extra_measurements", func(c *Config) { c.ExtraMeasurements = []string{""} }},
 	}
 	for _, tc := range cases {
