@@ -140,6 +140,19 @@ func TestUsersFile(t *testing.T) {
 	}
 }
 
+// TestKubernetesConfigLoads: the Kubernetes proxy config loads and reads
+// Grafana's logins from the access database.
+func TestKubernetesConfigLoads(t *testing.T) {
+	t.Setenv("CW_GRAFANA_AUTH_PASSWORD", testSecret)
+	cfg := DefaultConfig()
+	if err := config.Load(filepath.Join("..", "..", "deploy", "kubernetes", "config", "influxproxy.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.UsersSource != UsersSourceAccess || cfg.Access.Database.Driver != "postgres" || cfg.HTTP.Listen != "127.0.0.1:9104" {
+		t.Fatalf("%+v", cfg)
+	}
+}
+
 // TestDeployFiles: the compose demo's proxy config and users file load,
 // and Grafana's provisioned InfluxDB datasource goes through the proxy
 // with basic auth, under the uid the dashboards use.
