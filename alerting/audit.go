@@ -12,7 +12,6 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/access"
 	"github.com/cradlewatch/cradlewatch/access/audit"
-	"github.com/cradlewatch/cradlewatch/access/secret"
 	accesssetup "github.com/cradlewatch/cradlewatch/access/setup"
 	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/access/web"
@@ -112,13 +111,9 @@ func (s *auditSink) close() error {
 // newAuditor opens the local buffer of the instance's chain. dataDirs are
 // the instance's data directories: the anchor key must lie outside them.
 func newAuditor(c accesssetup.Config, shard int, dataDirs []string, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*auditor, error) {
-	so := store.Options{Driver: c.Database.Driver, DSN: c.Database.Path, Logger: log}
-	if c.Database.Driver == store.DriverPostgres {
-		dsn, err := secret.Load("access.database.dsn_file", c.Database.DSNFile, "CW_ACCESS_DSN")
-		if err != nil {
-			return nil, err
-		}
-		so.DSN = string(dsn)
+	so, err := c.Database.StoreOptions("access.database", log)
+	if err != nil {
+		return nil, err
 	}
 	var signing []byte
 	if c.Audit.AnchorKeyFile != "" {
@@ -136,7 +131,6 @@ func newAuditor(c accesssetup.Config, shard int, dataDirs []string, now func() t
 	if err := reg.Register(a.dropped); err != nil {
 		return nil, fmt.Errorf("alerting: %w", err)
 	}
-	var err error
 	if a.w, err = audit.NewWriter(audit.WriterOptions{Chain: c.Audit.Chain, Dir: c.Audit.SpoolDir, Sink: a.sink, SigningKey: signing,
 		AnchorEvery: c.Audit.AnchorEvery, MaxBuffer: c.Audit.MaxBufferBytes, Now: now, Logger: log, Registerer: reg}); err != nil {
 		a.sink.close()

@@ -125,6 +125,18 @@ func appendStatusLine(dst []byte, st *model.Status, rt *regionTags, at time.Time
 	dst = influxwrite.AppendFloat(dst, float64(st.OldestMs))
 	dst = append(dst, ","+model.FieldUnregistered+"="...)
 	dst = influxwrite.AppendFloat(dst, float64(len(st.Unregistered)))
+	dst = append(dst, ","+model.FieldNoDeviceTime+"="...)
+	dst = influxwrite.AppendFloat(dst, float64(len(st.NoDeviceTime)))
+	dst = append(dst, ","+model.FieldRateLimited+"="...)
+	dst = influxwrite.AppendFloat(dst, float64(st.RateLimited))
+	var rejected uint64
+	for _, n := range st.CentreRejected {
+		rejected += n
+	}
+	dst = append(dst, ","+model.FieldCentreRejected+"="...)
+	dst = influxwrite.AppendFloat(dst, float64(rejected))
+	dst = append(dst, ","+model.FieldCentreIgnored+"="...)
+	dst = influxwrite.AppendFloat(dst, float64(len(st.CentreIgnored)))
 	if st.Lat != 0 || st.Lon != 0 {
 		dst = append(dst, ","+model.FieldLat+"="...)
 		dst = influxwrite.AppendFloat(dst, st.Lat)

@@ -115,8 +115,11 @@ func TestRegistryBoundIngest(t *testing.T) {
 	// region and coordinates whatever it claims; the invented one's not at
 	// all.
 	invented.status(model.Status{Gateway: "gw-invented-7", Facility: beijing, State: model.GatewayOffline, TimeMs: now.UnixMilli()})
+	// The gateway reports what its acks said (the rejections and the
+	// ignored claim above), its untimed sources and rate-limited readings.
 	gw.status(model.Status{Gateway: "gw-bj", Facility: beijing, Region: "650102001", State: model.GatewayOnline,
-		TimeMs: now.UnixMilli(), Lat: 43.8, Lon: 87.6})
+		TimeMs: now.UnixMilli(), Lat: 43.8, Lon: 87.6, NoDeviceTime: []string{"zigbee2mqtt"}, RateLimited: 3,
+		CentreRejected: a.Rejections, CentreIgnored: []string{model.RejectRegionMismatch}, CentreReportMs: now.UnixMilli()})
 	waitFor(t, "the registered gateway's status", func() bool {
 		n, _ := inf.Count(ctx, db, `SELECT count(online) FROM gateway_status`)
 		return n >= 1
@@ -124,6 +127,10 @@ func TestRegistryBoundIngest(t *testing.T) {
 	res, err := inf.Query(ctx, db, `SELECT last(lat), last(lon) FROM gateway_status WHERE county = '110105' AND street = '110105001' AND gateway = 'gw-bj'`)
 	if err != nil || len(res) != 1 || fmt.Sprint(res[0].Values[0][1:]) != "[39.9219 116.4436]" {
 		t.Fatalf("status coordinates: %+v %v", res, err)
+	}
+	res, err = inf.Query(ctx, db, `SELECT last(no_device_time), last(rate_limited), last(centre_rejected), last(centre_ignored) FROM gateway_status WHERE gateway = 'gw-bj'`)
+	if err != nil || len(res) != 1 || fmt.Sprint(res[0].Values[0][1:]) != "[1 3 4 1]" {
+		t.Fatalf("status reports: %+v %v", res, err)
 	}
 	if s := showSeries(t, inf); strings.Contains(s, "gw-invented-7") || strings.Contains(s, "province=650000") {
 		t.Fatalf("series:\n%s", s)

@@ -155,9 +155,22 @@ func TestStatusTakesRegistryRegionAndCoordinates(t *testing.T) {
 		return message{topic: model.Topic(st.Facility, gw, model.SuffixStatus), payload: model.EncodeStatus(st), ack: func() {}}
 	}
 	in.add(&w, status("gw-1", t0))
-	want := "gateway_status,city=110100,county=110105,facility=110105001-0001,gateway=gw-1,province=110000,street=110105001 online=1,spool_depth=0,dropped=0,oldest_unsent_ms=0,unregistered=0,lat=39.92,lon=116.44 1764118800000\n"
+	want := "gateway_status,city=110100,county=110105,facility=110105001-0001,gateway=gw-1,province=110000,street=110105001 online=1,spool_depth=0,dropped=0,oldest_unsent_ms=0,unregistered=0,no_device_time=0,rate_limited=0,centre_rejected=0,centre_ignored=0,lat=39.92,lon=116.44 1764118800000\n"
 	if got := string(w.buf); got != want {
 		t.Fatalf("status line:\n%s\nwant:\n%s", got, want)
+	}
+	// What the gateway reports of its device times, its rate limit and the
+	// centre's refusals is written too: counts, never the names.
+	var full work
+	msg := status("gw-1", t0)
+	st, _ := model.DecodeStatus(msg.payload)
+	st.NoDeviceTime, st.RateLimited = []string{"zigbee2mqtt", "json:aircube"}, 17
+	st.CentreRejected = map[string]uint64{model.RejectUnregisteredDevice: 40, model.RejectTooOld: 2}
+	st.CentreIgnored, st.CentreReportMs = []string{model.RejectRegionMismatch}, t0.UnixMilli()
+	msg.payload = model.EncodeStatus(st)
+	in.add(&full, msg)
+	if got := string(full.buf); !strings.Contains(got, ",no_device_time=2,rate_limited=17,centre_rejected=42,centre_ignored=1,") {
+		t.Fatalf("status line with reports:\n%s", got)
 	}
 	for _, gw := range []string{"gw-invented", "gw-x"} { // unknown, and another facility's
 		acked := 0

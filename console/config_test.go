@@ -112,13 +112,17 @@ func TestCheckReadsTheSecrets(t *testing.T) {
 	}
 }
 
-// The compose demo's console configuration loads.
-func TestComposeConfigLoads(t *testing.T) {
-	cfg := DefaultConfig()
-	if err := config.Load(filepath.Join("..", "deploy", "compose", "config", "console.yaml"), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Callbacks.Aliyun.SecretFile == "" || cfg.Ctl.SecretFile == "" {
-		t.Fatalf("%+v", cfg)
+// The compose demo's and Kubernetes' console configurations load, each
+// logging in to the broker as console-0 with client ID cw-console-0 (the
+// account cwbroker writes; Kubernetes sets both per pod).
+func TestDeployConfigsLoad(t *testing.T) {
+	for _, f := range []string{"compose", "kubernetes"} {
+		cfg := DefaultConfig()
+		if err := config.Load(filepath.Join("..", "deploy", f, "config", "console.yaml"), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Callbacks.Aliyun.SecretFile == "" || cfg.Ctl.SecretFile == "" || cfg.MQTT.Username != "console-0" || cfg.MQTT.ClientID != "cw-console-0" {
+			t.Fatalf("%s: %+v", f, cfg)
+		}
 	}
 }

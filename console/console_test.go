@@ -253,6 +253,17 @@ func TestPublicPageShowsFiguresAndNoPersonalData(t *testing.T) {
 	mustContain(t, "public page", r.body, facilityNames[facA1], facA1, "朝阳区", lastMonth+" 起", lastMonth,
 		"87.5%", "95.0%", "90.0%", "<td class=\"num\">2</td><td class=\"num\">2</td><td class=\"num\">1</td>", "1 个", "二氧化碳")
 	mustNotContain(t, "public page", r.body, operatorName, operatorPhone, "+86", "138", "gw-", "director", "person:")
+	// Without registration facts in its file, the facility ID stands as the
+	// number; with them, the filing number and date, and not the ID.
+	mustContain(t, "public page", r.body, "<dt>备案编号</dt><dd>"+facA1+"</dd>")
+	mustNotContain(t, "public page", r.body, "备案日期")
+	a2 := anon.get("/public/f/" + facA2)
+	if a2.status != http.StatusOK {
+		t.Fatalf("public page of %s: %d %s", facA2, a2.status, a2.body)
+	}
+	mustContain(t, "public page with registration facts", a2.body,
+		"<dt>备案编号</dt><dd>"+registrationA2+"</dd><dt>备案日期</dt><dd>"+registeredOnA2+"</dd>")
+	mustNotContain(t, "public page with registration facts", a2.body, "<dd>"+facA2+"</dd>", operatorName, operatorPhone)
 	if r := anon.get("/public/f/" + facB1); r.status != http.StatusNotFound {
 		t.Errorf("county B hides its pages, yet: %d", r.status)
 	}

@@ -92,8 +92,19 @@ func writeSecret(t *testing.T, dir, name string, n int) string {
 	return p
 }
 
+// Registration facts of facA2's file (facA1's file has none).
+const (
+	registrationA2   = "京朝卫托备字〔2025〕第0007号"
+	registeredOnA2   = "2025-03-18"
+	registrationYAML = "  registration: {number: \"" + registrationA2 + "\", date: \"" + registeredOnA2 + "\"}\n"
+)
+
 func facilityFile(id string) string {
 	region := id[:9]
+	registration := ""
+	if id == facA2 {
+		registration = registrationYAML
+	}
 	return fmt.Sprintf(`facility:
   id: %q
   name: %q
@@ -101,7 +112,7 @@ func facilityFile(id string) string {
   timezone: Asia/Shanghai
   location: {lat: 39.9, lon: 116.4}
   opening_hours: ["mon-sun 00:00-24:00"]
-gateways: [gw-%s]
+`+registration+`gateways: [gw-%s]
 operators:
   - {name: %s, phone: "+86%s", role: director}
 rooms:

@@ -33,9 +33,13 @@ type publicResult struct {
 }
 
 type publicData struct {
-	Sections      map[string]bool
-	Name          string
-	ID            string
+	Sections map[string]bool
+	Name     string
+	// Registration is the filing number (备案编号) of the facility file's
+	// facility.registration, or the facility ID when it has none;
+	// RegisteredOn its date (YYYY-MM-DD), "" when not given.
+	Registration  string
+	RegisteredOn  string
 	Street        string
 	Since         string // YYYY-MM
 	Coverage      coverage
@@ -62,8 +66,11 @@ func (c *Console) publicFacility(w http.ResponseWriter, r *http.Request) {
 		c.notFound(w, r, nil, "public")
 		return
 	}
-	d := publicData{Sections: map[string]bool{}, Name: f.Name, ID: f.ID, Street: c.regionName(f.Region),
+	d := publicData{Sections: map[string]bool{}, Name: f.Name, Registration: f.ID, Street: c.regionName(f.Region),
 		HandledWithin: formatDuration(c.cfg.Disclosure.HandledWithin)}
+	if reg := f.Registration; reg.Number != "" {
+		d.Registration, d.RegisteredOn = reg.Number, reg.Date
+	}
 	for _, s := range secs {
 		d.Sections[s] = true
 	}

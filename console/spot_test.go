@@ -55,7 +55,7 @@ func spotCheck(t *testing.T, w *world) {
 		}
 	}
 	recs := w.auditRecords("", auditSpotDraw)
-	if len(recs) != 1 || !strings.Contains(recs[0].Detail, doc.Seed) || recs[0].Subject != id {
+	if len(recs) != 1 || !strings.Contains(recs[0].Detail, doc.Seed.String()) || recs[0].Subject != id {
 		t.Fatalf("the draw's seed is not in the audit trail: %+v", recs)
 	}
 	// Not public before publication; county B does not see it at all.
@@ -87,7 +87,23 @@ func spotCheck(t *testing.T, w *world) {
 		t.Fatalf("result: %d %s", r.status, r.body)
 	}
 	pub := anon.get("/public/spot/" + id)
-	mustContain(t, "public draw", pub.body, doc.Seed, "责令限期整改", "乳儿班通风记录不全", "李检查")
+	mustContain(t, "public draw", pub.body, doc.Seed.String(), "责令限期整改", "乳儿班通风记录不全")
+	// The teams are the seed's: whoever was drawn is named, whoever was
+	// not is absent (the recused ZF-001 may or may not be on A2's team).
+	names := map[string]string{"ZF-001": "李检查", "ZF-002": "王检查", "ZF-003": "赵检查"}
+	sent := map[string]bool{}
+	for _, s := range doc.Selected {
+		for _, in := range s.Inspectors {
+			sent[in] = true
+		}
+	}
+	for in, name := range names {
+		if sent[in] {
+			mustContain(t, "public draw", pub.body, name+"（"+in+"）")
+		} else {
+			mustNotContain(t, "public draw", pub.body, name)
+		}
+	}
 	if r := anon.get("/public/spot/" + id + "/draw.json"); r.status != http.StatusOK || r.body != string(row.Document) {
 		t.Errorf("published document: %d", r.status)
 	}
@@ -118,5 +134,21 @@ func TestPostgres(t *testing.T) {
 	}
 	if r := w.login("op-a").get("/f/" + facA1); r.status != http.StatusOK {
 		t.Fatalf("facility page on PostgreSQL: %d", r.status)
+	}
+}
+
+// TestDayBefore: the earliest accepted inspection day is the facility's
+// calendar day before the draw, also when the draw is made between
+// midnight in Beijing and midnight in UTC.
+func TestDayBefore(t *testing.T) {
+	for _, c := range []struct{ at, want string }{
+		{"2026-12-01T17:46:00Z", "2026-12-01"}, // 01:46 on 2 December in Beijing
+		{"2026-12-01T15:59:00Z", "2026-11-30"}, // 23:59 on 1 December
+		{"2026-01-01T00:30:00+08:00", "2025-12-31"},
+	} {
+		at, _ := time.Parse(time.RFC3339, c.at)
+		if got := dayBefore(at); got.Format("2006-01-02") != c.want || got.Location() != zone || got.Hour() != 0 {
+			t.Errorf("dayBefore(%s) = %s, want %s 00:00 in the facility's zone", c.at, got, c.want)
+		}
 	}
 }

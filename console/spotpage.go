@@ -174,7 +174,7 @@ func (c *Console) spotDraw(w http.ResponseWriter, r *http.Request, p access.Prin
 	c.audit(p, auditSpotDraw, "", model.Region(county.String()), id, map[string]any{"seed": draw.Seed, "method": draw.Method,
 		"request_sha256": hex.EncodeToString(digest[:]), "selected": picked, "candidates": len(recs)})
 	if err := c.spots.InsertDraw(ctx, spot.DrawRow{ID: id, County: county.String(), Period: period, DrawnAt: now, DrawnBy: p.Actor(),
-		Seed: draw.Seed, Document: doc}); err != nil {
+		Seed: draw.Seed.String(), Document: doc}); err != nil {
 		c.count("spot_draw", "error")
 		c.unavailable(w, r, err)
 		return
@@ -345,6 +345,15 @@ func (c *Console) spotPublish(w http.ResponseWriter, r *http.Request, p access.P
 // findings, which are published.
 var phoneLike = regexp.MustCompile(`\d[\d -]{5,}\d`)
 
+// dayBefore is the start of the facility's calendar day before t: the
+// earliest inspection day a draw made at t accepts (a team sent the
+// evening before the draw is published). A calendar day, not 24 hours
+// counted from UTC midnight.
+func dayBefore(t time.Time) time.Time {
+	y, m, d := t.In(zone).Date()
+	return time.Date(y, m, d-1, 0, 0, 0, 0, zone)
+}
+
 // spotResult enters the result of a drawn facility's inspection. Its
 // day feeds the next ranking (time since the last inspection).
 func (c *Console) spotResult(w http.ResponseWriter, r *http.Request, p access.Principal) {
@@ -361,7 +370,7 @@ func (c *Console) spotResult(w http.ResponseWriter, r *http.Request, p access.Pr
 		c.count("spot_result", "invalid")
 		c.badRequest(w, r, "该机构不在本次抽查中。")
 		return
-	case err != nil || day.Before(d.DrawnAt.In(zone).Truncate(24*time.Hour).Add(-24*time.Hour)) || day.After(c.now()):
+	case err != nil || day.Before(dayBefore(d.DrawnAt)) || day.After(c.now()):
 		c.count("spot_result", "invalid")
 		c.badRequest(w, r, "检查日期应在抽取之后、今天之前（格式 2026-06-15）。")
 		return

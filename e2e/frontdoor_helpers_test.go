@@ -22,6 +22,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/alerting"
 	"github.com/cradlewatch/cradlewatch/console"
+	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 )
@@ -37,6 +38,10 @@ type deployment struct {
 	ctl, phone, links, anchor, aliyun, dsnFile string
 	driver, dsn                                string
 	shards                                     int
+	// consoleLogin, when set, is the front door's broker account: its
+	// client ID, username and password (the broker given to
+	// startFrontDoor stays).
+	consoleLogin *mqttx.Config
 }
 
 // newDeployment makes the secrets in dir/secrets and the access database
@@ -99,6 +104,9 @@ func (d *deployment) startFrontDoor(broker, influxURL, facDir, rules string) *fr
 	cfg.Facilities, cfg.Rules, cfg.CalendarDir = facDir, rules, ""
 	cfg.Influx.URL, cfg.Influx.Database = influxURL, db
 	cfg.MQTT.Broker, cfg.MQTT.ClientID = broker, "cw-console-e2e"
+	if l := d.consoleLogin; l != nil {
+		cfg.MQTT.ClientID, cfg.MQTT.Username, cfg.MQTT.Password = l.ClientID, l.Username, l.Password
+	}
 	cfg.Ctl.SecretFile, cfg.Ctl.Shards = d.ctl, d.shards
 	cfg.Ctl.CommandTimeout, cfg.Ctl.ReadTimeout = 10*time.Second, 3*time.Second
 	cfg.Shortlink.KeyFile = d.links

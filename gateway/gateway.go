@@ -118,7 +118,8 @@ func New(o Options) (*Gateway, error) {
 	g.up = &uplink{
 		cfg: cfg.Uplink, lanes: cfg.Uplink.Lanes, gateway: cfg.Gateway, facility: g.fac.ID, region: g.fac.Region,
 		log: g.log.With("component", "uplink"), now: o.Clock, m: newUplinkMetrics(o.Registerer),
-		acks: make(chan model.Ack, 4*cfg.Uplink.Window+16), reconnect: make(chan struct{}, 1), urgentWake: make(chan struct{}, 1),
+		report: newCentreReport(o.Registerer, g.log.With("component", "uplink")),
+		acks:   make(chan model.Ack, 4*cfg.Uplink.Window+16), reconnect: make(chan struct{}, 1), urgentWake: make(chan struct{}, 1),
 	}
 	if err := g.acquire(); err != nil {
 		g.Close()
@@ -333,6 +334,7 @@ func (g *Gateway) Status(state model.GatewayState, clean bool) model.Status {
 		Dropped: st.Dropped, Unregistered: g.unreg.list(), Lat: g.fac.Coordinates.Lat, Lon: g.fac.Coordinates.Lon,
 	}
 	s.NoDeviceTime, s.RateLimited = g.times.snapshot()
+	s.CentreRejected, s.CentreIgnored, s.CentreReportMs = g.up.report.snapshot()
 	// The oldest unsent reading: the first reading entry from the release
 	// point (marks and receipts are not readings).
 	if recs, err := g.spool.Read(st.Released, 16, 1<<16); err == nil {

@@ -87,6 +87,7 @@ type uplink struct {
 	now      func() time.Time
 	jitter   func(n int64) int64 // random in [0, n); nil: math/rand/v2
 	m        *uplinkMetrics
+	report   *centreReport // what the centre's acks refused or did not believe
 
 	acks       chan model.Ack
 	reconnect  chan struct{}
@@ -247,6 +248,7 @@ func (u *uplink) handleAck(a model.Ack) {
 	}
 	u.m.ackSeconds.Observe(u.now().Sub(f.sentAt).Seconds())
 	u.m.rejected.Add(float64(a.Rejected))
+	u.report.record(a, u.now())
 	if a.Status == model.AckRejected {
 		u.log.Error("centre rejected a batch", "first", a.First, "count", a.Count, "reason", a.Reason)
 	}

@@ -97,6 +97,7 @@ func BenchmarkUplinkDrain(b *testing.B) {
 					lanes: mode.lanes, gateway: "gw-1", facility: "f-1", region: "110105001",
 					sp: ts, pub: pub, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 					now: func() time.Time { return old.Add(48 * time.Hour) }, m: newUplinkMetrics(prometheus.NewRegistry()),
+					report: newCentreReport(prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil))),
 				}
 				u.start()
 				for ts.released < total+1 {

@@ -125,6 +125,7 @@ func newHarness(t *testing.T, sp *fakeSpool, lanes LaneConfig) *harness {
 		now:    func() time.Time { return h.clock },
 		jitter: func(int64) int64 { return 0 },
 		m:      newUplinkMetrics(prometheus.NewRegistry()),
+		report: newCentreReport(prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
 	h.u.start()
 	return h

@@ -79,6 +79,28 @@ const (
 	RejectDatabase            = "database"             // the database refused the single point
 )
 
+// RejectReasons lists every Reject* value: the label values of counters
+// that start at zero, and what a gateway takes from an ack as a label
+// (anything else it counts as RejectOther).
+var RejectReasons = []string{RejectCorrupt, RejectFacilityMismatch, RejectGatewayMismatch, RejectBadRegion,
+	RejectUnknownFacility, RejectUnregisteredGateway, RejectRegionMismatch, RejectBadID, RejectUnregisteredDevice,
+	RejectForeignDevice, RejectBadKind, RejectOutOfRange, RejectFuture, RejectTooOld, RejectDatabase}
+
+// RejectOther stands for a reason a gateway does not know (a newer
+// centre's), so that a label never takes a value from the wire.
+const RejectOther = "other"
+
+// KnownReject returns reason if it is one of RejectReasons, else
+// RejectOther.
+func KnownReject(reason string) string {
+	for _, r := range RejectReasons {
+		if r == reason {
+			return r
+		}
+	}
+	return RejectOther
+}
+
 // EncodeAck renders an Ack.
 func EncodeAck(a Ack) []byte {
 	a.V = WireVersion

@@ -47,6 +47,10 @@ const (
 	FieldDropped        = "dropped"
 	FieldOldestUnsentMs = "oldest_unsent_ms"
 	FieldUnregistered   = "unregistered"
+	FieldNoDeviceTime   = "no_device_time"  // sources whose readings carry no device time
+	FieldRateLimited    = "rate_limited"    // readings refused at the gateway for running ahead of the clock
+	FieldCentreRejected = "centre_rejected" // readings the centre refused, as the gateway's acks said
+	FieldCentreIgnored  = "centre_ignored"  // claims of the gateway the centre did not believe
 	FieldLat            = "lat"
 	FieldLon            = "lon"
 
@@ -102,7 +106,8 @@ func Schema() map[string]struct{ Tags, Fields []string } {
 	}
 	return map[string]struct{ Tags, Fields []string }{
 		MeasurementGatewayStatus: {with(TagFacility, TagGateway),
-			[]string{FieldOnline, FieldSpoolDepth, FieldDropped, FieldOldestUnsentMs, FieldUnregistered, FieldLat, FieldLon}},
+			[]string{FieldOnline, FieldSpoolDepth, FieldDropped, FieldOldestUnsentMs, FieldUnregistered, FieldNoDeviceTime,
+				FieldRateLimited, FieldCentreRejected, FieldCentreIgnored, FieldLat, FieldLon}},
 		MeasurementGap: {with(TagFacility, TagGateway), []string{FieldCount, FieldFromMs, FieldToMs, FieldDevices}},
 		MeasurementAlertEvent: {with(TagFacility, TagRoom, TagDevice, TagRule, TagSeverity, TagState),
 			[]string{FieldFingerprint, FieldValue, FieldLimit, FieldActor, FieldMessage, FieldAckSeconds, FieldResolveSeconds}},

@@ -34,8 +34,16 @@ type Status struct {
 	Unregistered []string     `json:"unregistered,omitempty"`     // devices seen on the local broker but not in the facility file
 	NoDeviceTime []string     `json:"no_device_time,omitempty"`   // sources whose readings carry no device time and are dated on arrival
 	RateLimited  uint64       `json:"rate_limited,omitempty"`     // readings refused since the gateway started because their arrival stamps would have run ahead of the clock
-	Lat          float64      `json:"lat,omitempty"`              // facility coordinates (WGS84), for the regulators\' map
-	Lon          float64      `json:"lon,omitempty"`
+	// What the centre's acknowledgements said since the gateway started:
+	// readings refused by reason (Reject* values, "other" for one the
+	// gateway does not know), claims of the gateway it did not believe
+	// (region_mismatch, bad_region: the facility's file needs fixing), and
+	// when the last acknowledgement with either came (gateway clock).
+	CentreRejected map[string]uint64 `json:"centre_rejected,omitempty"`
+	CentreIgnored  []string          `json:"centre_ignored,omitempty"`
+	CentreReportMs int64             `json:"centre_report_ms,omitempty"`
+	Lat            float64           `json:"lat,omitempty"` // facility coordinates (WGS84), for the regulators\' map
+	Lon            float64           `json:"lon,omitempty"`
 }
 
 // EncodeStatus renders a Status.

@@ -16,6 +16,9 @@ type Facility struct {
 	Origin       string
 	Coordinates  Location // facility.location; Location (from model.Facility) is the time zone
 	OpeningHours []string
+	// Registration is the facility's filing (备案); zero when the file has
+	// none.
+	Registration Registration
 	Gateways     []string // gateway IDs registered to the facility
 	Operators    []Operator
 	// Sources maps a device's source, then its address at that source, to
@@ -48,6 +51,9 @@ func build(origin string, f *File) *Facility {
 		Operators:    append([]Operator(nil), f.Operators...),
 		Sources:      map[string]map[string]*model.Device{},
 		Entries:      append([]DeviceEntry(nil), f.Devices...),
+	}
+	if r := f.Facility.Registration; r != nil {
+		out.Registration = *r
 	}
 	for _, r := range f.Rooms {
 		out.Rooms = append(out.Rooms, model.Room{ID: r.ID, Name: r.Name, Type: model.RoomType(r.Type)})
@@ -127,6 +133,10 @@ func (f *Facility) File() File {
 		Gateways:  append([]string(nil), f.Gateways...),
 		Operators: append([]Operator(nil), f.Operators...),
 		Devices:   append([]DeviceEntry(nil), f.Entries...),
+	}
+	if f.Registration != (Registration{}) {
+		r := f.Registration
+		out.Facility.Registration = &r
 	}
 	for _, r := range f.Rooms {
 		out.Rooms = append(out.Rooms, RoomEntry{ID: r.ID, Name: r.Name, Type: string(r.Type)})

@@ -8,8 +8,11 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -37,6 +40,49 @@ type FacilitySection struct {
 	Timezone     string   `yaml:"timezone"`
 	Location     Location `yaml:"location"`
 	OpeningHours []string `yaml:"opening_hours"`
+	// Registration is the facility's filing with the health commission
+	// (托育机构备案); optional.
+	Registration *Registration `yaml:"registration,omitempty"`
+}
+
+// Registration is the facility's filing (备案): its number and the date it
+// was filed. Both are public: the console's disclosure page shows them.
+type Registration struct {
+	Number string `yaml:"number"`
+	Date   string `yaml:"date,omitempty"` // YYYY-MM-DD
+}
+
+// Bounds of a registration number.
+const maxRegistrationRunes = 64
+
+// mobileLike is a mainland mobile number: 11 digits from 13 to 19, with or
+// without the country code 86, not part of a longer run of digits.
+var mobileLike = regexp.MustCompile(`(^|[^0-9])(0{0,2}86)?1[3-9][0-9]{9}($|[^0-9])`)
+
+// validate checks a registration; keys are under facility.registration.
+func (r *Registration) validate() error {
+	const key = "facility.registration"
+	n := r.Number
+	switch {
+	case strings.TrimSpace(n) == "":
+		return config.Errorf(key+".number", "empty (leave registration out if the facility has no filing number yet)")
+	case strings.TrimSpace(n) != n:
+		return config.Errorf(key+".number", "%q has spaces around it", n)
+	case utf8.RuneCountInString(n) > maxRegistrationRunes:
+		return config.Errorf(key+".number", "longer than %d characters", maxRegistrationRunes)
+	case strings.IndexFunc(n, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0:
+		return config.Errorf(key+".number", "contains a control or invisible character")
+	case mobileLike.MatchString(n):
+		// The public page never shows a phone number: one typed into the
+		// wrong field must not be published.
+		return config.Errorf(key+".number", "looks like a mobile phone number, which the public page must never show")
+	}
+	if r.Date != "" {
+		if _, err := time.Parse(time.DateOnly, r.Date); err != nil {
+			return config.Errorf(key+".date", "%q is not a date (YYYY-MM-DD)", r.Date)
+		}
+	}
+	return nil
 }
 
 // Location is the facility's coordinates (WGS84), for the regulators' map.
@@ -117,6 +163,11 @@ func (f *File) Validate() error {
 	}
 	if la, lo := fs.Location.Lat, fs.Location.Lon; la < -90 || la > 90 || lo < -180 || lo > 180 || la != la || lo != lo {
 		return config.Errorf("facility.location", "lat %v lon %v out of range", la, lo)
+	}
+	if fs.Registration != nil {
+		if err := fs.Registration.validate(); err != nil {
+			return err
+		}
 	}
 	gws := map[string]bool{}
 	for i, g := range f.Gateways {

@@ -108,6 +108,15 @@ func TestFileErrorsNameFileKeyAndReason(t *testing.T) {
 		{"address twice", "interval: 60s}\n", "interval: 60s}\n  - {id: d2, source: zigbee2mqtt, address: a1}\n", "devices[1].address", "another device"},
 		{"no source", "source: zigbee2mqtt, ", "", "devices[0].source", "empty"},
 		{"wrong type", `name: 园,`, `name: [1, 2],`, "facility.name", "cannot unmarshal"},
+		{"registration without a number", "name: 园,", `name: 园, registration: {date: "2025-03-01"},`, "facility.registration.number", "empty"},
+		{"registration date", "name: 园,", `name: 园, registration: {number: "京朝托备字〔2025〕第0123号", date: "2025-02-30"},`, "facility.registration.date", "not a date"},
+		{"registration date form", "name: 园,", `name: 园, registration: {number: "A-1", date: "2025/03/01"},`, "facility.registration.date", "YYYY-MM-DD"},
+		{"registration phone", "name: 园,", `name: 园, registration: {number: "13800001234"},`, "facility.registration.number", "mobile phone"},
+		{"registration phone inside", "name: 园,", `name: 园, registration: {number: "园长电话13912345678"},`, "facility.registration.number", "mobile phone"},
+		{"registration spaces", "name: 园,", `name: 园, registration: {number: " A-1"},`, "facility.registration.number", "spaces"},
+		{"registration control", "name: 园,", `name: 园, registration: {number: "A\u0007-1"},`, "facility.registration.number", "control"},
+		{"registration too long", "name: 园,", `name: 园, registration: {number: "` + strings.Repeat("备", 65) + `"},`, "facility.registration.number", "longer than 64"},
+		{"registration unknown key", "name: 园,", `name: 园, registration: {number: "A-1", issuer: x},`, "facility.registration.issuer", "unknown key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			body := strings.Replace(goodFile, c.old, c.new, 1)
@@ -135,6 +144,41 @@ func TestFileErrorsNameFileKeyAndReason(t *testing.T) {
 	}
 	if _, err := Load("no/such/file.yaml"); err == nil || !strings.Contains(err.Error(), "no/such/file.yaml") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// TestRegistration: the filing number and date are read, kept through a
+// round trip, and absent when the file has none; long numbers whose digits
+// are not a phone number are accepted.
+func TestRegistration(t *testing.T) {
+	f, err := Load("../configs/facility.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Registration.Number != "京朝卫托备字〔2025〕第0012号" || f.Registration.Date != "2025-03-18" {
+		t.Errorf("example registration %+v", f.Registration)
+	}
+	for number, ok := range map[string]bool{
+		"91110105MA01ABCD2X": true, "110105202500123": true, "(2025)0012": true, "京朝卫托备字〔2025〕第0012号": true,
+		"1380000123": true, "013800001234": true, "138000012345": true, "+8613800001234": false, "tel:13800001234": false,
+	} {
+		body := strings.Replace(goodFile, "name: 园,", `name: 园, registration: {number: "`+number+`"},`, 1)
+		g, err := Parse("f.yaml", []byte(body))
+		if (err == nil) != ok {
+			t.Errorf("%q: %v, want accepted %v", number, err, ok)
+			continue
+		}
+		if ok && (g.Registration.Number != number || g.Registration.Date != "") {
+			t.Errorf("%q read as %+v", number, g.Registration)
+		}
+	}
+	g, err := Parse("f.yaml", []byte(goodFile))
+	if err != nil || g.Registration != (Registration{}) || g.File().Facility.Registration != nil {
+		t.Errorf("no registration: %+v %v", g.Registration, err)
+	}
+	file := g.File()
+	if b, _ := file.Marshal(); strings.Contains(string(b), "registration") {
+		t.Errorf("an absent registration is written:\n%s", b)
 	}
 }
 

@@ -88,7 +88,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 		var err error
 		if len(w.pending) == 0 {
 			w.full = false
-			if w.size > compactAt {
+			if w.spool != nil && w.spool.Size() > compactAt {
 				err = w.rewrite() // the buffer shrinks back to the head alone
 			}
 		}
@@ -143,10 +143,10 @@ func (w *Writer) Anchor(ctx context.Context) error {
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
+	if w.spool == nil {
 		return nil
 	}
-	err := w.f.Close()
-	w.f = nil
+	err := w.spool.Close()
+	w.spool = nil
 	return err
 }

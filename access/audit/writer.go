@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/access"
-	"github.com/cradlewatch/cradlewatch/internal/fileutil"
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -90,8 +90,7 @@ type Writer struct {
 	flushMu sync.Mutex // one Flush at a time
 
 	mu         sync.Mutex
-	f          *os.File
-	size       int64
+	spool      *recordlog.Log // nil once closed
 	seq        int64
 	prev       string
 	pending    []Record // in the spool, not yet stored
@@ -186,24 +185,26 @@ func newWriterMetrics(w *Writer, chain string) writerMetrics {
 // recover reads the buffer, asks the sink for the head, and rewrites the
 // buffer with what is still to be stored.
 func (w *Writer) recover() error {
-	recs, bad, err := readSpool(w.path)
-	if err != nil {
-		return fmt.Errorf("audit: read %s: %w", w.path, err)
-	}
-	now := w.o.Now()
-	if len(bad) > 0 {
-		qpath := w.path + ".quarantine"
-		if err := quarantineLines(qpath, bad, now); err != nil {
-			return fmt.Errorf("audit: quarantine bad buffer lines to %s: %w", qpath, err)
-		}
-		for _, b := range bad {
-			kind := "corrupt"
-			if b.torn {
-				kind = "torn"
+	var recs []Record
+	spool, err := recordlog.Open(recordlog.Options{Path: w.path, Name: "audit_" + w.o.Chain, Logger: w.log, Registerer: w.o.Registerer},
+		func(b []byte) error {
+			r, err := decodeRecord(b)
+			if err != nil {
+				return err
 			}
-			w.m.spoolBad.WithLabelValues(kind).Inc()
-			w.log.Error("audit buffer: bad record set aside", "kind", kind, "offset", b.offset, "err", b.err, "quarantine", qpath)
-		}
+			recs = append(recs, r)
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("audit: open %s: %w", w.path, err)
+	}
+	w.spool = spool
+	now := w.o.Now()
+	bad := spool.Recovery().Regions
+	for _, g := range bad {
+		w.m.spoolBad.WithLabelValues(spoolBadKind(g)).Inc()
+		w.log.Error("audit buffer: bad record set aside", "kind", g.Kind, "offset", g.Offset, "bytes", g.Len, "reason", g.Reason,
+			"quarantine", w.path+recordlog.QuarantineSuffix)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	dbHead, inDB, dbErr := w.o.Sink.AuditHead(ctx, w.o.Chain)
@@ -233,16 +234,22 @@ func (w *Writer) recover() error {
 		return err
 	}
 	var errs []error
-	for _, b := range bad {
-		kind := "corrupt"
-		if b.torn {
-			kind = "torn"
-		}
+	for _, g := range bad {
 		_, err := w.Append(Event{Time: now, Actor: Service(w.o.Chain), Action: ActionSpoolQuarantine,
-			Detail: map[string]any{"file": filepath.Base(w.path) + ".quarantine", "offset": b.offset, "bytes": len(b.data), "kind": kind, "error": b.err.Error()}})
+			Detail: map[string]any{"file": filepath.Base(w.path) + recordlog.QuarantineSuffix, "offset": g.Offset, "bytes": g.Len,
+				"kind": spoolBadKind(g), "error": g.Kind.String() + " " + g.Reason}})
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// spoolBadKind names a damaged region of the buffer for the metric and the
+// chain: torn (a crash cut an append short) or corrupt (anything else).
+func spoolBadKind(g recordlog.Region) string {
+	if g.Kind == recordlog.Torn {
+		return "torn"
+	}
+	return "corrupt"
 }
 
 // rewrite replaces the buffer with the pending records, or with the head
@@ -253,26 +260,17 @@ func (w *Writer) rewrite() error {
 	if len(keep) == 0 && w.head.Seq > 0 {
 		keep = []Record{w.head}
 	}
-	var buf []byte
+	recs := make([][]byte, 0, len(keep))
 	for _, r := range keep {
-		line, err := encodeLine(r)
+		b, err := encodeRecord(r)
 		if err != nil {
 			return err
 		}
-		buf = append(buf, line...)
+		recs = append(recs, b)
 	}
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
-	}
-	if err := fileutil.WriteFileAtomic(w.path, buf, 0o600); err != nil {
+	if err := w.spool.Rewrite(recs); err != nil {
 		return fmt.Errorf("audit: rewrite %s: %w", w.path, err)
 	}
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	w.f, w.size = f, int64(len(buf))
 	return nil
 }
 
@@ -295,7 +293,7 @@ func (w *Writer) Append(ev Event) (Record, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
+	if w.spool == nil {
 		w.m.dropped.WithLabelValues("write_error").Inc()
 		return Record{}, errors.New("audit: writer closed")
 	}
@@ -303,19 +301,19 @@ func (w *Writer) Append(ev Event) (Record, error) {
 		ActorRole: actorRole(ev.Actor), Action: ev.Action, Facility: ev.Facility, Region: ev.Region, Subject: ev.Subject,
 		Detail: string(detail), Prev: w.prev}
 	r.Hash = r.ComputeHash()
-	line, err := encodeLine(r)
+	line, err := encodeRecord(r)
 	if err != nil {
 		w.m.dropped.WithLabelValues("encode_error").Inc()
 		return Record{}, fmt.Errorf("audit: %w", err)
 	}
-	if w.size+int64(len(line)) > w.o.MaxBuffer {
+	if w.spool.Size()+int64(len(line)) > w.o.MaxBuffer {
 		// Stored records may still fill the file: drop them, then decide.
 		if err := w.rewrite(); err != nil {
 			w.m.dropped.WithLabelValues("write_error").Inc()
 			return Record{}, err
 		}
 	}
-	if w.size+int64(len(line)) > w.o.MaxBuffer {
+	if w.spool.Size()+int64(len(line)) > w.o.MaxBuffer {
 		w.m.dropped.WithLabelValues("buffer_full").Inc()
 		if !w.full {
 			w.full = true
@@ -324,15 +322,10 @@ func (w *Writer) Append(ev Event) (Record, error) {
 		}
 		return Record{}, ErrBufferFull
 	}
-	if _, err := w.f.Write(line); err != nil {
+	if err := w.spool.Append(line); err != nil { // written and fsynced
 		w.m.dropped.WithLabelValues("write_error").Inc()
 		return Record{}, w.writeFailed(err)
 	}
-	if err := w.f.Sync(); err != nil {
-		w.m.dropped.WithLabelValues("write_error").Inc()
-		return Record{}, w.writeFailed(err)
-	}
-	w.size += int64(len(line))
 	w.seq, w.prev, w.head = r.Seq, r.Hash, r
 	w.pending = append(w.pending, r)
 	w.m.appended.Inc()
@@ -343,7 +336,7 @@ func (w *Writer) Append(ev Event) (Record, error) {
 	return r, nil
 }
 
-// writeFailed handles a failed buffer write: the line may be half there,
+// writeFailed handles a failed buffer write: the record may be half there,
 // so the buffer is rewritten from memory before the next Append.
 func (w *Writer) writeFailed(err error) error {
 	if rerr := w.rewrite(); rerr != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"github.com/cradlewatch/cradlewatch/internal/recordlog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -140,20 +141,26 @@ func TestWriterSetsAsideACorruptBufferedRecordAndKeepsTheRest(t *testing.T) {
 	w.Close()
 	path := filepath.Join(dir, "alerting-0.spool")
 	b, _ := os.ReadFile(path)
-	lines := bytes.SplitAfter(b, []byte("\n"))
-	lines[2] = bytes.Replace(lines[2], []byte("fac-a"), []byte("fac-b"), 1) // a flipped record in the middle
-	torn := append(bytes.Join(lines, nil), []byte("0badc0de {\"chain\":\"alerting-0\",\"se")...)
+	// A flipped record in the middle (the third one's facility), and a
+	// torn tail: an append cut short by a crash.
+	third := bytes.Index(b, []byte(`"seq":3`))
+	at := third + bytes.Index(b[third:], []byte("fac-a"))
+	if third < 0 || at < third {
+		t.Fatalf("no third record in the buffer")
+	}
+	b[at+4] = 'b'
+	torn := append(b, 0x40, 0, 0, 0, 0xde, 0xad)
 	if err := os.WriteFile(path, torn, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w2, reg, logs := newWriter(t, dir, sink, c, nil)
-	// 4 good records, then one audit.spool_quarantine record per bad line.
+	// 4 good records, then one audit.spool_quarantine record per bad region.
 	if got := w2.Buffered(); got != 4+2 {
 		t.Fatalf("buffered %d", got)
 	}
-	q, err := os.ReadFile(path + ".quarantine")
-	if err != nil || !bytes.Contains(q, []byte("fac-b")) || !bytes.Contains(q, []byte("torn")) {
-		t.Fatalf("quarantine file: %v\n%s", err, q)
+	q, err := recordlog.ReadQuarantine(path)
+	if err != nil || len(q) != 2 || !bytes.Contains(q[0].Bytes, []byte("fac-b")) || q[1].Kind != recordlog.Torn {
+		t.Fatalf("quarantine file: %v %+v", err, q)
 	}
 	if testutil.ToFloat64(w2.m.spoolBad.WithLabelValues("corrupt")) != 1 || testutil.ToFloat64(w2.m.spoolBad.WithLabelValues("torn")) != 1 {
 		t.Fatal("bad records not counted")

@@ -85,7 +85,7 @@ func Load(key, file, env string) ([]byte, error) {
 	case env != "" && os.Getenv(env) != "":
 		v = []byte(os.Getenv(env))
 	default:
-		return nil, config.Errorf(key, "no secret: set %s_file (a file readable by the service only)%s", key, envHint(env))
+		return nil, config.Errorf(key, "no secret: set %s (a file readable by the service only)%s", strings.TrimSuffix(key, "_file")+"_file", envHint(env))
 	}
 	if err := Check(key, v); err != nil {
 		return nil, err

@@ -53,6 +53,11 @@ func TestLoad(t *testing.T) {
 	if _, err := Load("k", "", "CW_UNSET_SECRET"); err == nil || !strings.Contains(err.Error(), "k_file") {
 		t.Fatalf("missing: %v", err)
 	}
+	// A key that names the file already is not named "..._file_file".
+	if _, err := Load("access.database.dsn_file", "", "CW_UNSET_SECRET"); err == nil || strings.Contains(err.Error(), "_file_file") ||
+		!strings.Contains(err.Error(), "set access.database.dsn_file (") {
+		t.Fatalf("missing: %v", err)
+	}
 	if _, err := Load("k", filepath.Join(dir, "nope"), ""); err == nil {
 		t.Fatal("missing file accepted")
 	}

@@ -10,6 +10,7 @@
 package setup
 
 import (
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/cradlewatch/cradlewatch/access/audit"
 	"github.com/cradlewatch/cradlewatch/access/authn"
 	"github.com/cradlewatch/cradlewatch/access/limit"
+	"github.com/cradlewatch/cradlewatch/access/secret"
 	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 )
@@ -41,6 +43,39 @@ type DatabaseConfig struct {
 	Driver  string `mapstructure:"driver"`   // sqlite or postgres
 	Path    string `mapstructure:"path"`     // SQLite file
 	DSNFile string `mapstructure:"dsn_file"` // PostgreSQL URL (with its password), or $CW_ACCESS_DSN
+}
+
+// Validate checks the driver and, for SQLite, the file; key names the
+// section ("access.database").
+func (d DatabaseConfig) Validate(key string) error {
+	switch d.Driver {
+	case store.DriverSQLite:
+		if d.Path == "" {
+			return config.Errorf(key+".path", "the SQLite file is required")
+		}
+	case store.DriverPostgres:
+	default:
+		return config.Errorf(key+".driver", "%q: want sqlite or postgres", d.Driver)
+	}
+	return nil
+}
+
+// StoreOptions are the options that open the database: for PostgreSQL the
+// URL is read from dsn_file (or $CW_ACCESS_DSN), placeholders refused;
+// key names the section in errors.
+func (d DatabaseConfig) StoreOptions(key string, logger *slog.Logger) (store.Options, error) {
+	if err := d.Validate(key); err != nil {
+		return store.Options{}, err
+	}
+	o := store.Options{Driver: d.Driver, DSN: d.Path, Logger: logger}
+	if d.Driver == store.DriverPostgres {
+		v, err := secret.Load(key+".dsn_file", d.DSNFile, "CW_ACCESS_DSN")
+		if err != nil {
+			return store.Options{}, err
+		}
+		o.DSN = string(v)
+	}
+	return o, nil
 }
 
 // SessionsConfig sets session expiry and the cookie.
@@ -154,14 +189,8 @@ func Default() Config {
 // the secrets and refuses placeholders. Keys are named under "access.".
 func (c Config) Validate() error {
 	k := func(s string) string { return "access." + s }
-	switch c.Database.Driver {
-	case store.DriverSQLite:
-		if c.Database.Path == "" {
-			return config.Errorf(k("database.path"), "the SQLite file is required")
-		}
-	case store.DriverPostgres:
-	default:
-		return config.Errorf(k("database.driver"), "%q: want sqlite or postgres", c.Database.Driver)
+	if err := c.Database.Validate(k("database")); err != nil {
+		return err
 	}
 	if c.Sessions.IdleTimeout <= 0 || c.Sessions.AbsoluteTimeout < c.Sessions.IdleTimeout {
 		return config.Errorf(k("sessions"), "idle_timeout must be positive and absolute_timeout at least as long")

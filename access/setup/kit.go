@@ -75,16 +75,12 @@ func Open(ctx context.Context, c Config, env Env) (*Kit, error) {
 		}
 		signing = k
 	}
-	dsn := c.Database.Path
-	if c.Database.Driver == store.DriverPostgres {
-		v, err := secret.Load("access.database.dsn_file", c.Database.DSNFile, "CW_ACCESS_DSN")
-		if err != nil {
-			return nil, err
-		}
-		dsn = string(v)
+	so, err := c.Database.StoreOptions("access.database", env.Logger)
+	if err != nil {
+		return nil, err
 	}
 	kit := &Kit{Phones: phones, Silences: c.Silences.Policy(), env: env, cfg: c}
-	if kit.Store, err = store.Open(ctx, store.Options{Driver: c.Database.Driver, DSN: dsn, Logger: env.Logger}); err != nil {
+	if kit.Store, err = store.Open(ctx, so); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Kit, error) {

@@ -58,6 +58,13 @@ func (s *Store) AccountByUsername(ctx context.Context, username string) (Account
 	return s.account(ctx, `username = $1`, username)
 }
 
+// AccountsByUsernameFold finds the accounts whose login name equals
+// username with ASCII letters compared case-insensitively (as Grafana
+// compares logins), by username; none is not an error.
+func (s *Store) AccountsByUsernameFold(ctx context.Context, username string) ([]Account, error) {
+	return queryAll(ctx, s, `SELECT `+accountColumns+` FROM accounts WHERE lower(username) = lower($1) ORDER BY username`, scanAccount, username)
+}
+
 // AccountByID finds an account by ID.
 func (s *Store) AccountByID(ctx context.Context, id string) (Account, error) {
 	return s.account(ctx, `id = $1`, id)

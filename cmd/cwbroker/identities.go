@@ -16,8 +16,9 @@ import (
 
 // File names of the EMQX output folder.
 const (
-	emqxUsersFile = "gateway-users.csv"
-	emqxRulesFile = "gateway-rules.json"
+	emqxUsersFile        = "gateway-users.csv"
+	emqxRulesFile        = "gateway-rules.json"
+	emqxServiceRulesFile = "service-rules.json"
 )
 
 // passwordFlags collects -password user=ENV_VAR.
@@ -41,9 +42,11 @@ func (p passwordFlags) Set(v string) error {
 func runIdentities(args []string) error {
 	fl := flag.NewFlagSet("cwbroker identities", flag.ExitOnError)
 	facilities := fl.String("facilities", "/etc/cradlewatch/facilities", "folder of facility files (facility.id and gateways:)")
-	format := fl.String("format", "mosquitto", "mosquitto (dynamic-security JSON file) or emqx (a folder with "+emqxUsersFile+" and "+emqxRulesFile+")")
+	format := fl.String("format", "mosquitto", "mosquitto (dynamic-security JSON file) or emqx (a folder with "+emqxUsersFile+", "+emqxRulesFile+" and "+emqxServiceRulesFile+")")
 	out := fl.String("out", "", "the file (mosquitto) or folder (emqx) to write; credentials already in it are kept")
 	shareGroup := fl.String("share-group", centrebroker.DefaultShareGroup, "the collectors' share_group")
+	shards := fl.Int("shards", 1, "the alerting service's shard.count: accounts alerting-0 .. alerting-<shards-1>, each reading its shard's control topics only")
+	consoles := fl.Int("consoles", 1, "console (front door) instances: accounts console-0 .. console-<consoles-1>, each reading its own replies only")
 	sheet := fl.String("new-passwords", "", "CSV file to create with the passwords of new accounts (username,client_id,facility,password); required when there are new accounts")
 	passwords := passwordFlags{}
 	fl.Var(passwords, "password", "user=ENV_VAR: set that account's password from the environment (repeatable)")
@@ -73,7 +76,8 @@ func runIdentities(args []string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	id, err := centrebroker.Generate(centrebroker.Options{Facilities: reg, ShareGroup: *shareGroup, Previous: previous, Passwords: passwords, GatewaysOnly: *format == "emqx"})
+	id, err := centrebroker.Generate(centrebroker.Options{Facilities: reg, ShareGroup: *shareGroup, Previous: previous, Passwords: passwords,
+		Shards: *shards, Consoles: *consoles, GatewaysOnly: *format == "emqx"})
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,10 @@ func runIdentities(args []string) error {
 		if err != nil {
 			return err
 		}
+		services, err := centrebroker.RenderEMQXServiceRules(*shards, *consoles)
+		if err != nil {
+			return err
+		}
 		if err := os.MkdirAll(*out, 0o750); err != nil {
 			return err
 		}
@@ -116,6 +124,9 @@ func runIdentities(args []string) error {
 			return err
 		}
 		if err := fileutil.WriteFileAtomic(filepath.Join(*out, emqxRulesFile), rules, 0o644); err != nil {
+			return err
+		}
+		if err := fileutil.WriteFileAtomic(filepath.Join(*out, emqxServiceRulesFile), services, 0o644); err != nil {
 			return err
 		}
 	}

@@ -2,9 +2,9 @@
 // every gateway and service, generated from the facility registry, and the
 // watcher that counts what the broker refuses.
 //
-//	cwbroker identities -facilities /etc/cradlewatch/facilities \
+//	cwbroker identities -facilities /etc/cradlewatch/facilities -shards 3 -consoles 2 \
 //	    -out /etc/mosquitto/dynamic-security.json -new-passwords sheet.csv
-//	cwbroker identities -format emqx -facilities DIR -out DIR -new-passwords sheet.csv
+//	cwbroker identities -format emqx -shards 3 -consoles 2 -facilities DIR -out DIR -new-passwords sheet.csv
 //	cwbroker watch -listen 127.0.0.1:9103 -identities /etc/mosquitto/dynamic-security.json \
 //	    -- /usr/sbin/mosquitto -c /etc/mosquitto/mosquitto.conf
 //

@@ -8,8 +8,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/internal/cli"
 	"github.com/cradlewatch/cradlewatch/internal/config"
@@ -19,26 +23,29 @@ import (
 
 func main() {
 	path := flag.String("config", "configs/influxproxy.example.yaml", "configuration file")
-	check := flag.Bool("check-config", false, "validate the configuration and the users file, and exit")
+	check := flag.Bool("check-config", false, "validate the configuration and the users file (or reach the access database), and exit")
 	flag.Parse()
 	cfg := influxproxy.DefaultConfig()
 	if err := config.Load(*path, &cfg); err != nil {
 		cli.Exit("influxproxy", err, true)
 	}
-	users, err := influxproxy.LoadUsersFile(cfg.UsersFile)
-	if err != nil {
-		cli.Exit("influxproxy", err, true)
-	}
-	if *check {
-		cli.Exit("influxproxy", nil, false)
-	}
 	log, err := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		cli.Exit("influxproxy", err, true)
 	}
-	log.Info("users file loaded", "file", cfg.UsersFile, "logins", users.Len())
+	if *check {
+		// The users file is read, or the access database opened and asked.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		users, err := influxproxy.OpenUsers(ctx, cfg, log, prometheus.NewRegistry())
+		if err == nil {
+			err = users.Ping(ctx)
+			users.Close()
+		}
+		cancel()
+		cli.Exit("influxproxy", err, err != nil)
+	}
 	reg := obs.NewRegistry()
-	p, err := influxproxy.New(influxproxy.Options{Config: cfg, Resolver: users, Logger: log, Registerer: reg, Gatherer: reg})
+	p, err := influxproxy.New(influxproxy.Options{Config: cfg, Logger: log, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		cli.Exit("influxproxy", err, true)
 	}

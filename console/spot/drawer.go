@@ -1,4 +1,4 @@
-// The adapter to regulator/spotcheck: the draw's method is that package's,
+// The Drawer of regulator/spotcheck: the draw's method is that package's,
 // published in docs/console.md ("Spot checks").
 
 package spot
@@ -6,7 +6,6 @@ package spot
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -18,40 +17,16 @@ func NewDrawer() Drawer { return drawer{} }
 
 type drawer struct{}
 
-// convert copies between this package's types and spotcheck's, which have
-// the same JSON.
-func convert(from, to any) error {
-	b, err := json.Marshal(from)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, to)
-}
-
 func (drawer) Rank(records []Record, p Parameters) ([]Ranked, error) {
-	var rs []spotcheck.Record
-	var sp spotcheck.Parameters
-	if err := errors.Join(convert(records, &rs), convert(p, &sp)); err != nil {
-		return nil, err
-	}
-	ranked, err := spotcheck.Rank(rs, sp)
-	if err != nil {
-		return nil, err
-	}
-	var out []Ranked
-	return out, convert(ranked, &out)
+	return spotcheck.Rank(records, p)
 }
 
 func (drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
-	var sr spotcheck.Request
-	if err := convert(req, &sr); err != nil {
-		return nil, Draw{}, err
-	}
 	seed, err := spotcheck.NewSeed(rand.Reader)
 	if err != nil {
 		return nil, Draw{}, err
 	}
-	d, err := spotcheck.New(sr, seed, now)
+	d, err := spotcheck.New(req, seed, now)
 	switch {
 	case errors.Is(err, spotcheck.ErrNoCandidate):
 		return nil, Draw{}, ErrNoCandidate
@@ -64,8 +39,7 @@ func (drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
 	if err != nil {
 		return nil, Draw{}, err
 	}
-	var out Draw
-	return doc, out, json.Unmarshal(doc, &out)
+	return doc, *d, nil
 }
 
 func (drawer) Verify(doc []byte) error {

@@ -14,7 +14,7 @@ import (
 
 func request() Request {
 	req := Request{County: "110105", Period: "2026-06", SampleSize: 2, InspectorsPerFacility: 2, Parameters: DefaultParameters(),
-		Inspectors: []Inspector{{"ZF-1", "甲"}, {"ZF-2", "乙"}, {"ZF-3", "丙"}}, Conflicts: []Conflict{{"ZF-1", "110105001-0001"}}}
+		Inspectors: []Inspector{{ID: "ZF-1", Name: "甲"}, {ID: "ZF-2", Name: "乙"}, {ID: "ZF-3", Name: "丙"}}, Conflicts: []Conflict{{Inspector: "ZF-1", Facility: "110105001-0001"}}}
 	for _, id := range []string{"110105001-0001", "110105001-0002", "110105002-0001", "110105003-0001"} {
 		req.Candidates = append(req.Candidates, Record{Facility: id, NeverInspected: true, UnacknowledgedAlerts: len(id) % 3})
 	}
@@ -28,7 +28,7 @@ func TestDrawReproducesAndTamperingFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(draw.Selected) != 2 || len(draw.Seed) != 64 {
+	if len(draw.Selected) != 2 || len(draw.Seed.String()) != 64 {
 		t.Fatalf("draw %+v", draw)
 	}
 	for _, s := range draw.Selected {
@@ -73,13 +73,13 @@ func TestStoreOnSQLite(t *testing.T) {
 		t.Fatalf("second open migrates nothing: %v", err)
 	}
 	now := time.Now()
-	st.PutInspector(ctx, "110105", InspectorRow{Inspector{"ZF-1", "甲"}, true}, now)
-	st.PutInspector(ctx, "110105", InspectorRow{Inspector{"ZF-1", "甲乙"}, false}, now)
+	st.PutInspector(ctx, "110105", InspectorRow{Inspector{ID: "ZF-1", Name: "甲"}, true}, now)
+	st.PutInspector(ctx, "110105", InspectorRow{Inspector{ID: "ZF-1", Name: "甲乙"}, false}, now)
 	ins, _ := st.Inspectors(ctx, "110105")
 	if len(ins) != 1 || ins[0].Name != "甲乙" || ins[0].Active {
 		t.Fatalf("inspectors %+v", ins)
 	}
-	if err := st.AddConflict(ctx, "110105", Conflict{"ZF-1", "f1"}); err != nil || st.AddConflict(ctx, "110105", Conflict{"ZF-1", "f1"}) != nil {
+	if err := st.AddConflict(ctx, "110105", Conflict{Inspector: "ZF-1", Facility: "f1"}); err != nil || st.AddConflict(ctx, "110105", Conflict{Inspector: "ZF-1", Facility: "f1"}) != nil {
 		t.Fatal("a recusal twice")
 	}
 	if err := st.InsertDraw(ctx, DrawRow{ID: "d1", County: "110105", DrawnAt: now, DrawnBy: "person:x", Seed: "s", Document: []byte("{}")}); err != nil {

@@ -27,10 +27,13 @@ type centre struct{ *testenv.CentreBroker }
 
 // Passwords of the test accounts.
 var passwords = map[string]string{
-	centrebroker.CollectorUser: "col-secret",
-	centrebroker.AlertingUser:  "alert-secret",
-	"gw-f1-a":                  "gw1-secret",
-	"gw-f2-a":                  "gw2-secret",
+	centrebroker.CollectorUser:   "col-secret",
+	centrebroker.AlertingUser(0): "alert0-secret",
+	centrebroker.AlertingUser(1): "alert1-secret",
+	centrebroker.ConsoleUser(0):  "console0-secret",
+	centrebroker.ConsoleUser(1):  "console1-secret",
+	"gw-f1-a":                    "gw1-secret",
+	"gw-f2-a":                    "gw2-secret",
 }
 
 func writeRegistry(t *testing.T) string {
@@ -57,7 +60,7 @@ func startCentre(t *testing.T) *centre {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &centre{testenv.Centre(t, facilities, passwords)}
+	return &centre{testenv.CentreWith(t, centrebroker.Options{Facilities: facilities, Passwords: passwords, Shards: 2, Consoles: 2})}
 }
 
 // client is a paho connection and what it received, by topic suffix.
@@ -95,6 +98,17 @@ func (c *centre) dial(o connOpts) (*client, error) {
 		return nil, errors.New("connect timed out")
 	}
 	return cl, tok.Error()
+}
+
+// refuseConnects fails t if any of the connections is accepted.
+func (c *centre) refuseConnects(t *testing.T, opts ...connOpts) {
+	t.Helper()
+	for _, o := range opts {
+		if cl, err := c.dial(o); err == nil {
+			cl.Disconnect(0)
+			t.Fatalf("%s connected with client ID %s (TLS %v)", o.user, o.id, o.tls)
+		}
+	}
 }
 
 func (c *centre) connect(t *testing.T, o connOpts) *client {
@@ -171,7 +185,7 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 	if got := col.subscribe(t, model.SharedSubscription("cw-collector", model.SuffixBatch), model.SharedSubscription("cw-collector", model.SuffixStatus)); got[model.SharedSubscription("cw-collector", model.SuffixBatch)] != 1 || got[model.SharedSubscription("cw-collector", model.SuffixStatus)] != 1 {
 		t.Fatalf("collector's share group subscriptions: %v", got)
 	}
-	alert := c.connect(t, connOpts{id: "cw-alerting-0", user: "alerting", password: passwords["alerting"]})
+	alert := c.connect(t, connOpts{id: centrebroker.AlertingClientID(0), user: centrebroker.AlertingUser(0), password: passwords[centrebroker.AlertingUser(0)]})
 	if got := alert.subscribe(t, model.SubscriptionAll(model.SuffixBatch), model.SubscriptionAll(model.SuffixStatus)); got[model.SubscriptionAll(model.SuffixBatch)] != 1 || got[model.SubscriptionAll(model.SuffixStatus)] != 1 {
 		t.Fatalf("alerting's subscriptions: %v", got)
 	}
@@ -187,16 +201,10 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 
 	var connects float64
 	t.Run("anonymous and wrong passwords are refused", func(t *testing.T) {
-		for _, o := range []connOpts{
-			{id: "anon"},
-			{id: "gw-f1-a", user: "gw-f1-a", password: "wrong", tls: true},
-			{id: "cw-collector-9", user: "collector", password: "wrong"},
-		} {
-			if cl, err := c.dial(o); err == nil {
-				cl.Disconnect(0)
-				t.Fatalf("%s/%s connected", o.user, o.id)
-			}
-		}
+		c.refuseConnects(t,
+			connOpts{id: "anon"},
+			connOpts{id: "gw-f1-a", user: "gw-f1-a", password: "wrong", tls: true},
+			connOpts{id: "cw-collector-9", user: "collector", password: "wrong"})
 		connects += 3
 		c.WaitDenied(t, centrebroker.ActionConnect, connects)
 	})
@@ -236,7 +244,8 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 			model.SubscriptionAll(model.SuffixBatch),
 			model.SubscriptionAll(model.SuffixStatus),
 			"$share/cw-collector/" + f1Batch,
-			f1Ack, f1Batch, "cw/v1/f1/#", "#", "cw/ctl/#", "$SYS/#", "$CONTROL/dynamic-security/v1",
+			f1Ack, f1Batch, "cw/v1/f1/#", "#", "cw/ctl/#", model.ShardFilter(0), model.ReplyFilter(centrebroker.ConsoleClientID(0)),
+			"$SYS/#", "$CONTROL/dynamic-security/v1",
 		}
 		got := attacker.subscribe(t, refused...)
 		for _, f := range refused {
@@ -273,7 +282,8 @@ func TestCentreBrokerBindsIdentities(t *testing.T) {
 	})
 
 	t.Run("no publish into another facility's topics or the command topics", func(t *testing.T) {
-		forged := []string{f1Batch, f1Status, f1Ack, model.Topic("f1", "gw-f2-a", model.SuffixBatch), model.Topic("f2", "gw-f1-a", model.SuffixBatch), "cw/ctl/ack", "$CONTROL/dynamic-security/v1"}
+		forged := []string{f1Batch, f1Status, f1Ack, model.Topic("f1", "gw-f2-a", model.SuffixBatch), model.Topic("f2", "gw-f1-a", model.SuffixBatch),
+			model.CommandTopic(0, "f1"), model.QueryTopic(0), model.ReplyTopic(centrebroker.ConsoleClientID(0), "forged"), "$CONTROL/dynamic-security/v1"}
 		for _, topic := range forged {
 			attacker.publish(t, topic, "forged", false) // QoS 1: acknowledged and dropped
 		}

@@ -15,11 +15,25 @@
 //
 // The service accounts: "collector" subscribes to the batch and status
 // streams only through its shared-subscription group
-// ($share/<group>/cw/v1/+/+/batch and .../status) and publishes acks;
-// "alerting" subscribes to both streams (every shard reads everything).
-// Both may use the services' command topics cw/ctl/#, which no gateway may
-// touch. Everything else is refused: no wildcard subscriptions, no other
-// share group, no $SYS, no $CONTROL.
+// ($share/<group>/cw/v1/+/+/batch and .../status) and publishes acks.
+// Every alerting instance has an account of its own, alerting-<n> for
+// shard n (client ID cw-alerting-<n>, bound): it reads both streams (every
+// shard reads everything), reads shard n's control topics
+// (cw/ctl/v1/<n>/#) and nothing else of the control bus, and publishes
+// replies (cw/ctl/v1/reply/+/+). Every console (the front door) has one
+// too, console-<n> (client ID cw-console-<n>, bound): it publishes commands
+// and queries (cw/ctl/v1/+/cmd/+, cw/ctl/v1/+/query) and reads only its
+// own replies (cw/ctl/v1/reply/cw-console-<n>/+). Neither gateways nor the
+// collector may touch cw/ctl/. Everything else is refused: no wildcard
+// subscriptions, no other share group, no $SYS, no $CONTROL.
+//
+// Why an account per shard and per console rather than one account whose
+// client IDs are bound per instance: Mosquitto 2.0's dynamic-security
+// plugin binds one client ID to an account and has no %c or %u
+// substitution in its ACLs (acl_file has, but binds nothing), so a right
+// that differs by instance has to be an account of its own. The counts
+// are the alerting service's shard.count and the number of consoles
+// (Options.Shards, Options.Consoles).
 //
 // Identities builds the accounts from a directory of facility files
 // (facility.id and the gateways: list); RenderDynsec writes Mosquitto's

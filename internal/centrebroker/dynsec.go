@@ -69,8 +69,13 @@ func RenderDynsec(id *Identities) ([]byte, error) {
 			return nil, fmt.Errorf("dynamic security: no credential for %q", a.Username)
 		}
 		text := "CradleWatch " + a.Kind.String()
-		if a.Kind == KindGateway {
+		switch a.Kind {
+		case KindGateway:
 			text = "gateway of facility " + a.Facility
+		case KindAlerting:
+			text = fmt.Sprintf("CradleWatch alerting, shard %d", a.Index)
+		case KindConsole:
+			text = fmt.Sprintf("CradleWatch console %d (front door)", a.Index)
 		}
 		f.Clients = append(f.Clients, dynsecClient{
 			Username: a.Username, TextName: text, ClientID: a.ClientID,
@@ -123,8 +128,9 @@ func ParseDynsec(data []byte) (map[string]Credential, error) {
 func sortStrings(s []string) { sort.Strings(s) }
 
 // DynsecWillCheck builds a WillCheck from a dynamic-security file: an
-// account with a bound client ID (a gateway) may name in its last will only
-// a topic its roles let it publish to. Services are not checked.
+// account with a bound client ID (a gateway, an alerting instance, a
+// console) may name in its last will only a topic its roles let it publish
+// to. The collector's account, shared by its instances, is not checked.
 func DynsecWillCheck(data []byte) (WillCheck, error) {
 	var f dynsecFile
 	if err := json.Unmarshal(data, &f); err != nil {

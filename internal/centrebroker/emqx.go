@@ -83,12 +83,39 @@ type emqxRule struct {
 // status, subscribe to its ack. Everything else falls through to the file
 // rules, whose last one denies.
 func RenderEMQXRules(id *Identities) ([]byte, error) {
-	var out []emqxUserRules
+	var gateways []Account
 	for _, a := range id.Accounts {
-		if a.Kind != KindGateway {
-			continue
+		if a.Kind == KindGateway {
+			gateways = append(gateways, a)
 		}
-		g := a.Grants(id.ShareGroup)
+	}
+	return renderEMQXRules(gateways, id.ShareGroup)
+}
+
+// RenderEMQXServiceRules writes the rules of the alerting instances
+// (alerting-0 .. alerting-<shards-1>: read every batch and status and
+// shard n's control topics, publish replies) and the consoles (console-0
+// .. console-<consoles-1>: publish commands and queries, read their own
+// replies), for the same import as RenderEMQXRules. The collector's rights
+// are static (deploy/kubernetes/emqx/cradlewatch-acl.conf). The accounts
+// themselves are made by hand on the in-cluster listener's authenticator.
+func RenderEMQXServiceRules(shards, consoles int) ([]byte, error) {
+	if shards < 1 || shards > MaxInstances || consoles < 1 || consoles > MaxInstances {
+		return nil, fmt.Errorf("emqx: shards %d, consoles %d: want 1 to %d each", shards, consoles, MaxInstances)
+	}
+	var services []Account
+	for _, a := range Accounts(nil, shards, consoles) {
+		if a.Kind == KindAlerting || a.Kind == KindConsole {
+			services = append(services, a)
+		}
+	}
+	return renderEMQXRules(services, DefaultShareGroup)
+}
+
+func renderEMQXRules(accounts []Account, shareGroup string) ([]byte, error) {
+	out := []emqxUserRules{}
+	for _, a := range accounts {
+		g := a.Grants(shareGroup)
 		u := emqxUserRules{Username: a.Username}
 		for _, t := range g.Publish {
 			u.Rules = append(u.Rules, emqxRule{Topic: t, Permission: "allow", Action: "publish"})

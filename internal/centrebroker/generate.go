@@ -6,6 +6,11 @@ import (
 	"io"
 )
 
+// MaxInstances bounds the alerting shards and consoles an identities file
+// is written for: far more than any centre runs, few enough that a typo
+// does not write a million accounts.
+const MaxInstances = 256
+
 // Options of Generate.
 type Options struct {
 	// Facilities is the registry, from LoadFacilities.
@@ -22,6 +27,12 @@ type Options struct {
 	Passwords map[string]string
 	// Rand is the source of salts and new passwords; crypto/rand when nil.
 	Rand io.Reader
+	// Shards is the alerting service's shard.count: one account
+	// alerting-<n> per shard; 1 when zero.
+	Shards int
+	// Consoles is the number of console (front door) instances: one
+	// account console-<n> each; 1 when zero.
+	Consoles int
 	// GatewaysOnly leaves the service accounts out (EMQX keeps them on the
 	// in-cluster listener's own authenticator).
 	GatewaysOnly bool
@@ -57,10 +68,19 @@ func Generate(o Options) (*Identities, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	accounts := Accounts(o.Facilities)
+	if o.Shards == 0 {
+		o.Shards = 1
+	}
+	if o.Consoles == 0 {
+		o.Consoles = 1
+	}
+	if o.Shards < 0 || o.Shards > MaxInstances || o.Consoles < 0 || o.Consoles > MaxInstances {
+		return nil, fmt.Errorf("shards %d, consoles %d: want 1 to %d each", o.Shards, o.Consoles, MaxInstances)
+	}
+	accounts := Accounts(o.Facilities, o.Shards, o.Consoles)
 	if o.GatewaysOnly {
 		accounts = accounts[:0:0]
-		for _, a := range Accounts(o.Facilities) {
+		for _, a := range Accounts(o.Facilities, o.Shards, o.Consoles) {
 			if a.Kind == KindGateway {
 				accounts = append(accounts, a)
 			}
@@ -73,7 +93,7 @@ func Generate(o Options) (*Identities, error) {
 	}
 	for user := range o.Passwords {
 		if !known[user] {
-			return nil, fmt.Errorf("password given for %q, which is no account (not a service, not a gateway of the registry)", user)
+			return nil, fmt.Errorf("password given for %q, which is no account (not a service of the given shard and console counts, not a gateway of the registry)", user)
 		}
 	}
 	for _, a := range id.Accounts {

@@ -2,7 +2,9 @@ package centrebroker
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +38,7 @@ func TestLoadFacilitiesRefuses(t *testing.T) {
 		{"gateway listed twice", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [gw-1, gw-1]\n"}, "gateways[1]", "listed twice"},
 		{"service name", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [collector]\n"}, "gateways[0]", "service account"},
 		{"service pod name", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [alerting-0]\n"}, "gateways[0]", "service account"},
+		{"console pod name", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [console-1]\n"}, "gateways[0]", "service account"},
 		{"service prefix", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [cw-collector-1]\n"}, "gateways[0]", "service instances"},
 		{"wildcard in an ID", map[string]string{"a.yaml": "facility: {id: f1}\ngateways: [\"gw/+\"]\n"}, "gateways[0]", "gateway id"},
 		{"no facility id", map[string]string{"a.yaml": "gateways: [gw-1]\n"}, "facility.id", "empty"},
@@ -65,17 +68,10 @@ func TestGenerateKeepsAndDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.New) != 3 { // alerting, gw-1, gw-2
+	if len(first.New) != 4 { // alerting-0, console-0, gw-1, gw-2
 		t.Fatalf("new accounts = %+v", first.New)
 	}
-	data, err := RenderDynsec(first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	previous, err := ParseDynsec(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	previous := writtenCredentials(t, first)
 	for _, n := range first.New {
 		if !previous[n.Username].Matches(n.Password) {
 			t.Errorf("%s: the written hash does not match the sheet's password", n.Username)
@@ -111,12 +107,54 @@ func TestGenerateKeepsAndDrops(t *testing.T) {
 	if _, err := Generate(Options{Facilities: facilities, ShareGroup: "a/b"}); err == nil {
 		t.Error("a share group with a slash was accepted")
 	}
+
+	// A third shard and a second console: their accounts are new, every
+	// other keeps its credential; back to one shard ends alerting-1 and -2.
+	third, err := Generate(Options{Facilities: facilities, Previous: writtenCredentials(t, second), Shards: 3, Consoles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for _, n := range third.New {
+		created = append(created, n.Username)
+	}
+	if strings.Join(created, ",") != "alerting-1,alerting-2,console-1" || len(third.Dropped) != 0 {
+		t.Errorf("new = %v, dropped = %v; want alerting-1, alerting-2, console-1 and none", created, third.Dropped)
+	}
+	fourth, err := Generate(Options{Facilities: facilities, Previous: writtenCredentials(t, third), Shards: 1, Consoles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fourth.New) != 0 || strings.Join(fourth.Dropped, ",") != "alerting-1,alerting-2" {
+		t.Errorf("new = %+v, dropped = %v; want none and alerting-1, alerting-2", fourth.New, fourth.Dropped)
+	}
+	for _, o := range []Options{{Shards: -1}, {Consoles: MaxInstances + 1}, {Passwords: map[string]string{"alerting-1": "x"}}} {
+		o.Facilities = facilities
+		if _, err := Generate(o); err == nil {
+			t.Errorf("Generate(%+v) accepted", o)
+		}
+	}
+}
+
+// writtenCredentials is what a later run reads back of id's
+// dynamic-security file.
+func writtenCredentials(t *testing.T, id *Identities) map[string]Credential {
+	t.Helper()
+	data, err := RenderDynsec(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := ParseDynsec(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
 }
 
 // TestRenderedRights checks the rights the broker gets, in both formats.
 func TestRenderedRights(t *testing.T) {
 	facilities := []Facility{{ID: "f1", Gateways: []string{"gw-1"}}}
-	id, err := Generate(Options{Facilities: facilities})
+	id, err := Generate(Options{Facilities: facilities, Shards: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +164,41 @@ func TestRenderedRights(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"clientid": "gw-1"`, `"publishClientSend": false`, `"subscribe": false`, `"publishClientReceive": false`,
-		`"topic": "$share/cw-collector/cw/v1/+/+/batch"`, `"topic": "cw/v1/f1/gw-1/batch"`, `"topic": "cw/ctl/#"`,
+		`"topic": "$share/cw-collector/cw/v1/+/+/batch"`, `"topic": "cw/v1/f1/gw-1/batch"`,
+		`"clientid": "cw-alerting-1"`, `"clientid": "cw-console-0"`,
 	} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("dynamic-security file lacks %s", want)
+		}
+	}
+	// The control bus, account by account (docs/security.md).
+	rights := map[string]Grants{}
+	for _, a := range id.Accounts {
+		rights[a.Username] = a.Grants(id.ShareGroup)
+	}
+	for _, c := range []struct {
+		user string
+		want Grants
+	}{
+		{"alerting-1", Grants{Publish: []string{"cw/ctl/v1/reply/+/+"}, Subscribe: []string{"cw/v1/+/+/batch", "cw/v1/+/+/status", "cw/ctl/v1/1/#"},
+			Receive: []string{"cw/v1/+/+/batch", "cw/v1/+/+/status", "cw/ctl/v1/1/#"}}},
+		{"console-0", Grants{Publish: []string{"cw/ctl/v1/+/cmd/+", "cw/ctl/v1/+/query"}, Subscribe: []string{"cw/ctl/v1/reply/cw-console-0/+"},
+			Receive: []string{"cw/ctl/v1/reply/cw-console-0/+"}}},
+	} {
+		if got := rights[c.user]; fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s's rights:\n got %+v\nwant %+v", c.user, got, c.want)
+		}
+	}
+	for user, g := range rights {
+		if user == "alerting-0" || user == "alerting-1" || user == "console-0" {
+			continue
+		}
+		for _, list := range [][]string{g.Publish, g.Subscribe, g.SubscribePatterns, g.Receive} {
+			for _, f := range list {
+				if strings.Contains(f, "cw/ctl") || f == "#" {
+					t.Errorf("%s may use %s", user, f)
+				}
+			}
 		}
 	}
 	check, err := DynsecWillCheck(data)
@@ -166,5 +235,30 @@ func TestRenderedRights(t *testing.T) {
 	}
 	if strings.Contains(string(rules), "collector") || !strings.Contains(string(rules), `"topic": "cw/v1/f1/gw-1/ack"`) {
 		t.Errorf("EMQX rules:\n%s", rules)
+	}
+	services, err := RenderEMQXServiceRules(2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed []emqxUserRules
+	if err := json.Unmarshal(services, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	byUser := map[string][]string{}
+	for _, u := range parsed {
+		for _, r := range u.Rules {
+			byUser[u.Username] = append(byUser[u.Username], r.Action+" "+r.Topic)
+		}
+	}
+	want := map[string][]string{
+		"alerting-0": {"publish cw/ctl/v1/reply/+/+", "subscribe cw/v1/+/+/batch", "subscribe cw/v1/+/+/status", "subscribe cw/ctl/v1/0/#"},
+		"alerting-1": {"publish cw/ctl/v1/reply/+/+", "subscribe cw/v1/+/+/batch", "subscribe cw/v1/+/+/status", "subscribe cw/ctl/v1/1/#"},
+		"console-0":  {"publish cw/ctl/v1/+/cmd/+", "publish cw/ctl/v1/+/query", "subscribe cw/ctl/v1/reply/cw-console-0/+"},
+	}
+	if fmt.Sprint(byUser) != fmt.Sprint(want) {
+		t.Errorf("EMQX service rules:\n got %v\nwant %v", byUser, want)
+	}
+	if _, err := RenderEMQXServiceRules(0, 1); err == nil {
+		t.Error("EMQX service rules for no shard")
 	}
 }

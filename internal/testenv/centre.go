@@ -35,10 +35,30 @@ type CentreBroker struct {
 }
 
 // Centre starts the centre's broker for t with an account per gateway of
-// facilities and the collector and alerting accounts, with the given
-// passwords (username → password; accounts without one get a random
-// password, in Identities.New), and stops it when the test ends.
+// facilities and the service accounts, with the given passwords (username
+// → password; accounts without one get a random password, in
+// Identities.New), and stops it when the test ends. It writes as many
+// alerting-<n> and console-<n> accounts as the passwords name (at least
+// one of each).
 func Centre(t testing.TB, facilities []centrebroker.Facility, passwords map[string]string) *CentreBroker {
+	t.Helper()
+	shards, consoles := 1, 1
+	for user := range passwords {
+		for prefix, n := range map[string]*int{centrebroker.AlertingPrefix + "-": &shards, centrebroker.ConsolePrefix + "-": &consoles} {
+			if rest, ok := strings.CutPrefix(user, prefix); ok {
+				if i, err := strconv.Atoi(rest); err == nil && i >= *n {
+					*n = i + 1
+				}
+			}
+		}
+	}
+	return CentreWith(t, centrebroker.Options{Facilities: facilities, Passwords: passwords, Shards: shards, Consoles: consoles})
+}
+
+// CentreWith starts the centre's broker for t with the identities o
+// generates (o.Facilities, o.Passwords, o.Shards, o.Consoles, ...), and
+// stops it when the test ends.
+func CentreWith(t testing.TB, o centrebroker.Options) *CentreBroker {
 	t.Helper()
 	bin := MosquittoBinary(t)
 	plugin := DynsecPlugin(t)
@@ -50,7 +70,7 @@ func Centre(t testing.TB, facilities []centrebroker.Facility, passwords map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := centrebroker.Generate(centrebroker.Options{Facilities: facilities, Passwords: passwords})
+	id, err := centrebroker.Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}

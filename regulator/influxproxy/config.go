@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cradlewatch/cradlewatch/access/setup"
+	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 )
 
@@ -24,13 +26,34 @@ type Config struct {
 	// (basic auth); only requests carrying it are believed about
 	// X-Grafana-User.
 	GrafanaAuth GrafanaAuthConfig `mapstructure:"grafana_auth"`
+	// UsersSource says where Grafana logins are mapped to regions:
+	// UsersSourceFile (UsersFile, read at start) or UsersSourceAccess (the
+	// access database's accounts, AccessResolver).
+	UsersSource string `mapstructure:"users_source"`
 	// UsersFile maps Grafana logins to regions (see UsersFile).
 	UsersFile string `mapstructure:"users_file"`
+	// UsersCacheTTL is how long an answer of the access database is used:
+	// how stale a login's region may be.
+	UsersCacheTTL time.Duration `mapstructure:"users_cache_ttl"`
+	// Access names the access database (UsersSourceAccess).
+	Access AccessConfig `mapstructure:"access"`
 	// ExtraMeasurements may be read besides DefaultMeasurements; each
 	// must carry the region tags.
 	ExtraMeasurements []string   `mapstructure:"extra_measurements"`
 	HTTP              HTTPConfig `mapstructure:"http"`
 	Log               LogConfig  `mapstructure:"log"`
+}
+
+// Where logins are mapped to regions (users_source).
+const (
+	UsersSourceFile   = "file"
+	UsersSourceAccess = "access"
+)
+
+// AccessConfig is the proxy's "access" section: the access database of the
+// console (the same keys as the console's access.database).
+type AccessConfig struct {
+	Database setup.DatabaseConfig `mapstructure:"database"`
 }
 
 // TLSConfig serves the Grafana-facing listener over TLS when both files
@@ -70,15 +93,22 @@ type LogConfig struct {
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:      "127.0.0.1:8087",
-		Database:    "cradlewatch",
-		Upstream:    UpstreamConfig{URL: "http://127.0.0.1:8086", Timeout: 60 * time.Second},
-		GrafanaAuth: GrafanaAuthConfig{User: "grafana"},
-		UsersFile:   "configs/influxproxy-users.example.yaml",
-		HTTP:        HTTPConfig{Listen: "127.0.0.1:9104"},
-		Log:         LogConfig{Format: "text", Level: "info"},
+		Listen:        "127.0.0.1:8087",
+		Database:      "cradlewatch",
+		Upstream:      UpstreamConfig{URL: "http://127.0.0.1:8086", Timeout: 60 * time.Second},
+		GrafanaAuth:   GrafanaAuthConfig{User: "grafana"},
+		UsersSource:   UsersSourceFile,
+		UsersFile:     "configs/influxproxy-users.example.yaml",
+		UsersCacheTTL: DefaultUsersCacheTTL,
+		Access:        AccessConfig{Database: setup.DatabaseConfig{Driver: store.DriverSQLite}},
+		HTTP:          HTTPConfig{Listen: "127.0.0.1:9104"},
+		Log:           LogConfig{Format: "text", Level: "info"},
 	}
 }
+
+// maxUsersCacheTTL bounds users_cache_ttl: a disabled account must stop
+// reading within minutes, not hours.
+const maxUsersCacheTTL = 10 * time.Minute
 
 // minSecretLen is the shortest service password accepted.
 const minSecretLen = 16
@@ -112,8 +142,20 @@ func (c *Config) Validate() error {
 	if err := checkSecret(c.GrafanaAuth.User, c.GrafanaAuth.Password); err != "" {
 		return config.Errorf("grafana_auth.password", "%s (set it with CW_GRAFANA_AUTH_PASSWORD, the same value as the datasource's basic-auth password)", err)
 	}
-	if c.UsersFile == "" {
-		return config.Errorf("users_file", "empty")
+	switch c.UsersSource {
+	case UsersSourceFile:
+		if c.UsersFile == "" {
+			return config.Errorf("users_file", "empty")
+		}
+	case UsersSourceAccess:
+		if c.UsersCacheTTL <= 0 || c.UsersCacheTTL > maxUsersCacheTTL {
+			return config.Errorf("users_cache_ttl", "%v: want more than 0 and at most %v (it bounds how long a disabled account still reads)", c.UsersCacheTTL, maxUsersCacheTTL)
+		}
+		if err := c.Access.Database.Validate("access.database"); err != nil {
+			return err
+		}
+	default:
+		return config.Errorf("users_source", "%q: want %s (users_file) or %s (the access database)", c.UsersSource, UsersSourceFile, UsersSourceAccess)
 	}
 	for _, m := range c.ExtraMeasurements {
 		if m == "" {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -46,6 +47,11 @@ func TestConfigValidate(t *testing.T) {
 		{"upstream.token", func(c *Config) { c.Upstream.Token, c.Upstream.Username = "t", "u" }},
 		{"upstream.timeout", func(c *Config) { c.Upstream.Timeout = 0 }},
 		{"users_file", func(c *Config) { c.UsersFile = "" }},
+		{"users_source", func(c *Config) { c.UsersSource = "ldap" }},
+		{"users_cache_ttl", func(c *Config) { c.UsersSource, c.UsersCacheTTL = UsersSourceAccess, 0 }},
+		{"users_cache_ttl", func(c *Config) { c.UsersSource, c.UsersCacheTTL = UsersSourceAccess, time.Hour }},
+		{"access.database.path", func(c *Config) { c.UsersSource = UsersSourceAccess }},
+		{"access.database.driver", func(c *Config) { c.UsersSource, c.Access.Database.Driver = UsersSourceAccess, "mysql" }},
 		{"extra_measurements", func(c *Config) { c.ExtraMeasurements = []string{""} }},
 	}
 	for _, tc := range cases {
@@ -131,6 +137,19 @@ func TestUsersFile(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Key != key || !strings.HasSuffix(ce.File, file) {
 			t.Errorf("%s: %v, want an error on key %q", file, err, key)
 		}
+	}
+}
+
+// TestKubernetesConfigLoads: the Kubernetes proxy config loads and reads
+// Grafana's logins from the access database.
+func TestKubernetesConfigLoads(t *testing.T) {
+	t.Setenv("CW_GRAFANA_AUTH_PASSWORD", testSecret)
+	cfg := DefaultConfig()
+	if err := config.Load(filepath.Join("..", "..", "deploy", "kubernetes", "config", "influxproxy.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.UsersSource != UsersSourceAccess || cfg.Access.Database.Driver != "postgres" || cfg.HTTP.Listen != "127.0.0.1:9104" {
+		t.Fatalf("%+v", cfg)
 	}
 }
 

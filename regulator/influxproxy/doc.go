@@ -11,8 +11,10 @@
 // user in X-Grafana-User ([dataproxy] send_user_header = true). The header
 // is believed only on a request that carries the secret; the proxy must
 // not be reachable by anything but Grafana. A Resolver maps the login to a
-// model.RegionCode (UsersFile now, the access database later). No header,
-// an unknown login or a resolver error: refused.
+// model.RegionCode: AccessResolver (the access database's accounts, cached
+// for users_cache_ttl; disabled accounts and operators refused) or
+// UsersFile (a YAML file, for small sites). No header, an unknown or
+// refused login, or a resolver error: refused.
 //
 // # What a query may do
 //

@@ -67,8 +67,13 @@ func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	region, err := p.resolver.Region(r.Context(), login)
 	if err != nil {
+		var refused *UserRefusedError
 		detail := "login is not mapped to a region"
-		if !errors.Is(err, ErrUnknownUser) {
+		switch {
+		case errors.Is(err, ErrUnknownUser):
+		case errors.As(err, &refused):
+			detail = "login refused: " + refused.Reason
+		default:
 			detail = "cannot resolve the login's region: " + err.Error()
 		}
 		p.refused(w, r, http.StatusForbidden, login, refuse(ReasonUser, "%s", detail), "")

@@ -21,7 +21,8 @@ import (
 // Options carry the proxy's configuration and dependencies.
 type Options struct {
 	Config Config
-	// Resolver maps logins to regions; nil reads Config.UsersFile.
+	// Resolver maps logins to regions; nil: the one Config.UsersSource
+	// names (OpenUsers), which the proxy then owns and closes.
 	Resolver Resolver
 	Logger   *slog.Logger
 	// Registerer receives the proxy's metrics; nil: a private registry.
@@ -49,6 +50,7 @@ type Proxy struct {
 	ln       net.Listener
 	ops      *obs.Server
 	ready    obs.Readiness
+	users    *Users // the resolver New opened, closed by Close; nil when given
 	// upstreamDown is set while InfluxDB does not answer.
 	upstreamDown atomic.Bool
 
@@ -79,12 +81,22 @@ func New(o Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	var owned *Users
 	if o.Resolver == nil {
-		f, err := LoadUsersFile(o.Config.UsersFile)
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		u, err := OpenUsers(ctx, o.Config, o.Logger, o.Registerer)
+		cancel()
 		if err != nil {
 			return nil, err
 		}
-		o.Resolver = f
+		o.Resolver, owned = u, u
+		o.Logger.Info("logins mapped to regions by the "+u.Source, "component", "influxproxy")
+	}
+	fail := func(err error) (*Proxy, error) {
+		if owned != nil {
+			owned.Close()
+		}
+		return nil, err
 	}
 	p := &Proxy{
 		cfg:      o.Config,
@@ -100,20 +112,31 @@ func New(o Options) (*Proxy, error) {
 		},
 	}
 	p.ready.Set("influxdb", p.pingUpstream)
+	if owned != nil && owned.ping != nil {
+		p.ready.Set("access database", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return owned.Ping(ctx)
+		})
+	}
+	p.users = owned
 	ln, err := net.Listen("tcp", o.Config.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("influxproxy: listen %s: %w", o.Config.Listen, err)
+		return fail(fmt.Errorf("influxproxy: listen %s: %w", o.Config.Listen, err))
 	}
 	p.ln = ln
 	if o.Gatherer != nil && o.Config.HTTP.Listen != "" {
 		p.ops = &obs.Server{Addr: o.Config.HTTP.Listen, Gatherer: o.Gatherer, Ready: &p.ready, Logger: p.log}
 		if err := p.ops.Listen(); err != nil {
 			ln.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	return p, nil
 }
+
+// openTimeout bounds opening the access database at start.
+const openTimeout = 30 * time.Second
 
 // Addr is the bound Grafana-facing address.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
@@ -154,6 +177,9 @@ func (p *Proxy) Close() error {
 			p.ops.Close()
 		}
 		p.client.CloseIdleConnections()
+		if p.users != nil {
+			p.users.Close()
+		}
 	})
 	return nil
 }

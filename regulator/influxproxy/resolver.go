@@ -5,20 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cradlewatch/cradlewatch/access/store"
 	"github.com/cradlewatch/cradlewatch/internal/config"
 	"github.com/cradlewatch/cradlewatch/model"
 )
 
 // Resolver maps a Grafana login to the region its owner may read. The
 // proxy asks it on every request, so an implementation answers from
-// memory or a cache. An unknown login is ErrUnknownUser; any other error
-// is refused the same way and logged.
+// memory or a cache. An unknown login is ErrUnknownUser, a login refused
+// for a reason the user can act on a *UserRefusedError; any other error is
+// refused the same way and logged. Implementations: UsersFile (a YAML
+// file, for small sites) and AccessResolver (the access database).
 type Resolver interface {
 	Region(ctx context.Context, login string) (model.RegionCode, error)
 }
@@ -29,8 +34,8 @@ var ErrUnknownUser = errors.New("unknown user")
 // Nationwide is how the users file writes the whole country.
 const Nationwide = "country"
 
-// UsersFile is a Resolver read from YAML, until the access database takes
-// over:
+// UsersFile is a Resolver read from YAML, for small sites without the
+// access database:
 //
 //	users:
 //	  chaoyang-wjw: "110105"       # a county health commission
@@ -96,3 +101,60 @@ func (f *UsersFile) Region(_ context.Context, login string) (model.RegionCode, e
 
 // Len is the number of logins.
 func (f *UsersFile) Len() int { return len(f.users) }
+
+// Users is the resolver the configuration names, with what it holds open.
+type Users struct {
+	Resolver
+	// Source says what it reads, for the log.
+	Source string
+	ping   func(context.Context) error
+	close  func() error
+}
+
+// OpenUsers builds the resolver of cfg.UsersSource: the users file, read
+// now, or the access database, opened (and migrated, as every service that
+// opens it does) now and asked per login through a cache of
+// cfg.UsersCacheTTL. Close releases it.
+func OpenUsers(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Users, error) {
+	if cfg.UsersSource != UsersSourceAccess {
+		f, err := LoadUsersFile(cfg.UsersFile)
+		if err != nil {
+			return nil, err
+		}
+		return &Users{Resolver: f, Source: fmt.Sprintf("users file %s (%d logins)", cfg.UsersFile, f.Len())}, nil
+	}
+	so, err := cfg.Access.Database.StoreOptions("access.database", logger)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, so)
+	if err != nil {
+		return nil, fmt.Errorf("influxproxy: access database: %w", err)
+	}
+	r, err := NewAccessResolver(AccessResolverOptions{Store: st, TTL: cfg.UsersCacheTTL, Registerer: reg})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Users{Resolver: r, Source: fmt.Sprintf("access database (%s), cached %v", so.Driver, cfg.UsersCacheTTL),
+		ping: st.Ping, close: st.Close}, nil
+}
+
+// Ping checks what the resolver reads (the access database); nil for a
+// file.
+func (u *Users) Ping(ctx context.Context) error {
+	if u.ping == nil {
+		return nil
+	}
+	return u.ping(ctx)
+}
+
+// Close releases the database; idempotent.
+func (u *Users) Close() error {
+	c := u.close
+	u.close = nil
+	if c == nil {
+		return nil
+	}
+	return c()
+}

@@ -17,12 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/collector"
+	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/internal/mqttx"
 	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
 	"github.com/cradlewatch/cradlewatch/regulator/compliance"
-	"github.com/cradlewatch/cradlewatch/internal/influxql"
 	"github.com/cradlewatch/cradlewatch/regulator/internal/seed"
 	"github.com/cradlewatch/cradlewatch/regulator/report"
 )
