@@ -152,3 +152,18 @@ func TestDayBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestDrawIDDay: a draw's ID begins with the facility's calendar day of
+// the draw, also between midnight in Beijing and midnight in UTC.
+func TestDrawIDDay(t *testing.T) {
+	for _, c := range []struct{ at, want string }{
+		{"2026-12-01T17:46:00Z", "20261202-"}, // 01:46 on 2 December in Beijing
+		{"2026-12-01T15:59:00Z", "20261201-"}, // 23:59 on 1 December
+		{"2026-12-31T16:00:00Z", "20270101-"},
+	} {
+		at, _ := time.Parse(time.RFC3339, c.at)
+		if got := newDrawID(at); !strings.HasPrefix(got, c.want) || len(got) != len(c.want)+16 {
+			t.Errorf("newDrawID(%s) = %s, want %s and 16 hex digits", c.at, got, c.want)
+		}
+	}
+}
