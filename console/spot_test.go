@@ -75,7 +75,7 @@ func spotCheck(t *testing.T, w *world) {
 	if r := ca.post(drawPath+"/publish", url.Values{}); r.status != http.StatusSeeOther {
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
-	today := time.Now().In(zone).Format("2006-01-02")
+	today := w.clock().In(zone).Format("2006-01-02")
 	bad := ca.post(drawPath+"/results", url.Values{"facility": {facA1}, "inspected_on": {today}, "outcome": {"rectify"}, "findings": {"联系人电话 138 0000 1234"}})
 	if bad.status != http.StatusBadRequest {
 		t.Errorf("findings with a phone number: %d", bad.status)
