@@ -80,7 +80,10 @@ type world struct {
 // December in Beijing, still 30 November in UTC. The pages' months and
 // days are the facility's, and a test must pass at whatever hour and day
 // it runs, so the clock is pinned to an instant where UTC and Beijing
-// disagree on the day and on the month.
+// disagree on the day and on the month. It is a workday: on a public
+// holiday the facilities (open "mon-sun 00:00-24:00") are closed, no rule
+// judges CO2, and the chart has no band (on the real clock, the chart
+// test failed on National Day and at Spring Festival).
 var worldStart = time.Date(2026, 11, 30, 17, 46, 0, 0, time.UTC)
 
 // clock is the console's clock (and the fake owner's): it starts at now
