@@ -269,7 +269,7 @@ func TestAPISilences(t *testing.T) {
 	county.expect("POST", base, SilenceJSON{Duration: "200h", Reason: "装修"}, 422)   // past the maximum
 	county.expect("POST", base, SilenceJSON{Duration: "168h", Reason: "装修"}, 422)   // with last week's 3 days, past the cap
 	countyB.expect("POST", base, SilenceJSON{Duration: "1h", Reason: "检修"}, 403)    // another county's facility
-	op.expect("POST", base, SilenceJSON{Duration: "1h", End: time.Now()}, 400)      // both
+	op.expect("POST", base, SilenceJSON{Duration: "1h", End: w.clock()}, 400)       // both
 	op.expect("POST", base, `{"duration":"1h","reason":"x","created_by":"x"}`, 400) // no author in the body
 	sv := decodeBody[model.SilenceView](t, county.expect("POST", base, SilenceJSON{Duration: "96h", Reason: "装修"}, 201))
 	if sv.ID == "" || !strings.HasPrefix(sv.CreatedBy, "person:") {

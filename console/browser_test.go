@@ -88,7 +88,7 @@ func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 func TestBrowserOperatorAcknowledgesFromTheSMSLink(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	ctx := browser(t)
-	tok, err := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: time.Now().Add(shortlink.DefaultTTL)})
+	tok, err := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: w.clock().Add(shortlink.DefaultTTL)})
 	if err != nil {
 		t.Fatal(err)
 	}

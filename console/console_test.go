@@ -218,7 +218,7 @@ func TestSilencesKeepThePolicy(t *testing.T) {
 
 func TestSMSLinkOpensTheAlert(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	tok, err := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: time.Now().Add(time.Hour)})
+	tok, err := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: w.clock().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestSMSLinkOpensTheAlert(t *testing.T) {
 	if r.header.Get("Location") != target {
 		t.Fatalf("after login: %q, want the alert", r.header.Get("Location"))
 	}
-	expired, _ := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: time.Now().Add(-time.Second)})
+	expired, _ := w.links.Sign(shortlink.Link{Facility: facA1, Fingerprint: fpA1, Expires: w.clock().Add(-time.Second)})
 	bad := c.get(shortlink.Path(tok[:len(tok)-2] + "AA"))
 	old := c.get(shortlink.Path(expired))
 	if bad.status != http.StatusNotFound || old.status != bad.status || old.body != bad.body || !strings.Contains(bad.body, "链接无效或已过期") {
@@ -249,8 +249,8 @@ func TestPublicPageShowsFiguresAndNoPersonalData(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("public page: %d %s", r.status, r.body)
 	}
-	lastMonth := time.Now().In(zone).AddDate(0, 0, -time.Now().In(zone).Day()+1).AddDate(0, -1, 0).Format("2006-01")
-	mustContain(t, "public page", r.body, facilityNames[facA1], facA1, "朝阳区", lastMonth+" 起", lastMonth,
+	prev := lastMonth(w.clock())
+	mustContain(t, "public page", r.body, facilityNames[facA1], facA1, "朝阳区", prev+" 起", prev,
 		"87.5%", "95.0%", "90.0%", "<td class=\"num\">2</td><td class=\"num\">2</td><td class=\"num\">1</td>", "1 个", "二氧化碳")
 	mustNotContain(t, "public page", r.body, operatorName, operatorPhone, "+86", "138", "gw-", "director", "person:")
 	// Without registration facts in its file, the facility ID stands as the
@@ -287,7 +287,7 @@ func TestOwnerDownShowsTheRecordAndChangesNothing(t *testing.T) {
 func TestReportAndChart(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	ca := w.login("county-a")
-	month := time.Now().In(zone).AddDate(0, 0, -time.Now().In(zone).Day()+1).AddDate(0, -1, 0).Format("2006-01")
+	month := lastMonth(w.clock())
 	r := ca.get("/report?month=" + month)
 	if r.status != http.StatusOK {
 		t.Fatalf("report: %d %s", r.status, r.body)

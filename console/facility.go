@@ -292,18 +292,24 @@ func (c *Console) alertsOf(r *http.Request, p access.Principal, s Scope, now tim
 }
 
 // sortAlerts: unacknowledged firing alerts first, longest waiting first;
-// then acknowledged, pending and resolved, newest first.
+// then acknowledged, pending and resolved, newest first. Alerts fired at
+// the same instant (one batch) go by facility and fingerprint, not in the
+// order the owners' answers happened to list them.
 func sortAlerts(as []alertRow) {
 	rank := map[string]int{"firing": 0, "acknowledged": 1, "pending": 2, "resolved": 3}
 	sort.SliceStable(as, func(i, j int) bool {
 		a, b := as[i], as[j]
-		if rank[a.State] != rank[b.State] {
+		switch {
+		case rank[a.State] != rank[b.State]:
 			return rank[a.State] < rank[b.State]
-		}
-		if a.State == "firing" {
+		case !a.FiredAt.Equal(b.FiredAt) && a.State == "firing":
 			return a.FiredAt.Before(b.FiredAt)
+		case !a.FiredAt.Equal(b.FiredAt):
+			return a.FiredAt.After(b.FiredAt)
+		case a.Facility != b.Facility:
+			return a.Facility < b.Facility
 		}
-		return a.FiredAt.After(b.FiredAt)
+		return a.Fingerprint < b.Fingerprint
 	})
 }
 

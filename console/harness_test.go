@@ -64,21 +64,38 @@ type world struct {
 	links   *shortlink.Signer
 	reg     *prometheus.Registry
 	dataDir string
+	// now is the instant the world starts at (worldStart unless the
+	// options say otherwise); started is the real time it did.
 	now     time.Time
-	// offset moves the console's clock (tokens and sessions expire) ahead
-	// of the real one, in nanoseconds.
+	started time.Time
+	// offset moves the console's clock (tokens and sessions expire)
+	// further ahead, in nanoseconds.
 	offset atomic.Int64
 	// callbackSecrets are the providers' callback secrets, by provider.
 	callbackSecrets map[string]string
 	logs            *limittest.LogBuffer // the console's warnings and errors
 }
 
-// clock is the console's clock: now, moved by offset.
-func (w *world) clock() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }
+// worldStart is when the test world's clock starts: 01:46 on the first of
+// December in Beijing, still 30 November in UTC. The pages' months and
+// days are the facility's, and a test must pass at whatever hour and day
+// it runs, so the clock is pinned to an instant where UTC and Beijing
+// disagree on the day and on the month. It is a workday: on a public
+// holiday the facilities (open "mon-sun 00:00-24:00") are closed, no rule
+// judges CO2, and the chart has no band (on the real clock, the chart
+// test failed on National Day and at Spring Festival).
+var worldStart = time.Date(2026, 11, 30, 17, 46, 0, 0, time.UTC)
+
+// clock is the console's clock (and the fake owner's): it starts at now
+// and runs with the real clock, moved by offset.
+func (w *world) clock() time.Time {
+	return w.now.Add(time.Since(w.started) + time.Duration(w.offset.Load()))
+}
 
 type worldOpts struct {
-	postgresDSN string // "" for SQLite
-	ownerDown   bool   // no alerting instance answers
+	postgresDSN string    // "" for SQLite
+	ownerDown   bool      // no alerting instance answers
+	start       time.Time // the clock's start; zero is worldStart
 }
 
 func writeSecret(t *testing.T, dir, name string, n int) string {
@@ -174,7 +191,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg.Callbacks.Aliyun.SecretFile = writeSecret(t, secrets, "aliyun-callback.key", 32)
 	cfg.Callbacks.Tencent.SecretFile = writeSecret(t, secrets, "tencent-callback.key", 32)
 
-	w := &world{t: t, influx: inf, reg: prometheus.NewRegistry(), dataDir: data, now: time.Now(), callbackSecrets: map[string]string{}}
+	w := &world{t: t, influx: inf, reg: prometheus.NewRegistry(), dataDir: data, now: o.start, started: time.Now(), callbackSecrets: map[string]string{}}
+	if w.now.IsZero() {
+		w.now = worldStart
+	}
 	for p, f := range map[string]string{"aliyun": cfg.Callbacks.Aliyun.SecretFile, "tencent": cfg.Callbacks.Tencent.SecretFile} {
 		b, _ := os.ReadFile(f)
 		w.callbackSecrets[p] = string(b)
@@ -182,7 +202,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.seed()
 	key, _ := os.ReadFile(cfg.Ctl.SecretFile)
 	if !o.ownerDown {
-		w.owner = startOwner(t, broker, key, facDir)
+		w.owner = startOwner(t, broker, key, w.clock)
 	}
 	lk, _ := os.ReadFile(cfg.Shortlink.KeyFile)
 	var err error
@@ -273,8 +293,10 @@ func (w *world) seed() {
 	}
 	ev(facA1, fpA1, "firing", now.Add(-20*time.Minute), "")
 	ev(facB1, fpB1, "firing", now.Add(-30*time.Minute), "")
-	// Last month: two alerts at A1, one acknowledged in 10 minutes, one in 2 hours.
-	last := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, zone).AddDate(0, -1, 3)
+	// Last month, the facility's (the pages' months are its calendar's, not
+	// UTC's): two alerts at A1, one acknowledged in 10 minutes, one in 2 hours.
+	local := now.In(zone)
+	last := time.Date(local.Year(), local.Month(), 1, 12, 0, 0, 0, zone).AddDate(0, -1, 3)
 	ev(facA1, "c0c0c0c0c0c0c0c0", "firing", last, "")
 	ev(facA1, "c0c0c0c0c0c0c0c0", "acknowledged", last.Add(10*time.Minute), `,ack_seconds=600,actor="person:x"`)
 	ev(facA1, "d0d0d0d0d0d0d0d0", "firing", last.Add(24*time.Hour), "")
@@ -295,6 +317,7 @@ func (w *world) seed() {
 // broker whose handler keeps alerts and silences in memory and answers
 // with the reply bodies of model/control.go.
 type owner struct {
+	clock  func() time.Time // the world's
 	mu     sync.Mutex
 	alerts map[string]*model.AlertView
 	// codes are the acknowledgement codes sent by SMS: code → the alert and
@@ -305,9 +328,9 @@ type owner struct {
 	regions  map[string]string
 }
 
-func startOwner(t *testing.T, b *testenv.Broker, key []byte, facDir string) *owner {
-	now := time.Now().UTC().Truncate(time.Second)
-	ow := &owner{alerts: map[string]*model.AlertView{}, regions: map[string]string{}, codes: map[string]sentCode{}}
+func startOwner(t *testing.T, b *testenv.Broker, key []byte, clock func() time.Time) *owner {
+	now := clock().UTC().Truncate(time.Second)
+	ow := &owner{clock: clock, alerts: map[string]*model.AlertView{}, regions: map[string]string{}, codes: map[string]sentCode{}}
 	for id := range facilityNames {
 		ow.regions[id] = id[:9]
 	}
@@ -338,7 +361,7 @@ func startOwner(t *testing.T, b *testenv.Broker, key []byte, facDir string) *own
 		t.Fatal(err)
 	}
 	r, err = ctlbus.NewResponder(ctlbus.ResponderOptions{Client: client, Shard: 0, Secret: key, Owns: func(string) bool { return true },
-		Handler: ow.handle})
+		Handler: ow.handle, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +399,7 @@ func (ow *owner) acknowledge(a *model.AlertView, c model.Command) {
 	if a.State != "firing" {
 		return
 	}
-	at := time.Now().UTC()
+	at := ow.clock().UTC()
 	a.State, a.AcknowledgedAt, a.AcknowledgedBy, a.AcknowledgedByName = "acknowledged", at, c.Actor.String(), c.Actor.Name
 	a.History = append(a.History, model.AlertTransition{At: at, From: "firing", To: "acknowledged", Actor: c.Actor.String(),
 		ActorName: c.Actor.Name, Note: c.Comment})
@@ -426,13 +449,13 @@ func (ow *owner) handle(_ context.Context, c model.Command) model.Reply {
 		return model.Reply{Status: model.ReplyOK, Body: body(a)}
 	case model.CommandSilence:
 		s := model.SilenceView{ID: fmt.Sprintf("s%d", len(ow.silences)+1), Facility: c.Facility, Start: c.Start, End: c.End, Reason: c.Reason,
-			CreatedBy: c.Actor.String(), CreatedAt: time.Now().UTC()}
+			CreatedBy: c.Actor.String(), CreatedAt: ow.clock().UTC()}
 		ow.silences = append(ow.silences, s)
 		return model.Reply{Status: model.ReplyOK, Body: body(s)}
 	case model.CommandUnsilence:
 		for i := range ow.silences {
 			if ow.silences[i].ID == c.SilenceID && ow.silences[i].Facility == c.Facility {
-				ow.silences[i].EndedAt = time.Now().UTC()
+				ow.silences[i].EndedAt = ow.clock().UTC()
 				return model.Reply{Status: model.ReplyOK, Body: body(ow.silences[i])}
 			}
 		}
@@ -529,4 +552,10 @@ func (w *world) auditRecords(facility, action string) []audit.Record {
 		w.t.Fatal(err)
 	}
 	return rows
+}
+
+// lastMonth is the facility's calendar month before t's, as 2006-01.
+func lastMonth(t time.Time) string {
+	y, m, _ := t.In(zone).Date()
+	return time.Date(y, m-1, 1, 0, 0, 0, 0, zone).Format("2006-01")
 }

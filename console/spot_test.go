@@ -75,7 +75,7 @@ func spotCheck(t *testing.T, w *world) {
 	if r := ca.post(drawPath+"/publish", url.Values{}); r.status != http.StatusSeeOther {
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
-	today := time.Now().In(zone).Format("2006-01-02")
+	today := w.clock().In(zone).Format("2006-01-02")
 	bad := ca.post(drawPath+"/results", url.Values{"facility": {facA1}, "inspected_on": {today}, "outcome": {"rectify"}, "findings": {"联系人电话 138 0000 1234"}})
 	if bad.status != http.StatusBadRequest {
 		t.Errorf("findings with a phone number: %d", bad.status)
@@ -149,6 +149,21 @@ func TestDayBefore(t *testing.T) {
 		at, _ := time.Parse(time.RFC3339, c.at)
 		if got := dayBefore(at); got.Format("2006-01-02") != c.want || got.Location() != zone || got.Hour() != 0 {
 			t.Errorf("dayBefore(%s) = %s, want %s 00:00 in the facility's zone", c.at, got, c.want)
+		}
+	}
+}
+
+// TestDrawIDDay: a draw's ID begins with the facility's calendar day of
+// the draw, also between midnight in Beijing and midnight in UTC.
+func TestDrawIDDay(t *testing.T) {
+	for _, c := range []struct{ at, want string }{
+		{"2026-12-01T17:46:00Z", "20261202-"}, // 01:46 on 2 December in Beijing
+		{"2026-12-01T15:59:00Z", "20261201-"}, // 23:59 on 1 December
+		{"2026-12-31T16:00:00Z", "20270101-"},
+	} {
+		at, _ := time.Parse(time.RFC3339, c.at)
+		if got := newDrawID(at); !strings.HasPrefix(got, c.want) || len(got) != len(c.want)+16 {
+			t.Errorf("newDrawID(%s) = %s, want %s and 16 hex digits", c.at, got, c.want)
 		}
 	}
 }

@@ -166,7 +166,7 @@ func (c *Console) spotDraw(w http.ResponseWriter, r *http.Request, p access.Prin
 	}
 	reqJSON, _ := json.Marshal(req)
 	digest := sha256.Sum256(reqJSON)
-	id := newDrawID()
+	id := newDrawID(now)
 	var picked []string
 	for _, s := range draw.Selected {
 		picked = append(picked, s.Facility)
@@ -183,10 +183,13 @@ func (c *Console) spotDraw(w http.ResponseWriter, r *http.Request, p access.Prin
 	http.Redirect(w, r, "/spot/draws/"+id+"?done=draw", http.StatusSeeOther)
 }
 
-func newDrawID() string {
+// newDrawID names a draw made at t: the facility's calendar day (a draw
+// made at 01:46 in Beijing is of that day, though UTC is still on the
+// day before) and 8 random bytes.
+func newDrawID(t time.Time) string {
 	b := make([]byte, 8)
 	rand.Read(b)
-	return time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(b)
+	return t.In(zone).Format("20060102") + "-" + hex.EncodeToString(b)
 }
 
 // spotInspector adds an inspector to the county's list or changes one.

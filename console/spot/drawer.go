@@ -7,26 +7,32 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/regulator/spotcheck"
 )
 
-// NewDrawer returns the Drawer of regulator/spotcheck.
-func NewDrawer() Drawer { return drawer{} }
+// NewDrawer returns the Drawer of regulator/spotcheck, its seeds read
+// from crypto/rand.
+func NewDrawer() Drawer { return drawer{seeds: rand.Reader} }
 
-type drawer struct{}
+// NewDrawerFrom returns the Drawer of regulator/spotcheck reading its
+// seeds from seeds (a test's fixed source, so its draws are known).
+func NewDrawerFrom(seeds io.Reader) Drawer { return drawer{seeds: seeds} }
+
+type drawer struct{ seeds io.Reader }
 
 func (drawer) Rank(records []Record, p Parameters) ([]Ranked, error) {
 	return spotcheck.Rank(records, p)
 }
 
-func (drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
-	seed, err := spotcheck.NewSeed(rand.Reader)
+func (d drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
+	seed, err := spotcheck.NewSeed(d.seeds)
 	if err != nil {
 		return nil, Draw{}, err
 	}
-	d, err := spotcheck.New(req, seed, now)
+	drawn, err := spotcheck.New(req, seed, now)
 	switch {
 	case errors.Is(err, spotcheck.ErrNoCandidate):
 		return nil, Draw{}, ErrNoCandidate
@@ -35,11 +41,11 @@ func (drawer) Draw(req Request, now time.Time) ([]byte, Draw, error) {
 	case err != nil:
 		return nil, Draw{}, err
 	}
-	doc, err := d.JSON()
+	doc, err := drawn.JSON()
 	if err != nil {
 		return nil, Draw{}, err
 	}
-	return doc, *d, nil
+	return doc, *drawn, nil
 }
 
 func (drawer) Verify(doc []byte) error {

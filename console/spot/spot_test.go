@@ -1,15 +1,20 @@
 package spot
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/cradlewatch/cradlewatch/regulator/spotcheck"
 )
 
 func request() Request {
@@ -21,10 +26,19 @@ func request() Request {
 	return req
 }
 
+// testSeeds is a fixed seed source: 32 bytes a draw, the same every run.
+func testSeeds() io.Reader {
+	return bytes.NewReader(bytes.Repeat([]byte("cradlewatch spot-check test seed"), 4))
+}
+
 // The drawer's draws reproduce from their seed, and tampering is caught.
+// The seed is fixed: another seed can give the same draw (then the
+// "forgery" verifies, rightly), so the forged seed is one that the test
+// has checked draws differently.
 func TestDrawReproducesAndTamperingFails(t *testing.T) {
-	d := NewDrawer()
-	doc, draw, err := d.Draw(request(), time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
+	d := NewDrawerFrom(testSeeds())
+	drawnAt := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	doc, draw, err := d.Draw(request(), drawnAt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,16 +58,29 @@ func TestDrawReproducesAndTamperingFails(t *testing.T) {
 	if err := d.Verify(doc); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
+	other := draw.Seed
+	for other[0]++; ; other[0]++ {
+		again, err := spotcheck.New(request(), other, drawnAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(again.Selected, draw.Selected) {
+			break
+		}
+		if other[0] == draw.Seed[0] {
+			t.Fatal("every first byte of the seed gives the same draw")
+		}
+	}
 	var m map[string]any
 	json.Unmarshal(doc, &m)
-	m["seed"] = "00" + m["seed"].(string)[2:]
+	m["seed"] = other.String()
 	forged, _ := json.Marshal(m)
 	if d.Verify(forged) == nil {
 		t.Error("a draw with another seed verifies")
 	}
 	req := request()
 	req.Inspectors = req.Inspectors[:1]
-	if _, _, err := d.Draw(req, time.Now()); !errors.Is(err, ErrNotEnoughInspectors) {
+	if _, _, err := d.Draw(req, drawnAt); !errors.Is(err, ErrNotEnoughInspectors) {
 		t.Errorf("one inspector for teams of two: %v", err)
 	}
 }

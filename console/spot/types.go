@@ -32,7 +32,8 @@ func DefaultParameters() Parameters { return spotcheck.DefaultParameters() }
 type Drawer interface {
 	// Rank weighs the records, the riskiest first.
 	Rank(records []Record, p Parameters) ([]Ranked, error)
-	// Draw reads a fresh seed from crypto/rand and draws from req at now;
+	// Draw reads a fresh seed (from crypto/rand in production) and draws
+	// from req at now;
 	// doc is the published JSON, d the same draw decoded.
 	Draw(req Request, now time.Time) (doc []byte, d Draw, err error)
 	// Verify reproduces a published draw from its seed, nil when it

@@ -44,7 +44,14 @@ func TestBufferedConnCloseWhileFlushBlocked(t *testing.T) {
 	a, _ := net.Pipe() // nobody reads the other end
 	bc := newBufferedConn(a)
 	bc.Write([]byte("stuck"))
-	time.Sleep(20 * time.Millisecond) // let the flush start and block on the pipe
+	// Wait until the flush holds the lock, blocked on the pipe (a sleep
+	// only made that likely, and a Close before the flush proved nothing).
+	for deadline := time.Now().Add(10 * time.Second); bc.mu.TryLock(); time.Sleep(time.Millisecond) {
+		bc.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the flush never started")
+		}
+	}
 	done := make(chan struct{})
 	go func() { bc.Close(); close(done) }()
 	select {

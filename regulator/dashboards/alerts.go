@@ -22,9 +22,9 @@ func alertHandling() *dashboard.DashboardBuilder {
 		WithPanel(statPanel("处置时长 P90 time to resolve", "s", "purple",
 			influx("A", FormatTimeSeries, `SELECT percentile("resolve_seconds", 90) `+resolved))).
 		WithPanel(timeSeries("每日确认时长（区县） Daily mean time to acknowledge by county", "s",
-			influx("A", FormatTimeSeries, `SELECT mean("ack_seconds") `+acked+` GROUP BY time(1d), "county" fill(none)`).alias("$tag_county"))).
+			influx("A", FormatTimeSeries, `SELECT mean("ack_seconds") `+acked+` GROUP BY time(1d), "county" fill(none)`+inDashboardTZ).alias("$tag_county"))).
 		WithPanel(timeSeries("每日告警数（级别） Alerts fired per day by severity", "none",
-			influx("A", FormatTimeSeries, `SELECT count("value") FROM "`+model.MeasurementAlertEvent+`" WHERE $timeFilter AND "state" = 'firing' AND `+regionFilter+` GROUP BY time(1d), "severity" fill(0)`).alias("$tag_severity"))).
+			influx("A", FormatTimeSeries, `SELECT count("value") FROM "`+model.MeasurementAlertEvent+`" WHERE $timeFilter AND "state" = 'firing' AND `+regionFilter+` GROUP BY time(1d), "severity" fill(0)`+inDashboardTZ).alias("$tag_severity"))).
 		WithPanel(tablePanel("各机构确认时长 Time to acknowledge per facility",
 			influx("A", FormatTable, `SELECT count("ack_seconds") AS "acknowledged", mean("ack_seconds") AS "mean_s", percentile("ack_seconds", 90) AS "p90_s", max("ack_seconds") AS "max_s" `+acked+` GROUP BY "county", "street", "facility"`))).
 		WithPanel(tablePanel("各机构处置时长 Time to resolve per facility",

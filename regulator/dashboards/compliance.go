@@ -51,7 +51,7 @@ func complianceView() *dashboard.DashboardBuilder {
 		WithPanel(statPanel("二氧化碳达标率 CO2 within limit", "percent", "blue", pct("co2", model.ComplianceOKField(model.KindCO2), model.ComplianceMinutesField(model.KindCO2)))).
 		WithPanel(statPanel("温度达标率 Temperature within limit", "percent", "blue", pct("temperature", model.ComplianceOKField(model.KindTemperature), model.ComplianceMinutesField(model.KindTemperature)))).
 		WithPanel(timeSeries("每日达标率 Daily compliance", "percent",
-			influx("A", FormatTimeSeries, `SELECT `+complianceRatios+` `+hourly+` GROUP BY time(1d) fill(none)`)).Span(fullWidth)).
+			influx("A", FormatTimeSeries, `SELECT `+complianceRatios+` `+hourly+` GROUP BY time(1d) fill(none)`+inDashboardTZ)).Span(fullWidth)).
 		WithPanel(tablePanel("达标率最低的机构 Least compliant facilities",
 			influx("A", FormatTable, `SELECT bottom("score", "facility", 10) AS "score" FROM (SELECT `+envScore+` AS "score" `+hourly+` GROUP BY "facility")`)).
 			Description("Score: share of room-minutes during opening hours with temperature, humidity, CO2, PM2.5 and HCHO all counted together.")).

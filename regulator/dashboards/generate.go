@@ -24,6 +24,11 @@ import (
 // Beijing time whatever the browser says.
 const dashboardTZ = "Asia/Shanghai"
 
+// inDashboardTZ is the clause that ends a query grouping by whole days:
+// InfluxDB cuts time(1d) at UTC midnight (08:00 in Beijing) unless told
+// the zone, and Grafana does not tell it.
+const inDashboardTZ = ` tz('` + dashboardTZ + `')`
+
 func base(uid, title, description string) *dashboard.DashboardBuilder {
 	return dashboard.NewDashboardBuilder(title).
 		Uid(uid).

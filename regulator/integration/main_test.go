@@ -84,6 +84,7 @@ func TestRegulatorViews(t *testing.T) {
 	e := setup(t)
 	t.Run("compliance", func(t *testing.T) { testCompliance(t, e) })
 	t.Run("dashboards", func(t *testing.T) { testDashboards(t, e) })
+	t.Run("days", func(t *testing.T) { testDailyBuckets(t, e) })
 	t.Run("overview", func(t *testing.T) { testOverviewFigures(t, e) })
 	t.Run("report", func(t *testing.T) { testReport(t, e) })
 }

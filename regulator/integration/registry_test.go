@@ -188,9 +188,13 @@ func TestRegisteredRegionWhateverTheGatewaySends(t *testing.T) {
 	if err != nil || len(series) != 1 || len(series[0].Values) != 1 || series[0].Values[0][1] != "110105" {
 		t.Fatalf("compliance_hourly counties %+v %v, want only 110105", series, err)
 	}
-	month := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	// The report's month is the facility's calendar month of that hour
+	// (not the machine's zone's, nor UTC's).
+	_, loc := weekStart(t)
+	local := from.In(loc)
+	month := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
 	for region, want := range map[string]int{"110105": 1, "650102": 0, "650000": 0} {
-		rep, err := report.Build(ctx, q, rs, region, month.In(from.Location()), from.Location())
+		rep, err := report.Build(ctx, q, rs, region, month, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
