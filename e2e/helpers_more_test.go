@@ -155,10 +155,12 @@ type spoolRecord struct {
 }
 
 // Segment framing, as gateway/spool/doc.go documents it; the test reads the
-// files with its own code so it checks the format, not the package.
+// files with its own code so it checks the format, not the package. In
+// version 2 the length's top bit marks the last record of an Append.
 const (
 	spoolSegHeader   = 8
 	spoolFrameHeader = 16
+	spoolAppendEnd   = 1 << 31
 )
 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
@@ -187,7 +189,7 @@ func readSpool(dir string) ([]spoolRecord, error) {
 		off := int64(spoolSegHeader)
 		for off+spoolFrameHeader <= int64(len(data)) {
 			h := data[off : off+spoolFrameHeader]
-			n := int64(binary.LittleEndian.Uint32(h[0:4]))
+			n := int64(binary.LittleEndian.Uint32(h[0:4]) &^ spoolAppendEnd)
 			if off+spoolFrameHeader+n > int64(len(data)) {
 				break
 			}

@@ -39,10 +39,11 @@
 // active segment, is appended to. A new segment is created when the next
 // record would take the active one past SegmentBytes.
 //
-// A segment starts with the 8-byte header "CWSPOOL" plus a version byte (1),
-// followed by records, each framed as
+// A segment starts with the 8-byte header "CWSPOOL" plus a version byte (2;
+// segments of version 1 are still read), followed by records, each framed as
 //
-//	offset 0  uint32 little endian  length of data (at most MaxRecordBytes)
+//	offset 0  uint32 little endian  length of data (at most MaxRecordBytes);
+//	                                top bit (version 2): last record of its Append
 //	offset 4  uint32 little endian  CRC32-Castagnoli of bytes 0-3, 8-15 and data
 //	offset 8  uint64 little endian  index
 //	offset 16 data
@@ -86,6 +87,16 @@
 // before the next was created and are only replaced by rename), so it is a
 // *CorruptError and the operator decides; the spool does not silently throw
 // away everything after it.
+//
+// Recovery keeps whole Appends only: a tail that holds an Append's first
+// records without its last (the mark in the length field) is cut back to
+// the end of the previous Append. Such an Append was never reported
+// durable, so its sender still has it and delivers it again; a part kept
+// would be stored twice then (a message's readings without the receipt that
+// recognises the redelivery). For the same reason an Append that does not
+// fit in the active segment starts the next one, so that a sealed segment
+// (never cut back) ends with a whole Append; only an Append larger than a
+// segment spans two.
 //
 // # Group commit and the default CommitInterval
 //
