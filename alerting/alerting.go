@@ -345,8 +345,16 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	s.ready.Set("mqtt", mqttx.Connected(client))
-	if err := mqttx.Connect(ctx, client); err != nil {
+	g := obs.NewGroup(ctx)
+	if s.http != nil {
+		// The operational listener answers from the start: while the
+		// broker is away /readyz says so instead of keeping callers
+		// waiting, and /metrics shows the connection attempts.
+		g.Go("http", s.http.Run)
+	}
+	if err := mqttx.Connect(g.Context(), client); err != nil {
 		client.Disconnect(0)
+		g.Stop()
 		return fmt.Errorf("alerting: connect %s: %w", cfg.MQTT.Broker, err)
 	}
 	defer client.Disconnect(250)
@@ -354,7 +362,6 @@ func (s *Service) Run(ctx context.Context) error {
 		s.notifyQ <- tr // sent again: the notification path de-duplicates
 	}
 	facilities := len(s.added) // before the engine's goroutine may add more
-	g := obs.NewGroup(ctx)
 	if s.pollReg {
 		g.Go("registry", s.reg.Run)
 	}
@@ -367,9 +374,6 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go("series", s.series.run)
 	if s.events != nil {
 		g.Go("events", s.events.run)
-	}
-	if s.http != nil {
-		g.Go("http", s.http.Run)
 	}
 	s.log.Info("alerting running", "broker", cfg.MQTT.Broker, "shard", cfg.Shard.Index, "of", cfg.Shard.Count, "facilities", facilities)
 	return g.Wait()

@@ -52,6 +52,13 @@ func (g *Group) Wait() error {
 	return g.err
 }
 
+// Stop cancels the members' context and waits for them: for a start-up
+// that failed after some members began.
+func (g *Group) Stop() {
+	g.cancel()
+	g.wg.Wait()
+}
+
 type namedError struct {
 	name string
 	err  error
