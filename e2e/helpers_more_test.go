@@ -152,6 +152,7 @@ type spoolRecord struct {
 	off   int64  // offset of the frame header
 	index uint64
 	data  []byte
+	end   bool // the last record of its Append (always, in a version 1 segment)
 }
 
 // Segment framing, as gateway/spool/doc.go documents it; the test reads the
@@ -199,7 +200,8 @@ func readSpool(dir string) ([]spoolRecord, error) {
 			if crc32.Update(c, castagnoliTable, body) != binary.LittleEndian.Uint32(h[4:8]) {
 				break
 			}
-			out = append(out, spoolRecord{path: path, off: off, index: binary.LittleEndian.Uint64(h[8:16]), data: body})
+			end := data[spoolSegHeader-1] < 2 || binary.LittleEndian.Uint32(h[0:4])&spoolAppendEnd != 0
+			out = append(out, spoolRecord{path: path, off: off, index: binary.LittleEndian.Uint64(h[8:16]), data: body, end: end})
 			off += spoolFrameHeader + n
 		}
 	}
