@@ -42,7 +42,8 @@ func (r *run) startCentre(ctx context.Context) error {
 		return err
 	}
 	dynsec, sheet := filepath.Join(c.dir, "dynamic-security.json"), filepath.Join(c.dir, "new-passwords.csv")
-	cmd := exec.CommandContext(ctx, r.bin.cwbroker, "identities", "-facilities", r.registryDir, "-out", dynsec, "-new-passwords", sheet)
+	cmd := exec.CommandContext(ctx, r.bin.cwbroker, "identities", "-facilities", r.registryDir, "-shards", strconv.Itoa(shards),
+		"-out", dynsec, "-new-passwords", sheet)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("chaos: cwbroker identities: %v\n%s", err, out)
 	}

@@ -3,6 +3,8 @@ package chaos
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/cradlewatch/cradlewatch/internal/centrebroker"
 )
 
 // Template codes of the run's notifications, one per kind, so that a
@@ -64,7 +66,7 @@ log: {format: text, level: info}
 // tests), and its secrets and access database beside the others.
 func (r *run) alertingYAML(index int, httpAddr string) string {
 	dir := filepath.Join(r.dir, fmt.Sprintf("alerting-%d", index))
-	return fmt.Sprintf(`mqtt: {broker: "tcp://127.0.0.1:%d", client_id: cw-alerting-%d, username: alerting, password: %q}
+	return fmt.Sprintf(`mqtt: {broker: "tcp://127.0.0.1:%d", client_id: cw-alerting-%d, username: %s, password: %q}
 shard: {index: %d, count: %d}
 facilities: %s
 rules: %s
@@ -98,7 +100,7 @@ notify:
   voice_provider: aliyun
   aliyun: {access_key_id: ak, access_key_secret: sk, sign_name: 托育安全, endpoint: %q, scheme: HTTP, timeout: 5s}
   aliyun_voice: {endpoint: %q, scheme: HTTP, timeout: 5s}
-`, r.centre.plainPort, index, r.centre.passwords["alerting"], index, shards, r.registryDir,
+`, r.centre.plainPort, index, centrebroker.AlertingUser(index), r.centre.passwords[centrebroker.AlertingUser(index)], index, shards, r.registryDir,
 		filepath.Join(r.opts.Root, "configs", "rules.yaml"), filepath.Join(r.opts.Root, "configs", "calendar"),
 		filepath.Join(dir, "state"), platformPhone, r.influx.URL(), httpAddr, r.secrets.ctl,
 		filepath.Join(r.dir, "access.db"), index, filepath.Join(dir, "audit"), r.secrets.phone,
