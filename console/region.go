@@ -163,20 +163,22 @@ func (c *Console) alertList(w http.ResponseWriter, r *http.Request, p access.Pri
 		c.unavailable(w, r, err)
 		return
 	}
+	// An episode is its fingerprint and its start to the millisecond (an
+	// alarm can clear and go off again within a second).
 	type key struct {
-		fp  string
-		sec int64
+		fp string
+		ms int64
 	}
 	seen := map[key]bool{}
 	var all []alertRow
 	for _, a := range live {
-		seen[key{a.Fingerprint, a.FiredAt.Unix()}] = true
+		seen[key{a.Fingerprint, a.FiredAt.UnixMilli()}] = true
 		all = append(all, a)
 	}
 	snap := c.reg.Snapshot()
 	for _, a := range rec {
 		f := snap.Facility(a.Facility)
-		if seen[key{a.Fingerprint, a.FiredAt.Unix()}] || f == nil || access.Authorize(p, access.ActionView, access.ForFacility(f.ID, f.Region)) != nil {
+		if seen[key{a.Fingerprint, a.FiredAt.UnixMilli()}] || f == nil || access.Authorize(p, access.ActionView, access.ForFacility(f.ID, f.Region)) != nil {
 			continue
 		}
 		all = append(all, alertRow{AlertView: a, FacilityName: f.Name, RoomName: c.roomName(f, a.Room), FromRecord: true})

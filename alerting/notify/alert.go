@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cradlewatch/cradlewatch/model"
@@ -129,7 +130,16 @@ func (a Alert) Validate() error {
 }
 
 // episode names one firing of one alert: the same fingerprint that
-// resolves and fires again is a new episode and is notified again.
+// resolves and fires again is a new episode and is notified again. Its
+// start counts to the millisecond (readings are dated to the millisecond):
+// an alarm that clears and goes off again within a second is a second
+// episode. A start on a whole second reads as it did when episodes were
+// named by the second, so the notification log of an older version still
+// matches.
 func (a Alert) episode() string {
-	return fmt.Sprintf("%s@%d", a.Fingerprint, a.StartsAt.Unix())
+	ep := a.Fingerprint + "@" + strconv.FormatInt(a.StartsAt.Unix(), 10)
+	if ms := a.StartsAt.Nanosecond() / int(time.Millisecond); ms != 0 {
+		ep += fmt.Sprintf(".%03d", ms)
+	}
+	return ep
 }
