@@ -46,7 +46,7 @@ func (l *embeddedLink) Publish(m embedbroker.Message, ack func()) {
 		default:
 			// Not acknowledged: the sensor sends it again when it
 			// reconnects. Counted in cw_gateway_spool_append_failures_total.
-			l.g.log.Error("spool append failed; message left unacknowledged", "client", m.Client, "topic", m.Topic, "err", err)
+			l.g.appendLog.Error(l.g.o.Clock(), "embedded", "spool append failed; message left unacknowledged", "client", m.Client, "topic", m.Topic, "err", err)
 		}
 	})
 }

@@ -52,16 +52,20 @@ type Options struct {
 
 // Gateway is one facility gateway.
 type Gateway struct {
-	o         Options
-	cfg       Config
-	log       *slog.Logger
-	fac       *registry.Facility
-	decoders  *decode.Set
-	spool     *spool.Spool
-	up        *uplink
-	m         *ingestMetrics
-	gaps      *gapCollector
-	unreg     *unregistered
+	o        Options
+	cfg      Config
+	log      *slog.Logger
+	fac      *registry.Facility
+	decoders *decode.Set
+	spool    *spool.Spool
+	up       *uplink
+	m        *ingestMetrics
+	gaps     *gapCollector
+	unreg    *unregistered
+	// appendLog reports spool appends that failed (a full or failing
+	// disk), at most once a minute per path in: such a failure repeats
+	// for every message until the disk recovers.
+	appendLog *decode.LimitedLogger
 	times     *timeReport
 	stampLead time.Duration
 	ready     obs.Readiness
@@ -112,6 +116,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.m = newIngestMetrics(o.Registerer)
 	g.unreg = newUnregistered(g.m)
+	g.appendLog = decode.NewLimitedLogger(g.log, time.Minute)
 	g.gaps = newGapCollector(g.m.gaps)
 	g.times = g.newTimeReport()
 	g.local, g.probed = newIntake(g), newIntake(g)
@@ -305,7 +310,7 @@ func (g *Gateway) onProbe(o decode.Observation) {
 	in.collect(&message{}, 0)
 	in.store(func(err error) {
 		if err != nil {
-			g.log.Error("spool append failed; camera probe result lost", "camera", o.Address, "err", err)
+			g.appendLog.Error(g.o.Clock(), "probe", "spool append failed; camera probe result lost", "camera", o.Address, "err", err)
 		}
 	})
 }

@@ -80,7 +80,7 @@ func (l *localLink) flush() {
 		case err != nil:
 			// Not acknowledged: the local broker delivers them again after
 			// the next reconnect. Counted, never silently dropped.
-			l.g.log.Error("spool append failed; messages left unacknowledged", "messages", len(acks), "err", err)
+			l.g.appendLog.Error(l.g.o.Clock(), "local", "spool append failed; messages left unacknowledged", "messages", len(acks), "err", err)
 			return
 		}
 		l.sub.Acknowledge(acks)

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,15 @@ func NewLimitedLogger(log *slog.Logger, every time.Duration) *LimitedLogger {
 // Warn logs msg at warning level unless a line with the same key was
 // written less than the interval before now. It reports whether it logged.
 func (l *LimitedLogger) Warn(now time.Time, key, msg string, args ...any) bool {
+	return l.limited(slog.LevelWarn, now, key, msg, args)
+}
+
+// Error is Warn at error level.
+func (l *LimitedLogger) Error(now time.Time, key, msg string, args ...any) bool {
+	return l.limited(slog.LevelError, now, key, msg, args)
+}
+
+func (l *LimitedLogger) limited(level slog.Level, now time.Time, key, msg string, args []any) bool {
 	l.mu.Lock()
 	st, ok := l.keys[key]
 	if !ok {
@@ -56,6 +66,6 @@ func (l *LimitedLogger) Warn(now time.Time, key, msg string, args ...any) bool {
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
 	}
-	l.log.Warn(msg, args...)
+	l.log.Log(context.Background(), level, msg, args...)
 	return true
 }
