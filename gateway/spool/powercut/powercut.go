@@ -72,6 +72,10 @@ type Report struct {
 	LostBytes int64 // unsynced bytes thrown away
 	ZeroBytes int64 // zeros written where the armed sync's data was lost
 	Undone    int   // directory changes undone (creations, renames, removals not yet synced)
+	// Torn is the file whose Sync the cut fell in (CutAtNextSync): a
+	// segment, or the checkpoint's temporary file when the next sync
+	// was a checkpoint's. Empty for other cuts.
+	Torn string
 }
 
 // FS is a spool.FS over the operating system's files that simulates a
@@ -148,6 +152,9 @@ func (p *FS) cutLocked(torn *file) {
 		return
 	}
 	p.off = true
+	if torn != nil {
+		p.report.Torn = torn.name
+	}
 	for f := range p.dirty {
 		total := f.pendingBytes()
 		var keep, zeros int64

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -260,8 +261,17 @@ func powerCutOnce(t *testing.T, seed uint64) {
 			t.Fatalf("record %s (index %d) is on disk without %s, the other record of its append; cut %+v", r, idx, other, p.Report())
 		}
 	}
-	if n := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); duringSync && n != 1 {
-		t.Errorf("%v torn-tail repairs, want 1 (the cut fell during an fsync)", n)
+	// A cut during a segment's fsync leaves a torn tail to repair; one
+	// during the checkpoint's (a Release in flight) a torn temporary file
+	// that Open ignores, the release point staying the last one renamed.
+	if rep := p.Report(); duringSync {
+		want := 0.0
+		if strings.HasSuffix(rep.Torn, ".seg") {
+			want = 1
+		}
+		if n := testenv.Metric(t, reg, "cw_gateway_spool_torn_tail_repairs_total"); n != want {
+			t.Errorf("%v torn-tail repairs, want %v (the cut fell during the fsync of %q)", n, want, rep.Torn)
+		}
 	}
 	t.Logf("seed %d: %d durable, %d on disk, release point %d, cut %+v", seed, len(durable), len(recs), released, p.Report())
 }
