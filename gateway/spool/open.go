@@ -150,12 +150,8 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 		max(base, minIndex), maxIndex)
 	defer fr.release()
 	fr.marks = segVersion(hdr[:]) >= 2
-	type scanned struct {
-		index uint64
-		state bool
-	}
-	var recs []scanned
-	periodic := false // classifying stops at the first periodic record (see hasPeriodic)
+	var indexes []uint64
+	firstPeriodic := -1 // classifying stops at the first periodic record (see hasPeriodic)
 	cut, reason := int64(-1), ""
 	endOff, endN := fr.off, 0 // after the last record that ends an append
 	for {
@@ -174,14 +170,15 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 		if err != nil {
 			return nil, err
 		}
-		st := periodic || s.opts.IsState(data)
-		periodic = periodic || !st
-		recs = append(recs, scanned{index, st})
+		if firstPeriodic < 0 && !s.opts.IsState(data) {
+			firstPeriodic = len(indexes)
+		}
+		indexes = append(indexes, index)
 		if fr.end {
-			endOff, endN = fr.off, len(recs)
+			endOff, endN = fr.off, len(indexes)
 		}
 	}
-	if last && endN < len(recs) {
+	if last && endN < len(indexes) {
 		// An append cut short: its first records were written, its last
 		// was not, so it was never reported durable and its sender has it
 		// still. Keeping a part would store that part twice when it comes
@@ -192,7 +189,7 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 		} else {
 			reason += ", after an incomplete append"
 		}
-		cut, recs = endOff, recs[:endN]
+		cut, indexes = endOff, indexes[:endN]
 	}
 	end := fr.off
 	if cut >= 0 {
@@ -201,10 +198,8 @@ func (s *Spool) scanSegment(base uint64, last bool, minIndex, maxIndex uint64) (
 		}
 		end = cut
 	}
-	indexes := make([]uint64, len(recs))
-	for i, r := range recs {
-		g.add(r.index, r.state)
-		indexes[i] = r.index
+	for i, index := range indexes {
+		g.add(index, i != firstPeriodic)
 	}
 	g.size = end
 	g.compact(indexes)
