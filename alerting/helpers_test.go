@@ -2,9 +2,6 @@ package alerting
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
 )
@@ -38,26 +36,14 @@ func (ts *testService) advance(d time.Duration) {
 	ts.mu.Unlock()
 }
 
-// writeSecret writes n random bytes (hex) to a file only its owner reads.
-func writeSecret(t testing.TB, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(hex.EncodeToString(b)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // withAccess gives cfg a control bus secret and its part of an access
 // database (SQLite, its audit chain, the phone key) in temporary
 // directories.
 func withAccess(t testing.TB, cfg *Config) {
 	t.Helper()
 	secrets, data := t.TempDir(), t.TempDir()
-	cfg.Ctl.SecretFile = writeSecret(t, secrets, "ctl.key", 32)
-	cfg.Access.PhoneKeyFile = writeSecret(t, secrets, "phone.key", 32)
+	cfg.Ctl.SecretFile = testenv.SecretFile(t, secrets, "ctl.key", 32)
+	cfg.Access.PhoneKeyFile = testenv.SecretFile(t, secrets, "phone.key", 32)
 	cfg.Access.Database.Path = filepath.Join(data, "access.db")
 	cfg.Access.Audit.Chain = "alerting-test"
 	cfg.Access.Audit.SpoolDir = filepath.Join(data, "audit")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cradlewatch/cradlewatch/alerting/notify"
 	"github.com/cradlewatch/cradlewatch/alerting/rules"
+	"github.com/cradlewatch/cradlewatch/internal/testenv"
 	"github.com/cradlewatch/cradlewatch/model"
 	"github.com/cradlewatch/cradlewatch/registry"
 )
@@ -97,7 +98,7 @@ func registryConfig(t *testing.T, dir, stateDir, notifyDir string) (Config, *reg
 	}{{"ctl.key", &cfg.Ctl.SecretFile}, {"phone.key", &cfg.Access.PhoneKeyFile}} {
 		p := filepath.Join(keep, k.name)
 		if _, err := os.Stat(p); err != nil {
-			writeSecret(t, keep, k.name, 32)
+			testenv.SecretFile(t, keep, k.name, 32)
 		}
 		*k.to = p
 	}

@@ -2,8 +2,6 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,17 +96,6 @@ type worldOpts struct {
 	start       time.Time // the clock's start; zero is worldStart
 }
 
-func writeSecret(t *testing.T, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(hex.EncodeToString(b)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // Registration facts of facA2's file (facA1's file has none).
 const (
 	registrationA2   = "京朝卫托备字〔2025〕第0007号"
@@ -169,10 +156,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg.Influx.URL = inf.URL()
 	cfg.MQTT.Broker = broker.Addr()
 	cfg.MQTT.ClientID = "console-test"
-	cfg.Ctl.SecretFile = writeSecret(t, secrets, "ctl.key", 32)
+	cfg.Ctl.SecretFile = testenv.SecretFile(t, secrets, "ctl.key", 32)
 	cfg.Ctl.ReadTimeout = time.Second
 	cfg.Ctl.CommandTimeout = 5 * time.Second
-	cfg.Shortlink.KeyFile = writeSecret(t, secrets, "shortlink.key", 32)
+	cfg.Shortlink.KeyFile = testenv.SecretFile(t, secrets, "shortlink.key", 32)
 	cfg.RegionNames = map[string]string{"110105": "朝阳区", "110106": "丰台区"}
 	// County B discloses nothing: its facilities have no public page.
 	cfg.Disclosure.Regions = map[string][]string{"110106": {}}
@@ -186,10 +173,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg.Access.Audit.Chain = "console-test"
 	cfg.Access.Audit.SpoolDir = filepath.Join(data, "audit")
 	cfg.Access.Audit.AnchorKeyFile = filepath.Join(secrets, "anchor.key")
-	cfg.Access.PhoneKeyFile = writeSecret(t, secrets, "phone.key", 32)
+	cfg.Access.PhoneKeyFile = testenv.SecretFile(t, secrets, "phone.key", 32)
 	cfg.Access.Sessions.InsecureCookies = true
-	cfg.Callbacks.Aliyun.SecretFile = writeSecret(t, secrets, "aliyun-callback.key", 32)
-	cfg.Callbacks.Tencent.SecretFile = writeSecret(t, secrets, "tencent-callback.key", 32)
+	cfg.Callbacks.Aliyun.SecretFile = testenv.SecretFile(t, secrets, "aliyun-callback.key", 32)
+	cfg.Callbacks.Tencent.SecretFile = testenv.SecretFile(t, secrets, "tencent-callback.key", 32)
 
 	w := &world{t: t, influx: inf, reg: prometheus.NewRegistry(), dataDir: data, now: o.start, started: time.Now(), callbackSecrets: map[string]string{}}
 	if w.now.IsZero() {
