@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/cradlewatch/cradlewatch/access/audit"
 )
@@ -109,6 +110,20 @@ type Message struct {
 // returns an error for which errors.Is(err, ErrBudgetExhausted) holds.
 type Notifier interface {
 	Notify(ctx context.Context, m Message) (retry bool, err error)
+}
+
+// Confirmer is implemented by a Notifier whose provider can say whether
+// it took a message. A delivery is in doubt when the process died, or the
+// answer was lost, between handing the message to the provider and
+// recording the answer; before such a delivery is made again, the path
+// asks the provider, and records the message as sent instead of sending it
+// twice when the provider has it.
+type Confirmer interface {
+	// Confirm reports whether the provider took the message with key m.Key
+	// (sent as its OutId or SessionContext) to m.To at or after since, and
+	// has not reported it undeliverable. An error means it cannot tell: the
+	// message is sent again (a possible duplicate beats a lost alarm).
+	Confirm(ctx context.Context, m Message, since time.Time) (bool, error)
 }
 
 // NotifierFunc adapts a function to Notifier.
