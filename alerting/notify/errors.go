@@ -31,6 +31,10 @@ type ProviderError struct {
 	Code    string // provider's error code, e.g. "isv.BUSINESS_LIMIT_CONTROL"
 	Status  int    // HTTP status, when known
 	Message string
+	// Unanswered: the failure includes one where no answer came (a
+	// timeout), so the provider may have taken the message (Failover sets
+	// it when any of its providers failed so).
+	Unanswered bool
 }
 
 // Error describes the refusal without the recipient's address.
@@ -42,6 +46,14 @@ func (e *ProviderError) Error() string {
 // Is makes errors.Is(err, ErrBudgetExhausted) hold for budget answers.
 func (e *ProviderError) Is(target error) bool {
 	return target == ErrBudgetExhausted && e.Kind == Budget
+}
+
+// answered reports whether err is the provider's own refusal: it did not
+// take the message. Transport failures (a timeout, a reset connection) are
+// not: the message may have arrived and the answer been lost.
+func answered(err error) bool {
+	var pe *ProviderError
+	return errors.As(err, &pe) && !pe.Unanswered
 }
 
 // Retryable reports whether an error from a transport (not a provider

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,7 +82,7 @@ func (f *Failover) order() []Provider {
 // Notify sends m with the first provider that takes it.
 func (f *Failover) Notify(ctx context.Context, m Message) (bool, error) {
 	var msgs []string
-	retry, budget := false, true
+	retry, budget, unanswered := false, true, false
 	order := f.order()
 	for i, p := range order {
 		r, err := p.Notifier.Notify(ctx, m)
@@ -93,6 +94,7 @@ func (f *Failover) Notify(ctx context.Context, m Message) (bool, error) {
 		}
 		msgs = append(msgs, p.Name+": "+err.Error())
 		retry = retry || r
+		unanswered = unanswered || !answered(err)
 		budget = budget && errors.Is(err, ErrBudgetExhausted)
 		if r {
 			f.mu.Lock()
@@ -113,5 +115,39 @@ func (f *Failover) Notify(ctx context.Context, m Message) (bool, error) {
 	case retry:
 		kind = Transient
 	}
-	return retry && !budget, &ProviderError{Channel: f.channel, Kind: kind, Code: "AllProvidersFailed", Message: strings.Join(msgs, "; ")}
+	return retry && !budget, &ProviderError{Channel: f.channel, Kind: kind, Code: "AllProvidersFailed", Message: strings.Join(msgs, "; "),
+		Unanswered: unanswered}
+}
+
+// confirmerOf returns nt as a Confirmer when its provider can confirm
+// what it took: a Failover can when one of its providers can.
+func confirmerOf(nt Notifier) (Confirmer, bool) {
+	if f, ok := nt.(*Failover); ok {
+		return f, slices.ContainsFunc(f.providers, func(p Provider) bool { _, ok := p.Notifier.(Confirmer); return ok })
+	}
+	c, ok := nt.(Confirmer)
+	return c, ok
+}
+
+// Confirm asks each provider that can confirm whether it took m: any that
+// did settles it. When none did and one of them cannot be asked (it has
+// no way to tell, or the question failed), the answer is unknown.
+func (f *Failover) Confirm(ctx context.Context, m Message, since time.Time) (bool, error) {
+	var errs []error
+	for _, p := range f.providers {
+		c, ok := p.Notifier.(Confirmer)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s cannot confirm what it took", p.Name))
+			continue
+		}
+		took, err := c.Confirm(ctx, m, since)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+			continue
+		}
+		if took {
+			return true, nil
+		}
+	}
+	return false, errors.Join(errs...)
 }

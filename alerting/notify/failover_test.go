@@ -74,3 +74,66 @@ func TestFailoverCooldown(t *testing.T) {
 		t.Fatal("a failover of nothing")
 	}
 }
+
+// TestFailoverConfirm: a failover asks each provider that can say what it
+// took; any that took the message settles it, and a provider that cannot
+// be asked leaves the answer unknown unless another took it. A failover
+// of providers none of which can confirm is not a Confirmer at all.
+func TestFailoverConfirm(t *testing.T) {
+	m := Message{Key: "k", To: Contact{Phone: "13812341234"}}
+	took := func() *confirming { r := &recorder{sent: []Message{m}}; return &confirming{recorder: r} }
+	none := func() *confirming { return &confirming{recorder: &recorder{}} }
+	failing := func() *confirming { return &confirming{recorder: &recorder{}, err: errors.New("down")} }
+	tests := []struct {
+		name      string
+		providers []Notifier
+		confirms  bool
+		want      bool
+		wantErr   bool
+	}{
+		{"neither can confirm", []Notifier{&recorder{}, &recorder{}}, false, false, true},
+		{"the first took it", []Notifier{took(), &recorder{}}, true, true, false},
+		{"the second took it", []Notifier{none(), took()}, true, true, false},
+		{"neither took it", []Notifier{none(), none()}, true, false, false},
+		{"one did not, the other cannot say", []Notifier{none(), &recorder{}}, true, false, true},
+		{"one cannot be asked, the other took it", []Notifier{failing(), took()}, true, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := NewFailover(ChannelSMS, []Provider{{"a", tc.providers[0]}, {"b", tc.providers[1]}}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := confirmerOf(f); ok != tc.confirms {
+				t.Fatalf("confirms %v, want %v", ok, tc.confirms)
+			}
+			got, err := f.Confirm(context.Background(), m, t0)
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Fatalf("Confirm = %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestFailoverUnanswered: when one provider's answer never came (a
+// timeout), the failover's failure is not an answer: the message may
+// have been taken. When every provider refused, it is one.
+func TestFailoverUnanswered(t *testing.T) {
+	refuse := &ProviderError{Kind: Transient, Status: 503}
+	for _, tc := range []struct {
+		name     string
+		first    error
+		answered bool
+	}{{"both refused", refuse, true}, {"the first timed out", context.DeadlineExceeded, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := NewFailover(ChannelSMS, []Provider{{"a", &recorder{script: []error{tc.first}}}, {"b", &recorder{script: []error{refuse}}}}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.Notify(context.Background(), Message{Key: "k"})
+			if err == nil || answered(err) != tc.answered {
+				t.Fatalf("err %v: answered %v, want %v", err, answered(err), tc.answered)
+			}
+		})
+	}
+}

@@ -25,7 +25,15 @@ type metrics struct {
 	noRecipient     *prometheus.CounterVec
 	acks            *prometheus.CounterVec
 	stateErrors     prometheus.Counter
+	inDoubt         *prometheus.CounterVec
 }
+
+// Results counted in cw_alerting_notify_in_doubt_total.
+const (
+	doubtConfirmed = "confirmed" // the provider had it: recorded as sent, not sent again
+	doubtNotTaken  = "not_taken" // the provider did not have it (or reported it undeliverable): sent again
+	doubtUnknown   = "unknown"   // the provider could not be asked: sent again, a possible duplicate
+)
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
@@ -69,9 +77,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cw_alerting_notify_state_errors_total",
 			Help: "Failures to write the outbox or the notification log.",
 		}),
+		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cw_alerting_notify_in_doubt_total",
+			Help: "Deliveries in doubt (handed to the provider, no answer recorded: a crash or a lost answer) asked about before another attempt, by channel and result (confirmed: the provider had it, not sent again; not_taken: sent again; unknown: the provider could not be asked, sent again, a possible duplicate).",
+		}, []string{"channel", "result"}),
 	}
 	for _, c := range []prometheus.Collector{m.notifications, m.retries, m.fallbacks, m.budgetExhausted, m.deadLetters,
-		m.escalations, m.expedited, m.noRecipient, m.acks, m.stateErrors} {
+		m.escalations, m.expedited, m.noRecipient, m.acks, m.stateErrors, m.inDoubt} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

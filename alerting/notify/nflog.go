@@ -32,6 +32,11 @@ const (
 	OutcomeCancelled   = "cancelled"   // dropped before sending: acknowledged or resolved first
 	OutcomeUnannounced = "unannounced" // a resolution whose alert never reached the recipient: not sent
 	OutcomeGone        = "gone"        // the recipient is no longer in the directory
+	// OutcomeAttempt: the message is about to be handed to a provider that
+	// can confirm what it took (a Confirmer), with Ref as its key. Until a
+	// sent or failed entry of that channel follows, the delivery is in
+	// doubt: the provider is asked before it is made again.
+	OutcomeAttempt = "attempt"
 )
 
 // LogEntry is one outcome of the notification log. It holds no phone
@@ -53,6 +58,16 @@ type LogEntry struct {
 	// critical notice goes out on every channel the recipient has).
 	Partial bool   `json:"partial,omitempty"`
 	Detail  string `json:"detail,omitempty"` // error, silence reason, actor
+	// Ref is the message key an attempt gave the provider (its OutId):
+	// the notice's own key, or the leading notice's in a group.
+	Ref string `json:"ref,omitempty"`
+}
+
+// Doubt is a delivery in doubt on one channel: handed to the provider
+// under Ref at At, with no answer recorded.
+type Doubt struct {
+	Ref string
+	At  time.Time
 }
 
 // final reports whether e finishes its notice.
@@ -78,11 +93,12 @@ type nflog struct {
 	l  *recordlog.Log
 	mu sync.Mutex // guards the maps: the sender and acknowledgements write
 
-	finished  map[string]bool             // notice keys with a final outcome
-	sentOn    map[string]map[Channel]bool // notice key → channels it was delivered on
-	failedOn  map[string]map[Channel]bool // notice key → channels that gave up
-	announced map[string]bool             // episode|recipient → a non-resolved notice was delivered
-	smsTo     map[string]map[string]bool  // episode → phone keys sent it by SMS
+	finished  map[string]bool              // notice keys with a final outcome
+	sentOn    map[string]map[Channel]bool  // notice key → channels it was delivered on
+	failedOn  map[string]map[Channel]bool  // notice key → channels that gave up
+	announced map[string]bool              // episode|recipient → a non-resolved notice was delivered
+	smsTo     map[string]map[string]bool   // episode → phone keys sent it by SMS
+	doubt     map[string]map[Channel]Doubt // notice key → channels with an attempt and no answer recorded
 
 	compacted prometheus.Counter // records dropped by compaction (nflog_compact.go)
 }
@@ -92,7 +108,7 @@ type nflog struct {
 // none: rekey.go), and calls replay for each record's entries.
 func openNflog(path string, logger *slog.Logger, reg prometheus.Registerer, replay func([]LogEntry), rk *rekeyer) (*nflog, error) {
 	n := &nflog{finished: map[string]bool{}, sentOn: map[string]map[Channel]bool{}, failedOn: map[string]map[Channel]bool{}, announced: map[string]bool{},
-		smsTo: map[string]map[string]bool{}, compacted: newCompactedCounter(reg)}
+		smsTo: map[string]map[string]bool{}, doubt: map[string]map[Channel]Doubt{}, compacted: newCompactedCounter(reg)}
 	if err := convertLegacyNflog(path); err != nil {
 		return nil, err
 	}
@@ -137,6 +153,20 @@ func (n *nflog) note(es []LogEntry) {
 		}
 		if e.final() {
 			n.finished[e.Key] = true
+			delete(n.doubt, e.Key)
+		}
+		switch e.Outcome {
+		case OutcomeAttempt:
+			if n.doubt[e.Key] == nil {
+				n.doubt[e.Key] = map[Channel]Doubt{}
+			}
+			n.doubt[e.Key][e.Channel] = Doubt{Ref: e.Ref, At: e.At}
+			continue
+		case OutcomeSent, OutcomeFailed:
+			delete(n.doubt[e.Key], e.Channel)
+			if len(n.doubt[e.Key]) == 0 {
+				delete(n.doubt, e.Key)
+			}
 		}
 		if e.Outcome == OutcomeFailed && e.Channel != "" {
 			if n.failedOn[e.Key] == nil {
@@ -195,6 +225,14 @@ func (n *nflog) failed(key string, ch Channel) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.failedOn[key][ch]
+}
+
+// inDoubt reports the attempt on ch of key that has no answer recorded.
+func (n *nflog) inDoubt(key string, ch Channel) (Doubt, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	dt, ok := n.doubt[key][ch]
+	return dt, ok
 }
 
 // told reports whether recipient rid was delivered a notice of episode

@@ -104,18 +104,26 @@ type delivery struct {
 	// again).
 	notBefore map[Channel]time.Time
 	retryAt   time.Time
-	inFlight  bool // in the sender's hands: not cancelled under it
-	finished  bool // reached a final outcome, recorded in the notification log
+	// doubt holds each channel's attempt that has no answer recorded
+	// (from the notification log after a restart): the provider is asked
+	// before the next attempt.
+	doubt    map[Channel]Doubt
+	inFlight bool // in the sender's hands: not cancelled under it
+	finished bool // reached a final outcome, recorded in the notification log
 }
 
 // channels is every channel, in the order the send stage reports them.
 var channels = []Channel{ChannelSMS, ChannelVoice, ChannelDingTalk, ChannelWeCom, ChannelWebhook, ChannelEmail}
 
 func (d *Dispatcher) newDelivery(n *Notice) *delivery {
-	lv := &delivery{n: n, sent: map[Channel]bool{}, failed: map[Channel]bool{}, attempts: map[Channel]int{}, notBefore: map[Channel]time.Time{}}
+	lv := &delivery{n: n, sent: map[Channel]bool{}, failed: map[Channel]bool{}, attempts: map[Channel]int{}, notBefore: map[Channel]time.Time{},
+		doubt: map[Channel]Doubt{}}
 	for _, ch := range channels {
 		lv.sent[ch] = d.log.sent(n.Key, ch)
 		lv.failed[ch] = d.log.failed(n.Key, ch)
+		if dt, ok := d.log.inDoubt(n.Key, ch); ok {
+			lv.doubt[ch] = dt
+		}
 	}
 	return lv
 }

@@ -200,8 +200,16 @@ func (s sendStage) needs(n *Notification, lv *delivery, i int) bool {
 }
 
 // deliver makes one attempt on ch for the batch and records the outcome.
+// On a channel whose provider can confirm what it took, entries in doubt
+// are asked about first, and the attempt is recorded before it is made.
 func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, batch []Entry) error {
 	d := s.d
+	conf, confirms := confirmerOf(d.notifiers[ch])
+	if confirms {
+		if batch = s.confirm(ctx, n, ch, conf, batch); len(batch) == 0 {
+			return nil
+		}
+	}
 	alerts := make([]Alert, len(batch))
 	for i, e := range batch {
 		alerts[i] = e.Alert
@@ -210,38 +218,23 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 	err := d.render.render(&m, n.Kind, n.Step, alerts, d.clock.Now())
 	retry := false
 	if err == nil {
+		if confirms {
+			s.attempting(n, ch, m.Key, batch)
+		}
 		retry, err = d.attempt(ctx, ch, m)
 	}
 	now := d.clock.Now()
 	if err == nil {
-		// A fallback: not the first choice of a notice that goes out on the
-		// first channel that works, or a call because the SMS failed.
-		fallback := (!n.All && (n.Fallback || ch != n.Channels[0])) || (ch == ChannelVoice && d.cfg.Voice != VoiceAlways)
-		var les []LogEntry
-		for _, e := range batch {
-			e.d.sent[ch] = true
-			done := e.d.complete(n.Channels, n.All)
-			if done {
-				e.d.finished = true
-			}
-			le := d.logEntry(n, e, now, OutcomeSent, ch, !done, "")
-			le.Fallback = fallback
-			les = append(les, le)
-		}
-		d.record(les...)
-		if ch == ChannelSMS {
-			d.budget.spend(d.phones.Key(n.Recipient.Phone), batch[0].Key, now)
-		}
-		d.metrics.notifications.WithLabelValues(string(ch), resultSent).Inc()
-		if fallback {
-			d.metrics.fallbacks.WithLabelValues(string(ch)).Inc()
-		}
-		d.logger.Info("notified", "recipient", n.Recipient, "channel", ch, "kind", n.Kind, "step", n.Step,
-			"severity", n.Severity, "alerts", len(batch), "fallback", fallback)
+		s.delivered(n, ch, batch, now, "")
 		return nil
 	}
 	if ctx.Err() != nil {
 		return err
+	}
+	if answered(err) {
+		for _, e := range batch {
+			delete(e.d.doubt, ch) // the provider said no: nothing to ask about
+		}
 	}
 	budgetRefused := ch == ChannelSMS && errors.Is(err, ErrBudgetExhausted)
 	if budgetRefused {
@@ -258,6 +251,7 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 			continue
 		}
 		e.d.failed[ch] = true
+		delete(e.d.doubt, ch)
 		les = append(les, d.logEntry(n, e, now, OutcomeFailed, ch, true, err.Error()))
 	}
 	if len(les) < len(batch) {
@@ -271,6 +265,109 @@ func (s sendStage) deliver(ctx context.Context, n *Notification, ch Channel, bat
 		d.logger.Warn("delivery failed on this channel", "channel", ch, "recipient", n.Recipient, "err", err)
 	}
 	return err
+}
+
+// delivered records the batch as delivered on ch (detail says how it is
+// known when not from the provider's answer just now).
+func (s sendStage) delivered(n *Notification, ch Channel, batch []Entry, now time.Time, detail string) {
+	d := s.d
+	// A fallback: not the first choice of a notice that goes out on the
+	// first channel that works, or a call because the SMS failed.
+	fallback := (!n.All && (n.Fallback || ch != n.Channels[0])) || (ch == ChannelVoice && d.cfg.Voice != VoiceAlways)
+	var les []LogEntry
+	for _, e := range batch {
+		e.d.sent[ch] = true
+		delete(e.d.doubt, ch)
+		done := e.d.complete(n.Channels, n.All)
+		if done {
+			e.d.finished = true
+		}
+		le := d.logEntry(n, e, now, OutcomeSent, ch, !done, detail)
+		le.Fallback = fallback
+		les = append(les, le)
+	}
+	d.record(les...)
+	if ch == ChannelSMS {
+		d.budget.spend(d.phones.Key(n.Recipient.Phone), batch[0].Key, now)
+	}
+	d.metrics.notifications.WithLabelValues(string(ch), resultSent).Inc()
+	if fallback {
+		d.metrics.fallbacks.WithLabelValues(string(ch)).Inc()
+	}
+	d.logger.Info("notified", "recipient", n.Recipient, "channel", ch, "kind", n.Kind, "step", n.Step,
+		"severity", n.Severity, "alerts", len(batch), "fallback", fallback, "confirmed_after_doubt", detail != "")
+}
+
+// confirmedDetail is the notification log's note on a delivery the
+// provider confirmed instead of being sent again.
+const confirmedDetail = "confirmed by the provider: taken before a crash or a lost answer, not sent again"
+
+// confirm asks the provider about the batch's entries in doubt on ch, one
+// question per message key: those it has are recorded as delivered; the
+// rest are returned, to be sent. A provider that cannot be asked leaves
+// its entries to be sent again: a possible duplicate, never a lost alarm.
+func (s sendStage) confirm(ctx context.Context, n *Notification, ch Channel, c Confirmer, batch []Entry) []Entry {
+	d := s.d
+	type answer struct {
+		ok  bool
+		err error
+	}
+	asked := map[string]answer{}
+	var rest, confirmed []Entry
+	for _, e := range batch {
+		dt, ok := e.d.doubt[ch]
+		if !ok {
+			rest = append(rest, e)
+			continue
+		}
+		a, seen := asked[dt.Ref]
+		if !seen {
+			actx, cancel := context.WithTimeout(ctx, d.cfg.Retry.AttemptTimeout)
+			a.ok, a.err = c.Confirm(actx, Message{Key: dt.Ref, Channel: ch, Kind: n.Kind, To: n.Recipient}, dt.At)
+			cancel()
+			asked[dt.Ref] = a
+			result := doubtNotTaken
+			switch {
+			case a.err != nil:
+				result = doubtUnknown
+				d.logger.Warn("could not ask the provider about a delivery in doubt; sending it again",
+					"channel", ch, "recipient", n.Recipient, "attempted", dt.At, "err", a.err)
+			case a.ok:
+				result = doubtConfirmed
+			}
+			d.metrics.inDoubt.WithLabelValues(string(ch), result).Inc()
+		}
+		if a.ok {
+			confirmed = append(confirmed, e)
+			continue
+		}
+		delete(e.d.doubt, ch)
+		rest = append(rest, e)
+	}
+	if len(confirmed) > 0 {
+		s.delivered(n, ch, confirmed, d.clock.Now(), confirmedDetail)
+	}
+	return rest
+}
+
+// attempting records, fsynced, that the batch is about to be handed to
+// the provider under key ref: after a crash before the answer is
+// recorded, the provider is asked instead of the message sent blind. A
+// failed write is counted and the message sent all the same.
+func (s sendStage) attempting(n *Notification, ch Channel, ref string, batch []Entry) {
+	d := s.d
+	now := d.clock.Now()
+	les := make([]LogEntry, 0, len(batch))
+	for _, e := range batch {
+		e.d.doubt[ch] = Doubt{Ref: ref, At: now}
+		le := d.logEntry(n, e, now, OutcomeAttempt, ch, true, "")
+		le.Ref = ref
+		les = append(les, le)
+	}
+	if err := d.log.append(les...); err != nil {
+		d.metrics.stateErrors.Inc()
+		d.logger.Error("notification log write failed before an attempt; sending all the same", "err", err)
+	}
 }
 
 // smsFailed: an SMS attempt of a critical notice did not go through
