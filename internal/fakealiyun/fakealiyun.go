@@ -1,12 +1,14 @@
 // Package fakealiyun is a local server that speaks Aliyun's RPC protocol
-// for SMS (Dysmsapi SendSms) and voice calls (Dyvmsapi SingleCallByTts) to
-// the official SDK, in place of the provider: tests and the chaos suite
+// for SMS (Dysmsapi SendSms and QuerySendDetails) and voice calls
+// (Dyvmsapi SingleCallByTts) to the official SDK, in place of the provider: tests and the chaos suite
 // point the alerting service's aliyun blocks at it (endpoint host:port,
 // scheme HTTP). It records every request, and can refuse as the provider
 // does: a per-number SMS limit (isv.BUSINESS_LIMIT_CONTROL), an outage
 // (503), or a hook run after it took a request and before it answers (a
 // test kills the caller there: the provider has the message, the caller
-// never learns).
+// never learns). QuerySendDetails lists the SMS it took for a number and
+// day, with their OutId, as the provider does at once (status "waiting
+// for the receipt"); it can be made to fail on its own.
 package fakealiyun
 
 import (
@@ -17,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +29,11 @@ import (
 const (
 	ActionSMS   = "SendSms"
 	ActionVoice = "SingleCallByTts"
+	ActionQuery = "QuerySendDetails"
 )
+
+// zone is the provider's: SendDate is a day in Beijing time.
+var zone = time.FixedZone("CST", 8*3600)
 
 // Call is one request the server answered (or was about to answer when
 // the caller died).
@@ -36,7 +43,8 @@ type Call struct {
 	Phone    string
 	Template string
 	Params   map[string]string
-	OK       bool // answered OK
+	OutID    string // the caller's OutId
+	OK       bool   // answered OK
 }
 
 // Codes are the acknowledgement codes the call carries: a grouped message
@@ -59,6 +67,8 @@ type Server struct {
 	limit    int // SMS per number, 0 for none
 	perPhone map[string]int
 	outage   bool
+	queryErr bool // QuerySendDetails fails
+	queries  int
 	before   func(c Call)
 }
 
@@ -103,6 +113,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		c.Phone, c.Template, raw = p.Get("CalledNumber"), p.Get("TtsCode"), p.Get("TtsParam")
 	}
 	_ = json.Unmarshal([]byte(raw), &c.Params)
+	c.OutID = p.Get("OutId")
+	if c.Action == ActionQuery {
+		s.query(w, p)
+		return
+	}
 	s.mu.Lock()
 	answer, status := `{"Code":"OK","Message":"OK","BizId":"b","CallId":"c","RequestId":"r"}`, http.StatusOK
 	switch {
@@ -125,6 +140,58 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, answer)
+}
+
+// query answers QuerySendDetails: the SMS taken for PhoneNumber on
+// SendDate (yyyyMMdd), page CurrentPage of PageSize, oldest first.
+func (s *Server) query(w http.ResponseWriter, p url.Values) {
+	type detail struct {
+		OutId, PhoneNum, TemplateCode, SendDate, ReceiveDate, Content, ErrCode string
+		SendStatus                                                             int
+	}
+	s.mu.Lock()
+	s.queries++
+	failing := s.outage || s.queryErr
+	var all []detail
+	for _, c := range s.calls {
+		if c.Action == ActionSMS && c.OK && c.Phone == p.Get("PhoneNumber") && c.At.In(zone).Format("20060102") == p.Get("SendDate") {
+			all = append(all, detail{OutId: c.OutID, PhoneNum: c.Phone, TemplateCode: c.Template, SendDate: c.At.In(zone).Format(time.DateTime),
+				SendStatus: 1})
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if failing {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"Code":"ServiceUnavailable","Message":"down","RequestId":"r"}`)
+		return
+	}
+	size, _ := strconv.Atoi(p.Get("PageSize"))
+	page, _ := strconv.Atoi(p.Get("CurrentPage"))
+	if size < 1 || size > 50 || page < 1 || len(p.Get("SendDate")) != 8 {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"Code":"isv.INVALID_PARAMETERS","Message":"PageSize, CurrentPage or SendDate","RequestId":"r"}`)
+		return
+	}
+	from := min((page-1)*size, len(all))
+	to := min(from+size, len(all))
+	b, _ := json.Marshal(map[string]any{"Code": "OK", "Message": "OK", "RequestId": "r", "TotalCount": len(all),
+		"SmsSendDetailDTOs": map[string]any{"SmsSendDetailDTO": all[from:to]}})
+	_, _ = w.Write(b)
+}
+
+// SetQueryFailing makes QuerySendDetails answer 503 while on.
+func (s *Server) SetQueryFailing(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queryErr = on
+}
+
+// Queries is how many QuerySendDetails requests came.
+func (s *Server) Queries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queries
 }
 
 // SetLimit refuses SMS to a number beyond n a run (0: no limit).
