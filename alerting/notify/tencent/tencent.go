@@ -1,5 +1,13 @@
 // Package tencent sends SMS through Tencent Cloud SMS (SendSms,
-// 2021-01-11, TC3-HMAC-SHA256) with the official SDK.
+// 2021-01-11, TC3-HMAC-SHA256) with the official SDK, and places voice
+// calls (SendTtsVoice).
+//
+// Every SMS carries its notification key as SessionContext, and
+// Notifier.Confirm looks the key up in the number's carrier receipts
+// (PullSmsSendStatusByPhoneNumber) before a delivery in doubt is made
+// again. Receipts come after a delay: a message Tencent took but whose
+// receipt has not come yet is not found and is sent again, so a crash
+// within that delay can still mean a duplicate SMS.
 package tencent
 
 import (
@@ -43,6 +51,10 @@ var DefaultParamOrder = []string{notify.ParamFacility, notify.ParamRoom, notify.
 
 // Notifier sends one SMS per Notify call.
 type Notifier struct {
+	// Now is Confirm's clock, the end of the window it asks about; nil
+	// means notify.RealClock.
+	Now func() time.Time
+
 	cfg    Config
 	client *sms.Client
 }
@@ -93,7 +105,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 		params[i] = &v
 	}
 	req.TemplateParamSet = params
-	sc := m.Key
+	sc := sessionContext(m.Key)
 	req.SessionContext = &sc
 	resp, err := n.client.SendSmsWithContext(ctx, req)
 	if err != nil {

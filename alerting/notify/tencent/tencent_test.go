@@ -25,14 +25,9 @@ func hm(key []byte, s string) []byte {
 	return m.Sum(nil)
 }
 
-// verifyTC3 recomputes the TC3-HMAC-SHA256 signature of a SendSms call as
-// Tencent's server does.
-func verifyTC3(r *http.Request, body []byte, id, key string) error {
-	return verifyTC3For(r, body, id, key, "sms", "SendSms", "2021-01-11")
-}
-
-// verifyTC3For checks the signature and the action headers of a call to
-// service's action.
+// verifyTC3For recomputes the TC3-HMAC-SHA256 signature of a call to
+// service's action as Tencent's server does, and checks the action
+// headers.
 func verifyTC3For(r *http.Request, body []byte, id, key, service, action, version string) error {
 	auth := r.Header.Get("Authorization")
 	ts := r.Header.Get("X-TC-Timestamp")
@@ -49,6 +44,30 @@ func verifyTC3For(r *http.Request, body []byte, id, key, service, action, versio
 		return fmt.Errorf("bad signature or headers:\n got %s\nwant %s", auth, want)
 	}
 	return nil
+}
+
+// newTestNotifier returns a Notifier of a local server that speaks
+// Tencent's SMS API: it checks each call's TC3 signature and action,
+// hands the body to check and answers status and answer. The server is
+// closed at the end of the test.
+func newTestNotifier(t *testing.T, action string, status int, answer string, check func(body []byte)) (*Notifier, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := verifyTC3For(r, body, "AKID", "secret", "sms", action, "2021-01-11"); err != nil {
+			t.Error(err)
+		}
+		check(body)
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	n, err := New(Config{SecretID: "AKID", SecretKey: "secret", SdkAppID: "1400000000", SignName: "托育安全",
+		Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "HTTP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, srv
 }
 
 func TestNotify(t *testing.T) {
@@ -69,34 +88,23 @@ func TestNotify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				if err := verifyTC3(r, body, "AKID", "secret"); err != nil {
-					t.Error(err)
-				}
+			n, _ := newTestNotifier(t, "SendSms", tc.status, tc.answer, func(body []byte) {
 				var req struct {
 					PhoneNumberSet   []string
 					SmsSdkAppId      string
 					SignName         string
 					TemplateId       string
 					TemplateParamSet []string
+					SessionContext   string
 				}
 				if err := json.Unmarshal(body, &req); err != nil {
 					t.Error(err)
 				}
-				if strings.Join(req.PhoneNumberSet, ",") != "+8613812341234" || req.SmsSdkAppId != "1400000000" || req.TemplateId != "123456" ||
+				if strings.Join(req.PhoneNumberSet, ",") != "+8613812341234" || req.SmsSdkAppId != "1400000000" || req.TemplateId != "123456" || req.SessionContext != "k" ||
 					strings.Join(req.TemplateParamSet, ",") != "阳光托育,乳儿班,二氧化碳浓度超标,（1小时均值1650ppm，限值1000ppm）,654321" {
 					t.Errorf("request %+v", req)
 				}
-				w.WriteHeader(tc.status)
-				io.WriteString(w, tc.answer)
-			}))
-			defer srv.Close()
-			n, err := New(Config{SecretID: "AKID", SecretKey: "secret", SdkAppID: "1400000000", SignName: "托育安全",
-				Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "HTTP"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			retry, err := n.Notify(context.Background(), notify.Message{Key: "k", To: notify.Contact{Phone: "13812341234"}, Template: "123456",
 				Params: map[string]string{"facility": "阳光托育", "room": "乳儿班", "what": "二氧化碳浓度超标", "detail": "（1小时均值1650ppm，限值1000ppm）",
 					"value": "1650ppm", "limit": "1000ppm", "code": "654321"}})
