@@ -117,6 +117,7 @@ func buildSMS(cfg Config, p string, o BuildOptions) (notify.Notifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("notify config: tencent: %w", err)
 		}
+		n.Now = o.Clock.Now
 		return n, nil
 	case ProviderHTTPSMS:
 		return &httpsms.Notifier{Cfg: cfg.HTTPSMS, Client: o.HTTPClient}, nil
