@@ -16,12 +16,12 @@ import (
 
 // Bounds of the wait for the system to drain after the load stopped.
 const (
-	drainWait     = 5 * time.Minute
-	drainStable   = 10 * time.Second // counts unchanged this long: nothing more is on its way
-	notifyWait    = 3 * time.Minute
-	faultLead     = 2 * time.Second // readings published this long before a fault count as hit by it
-	faultTrail    = 5 * time.Second // and this long after it ended
-	killExplained = 5 * time.Second // a kill this soon after an SMS explains its second copy
+	drainWait   = 5 * time.Minute
+	drainStable = 10 * time.Second // counts unchanged this long: nothing more is on its way
+	notifyWait  = 3 * time.Minute
+	faultLead   = 2 * time.Second // readings published this long before a fault count as hit by it
+	faultTrail  = 5 * time.Second // and this long after it ended
+	killNear    = 5 * time.Second // a kill this soon after an SMS is named beside its second copy
 )
 
 // account drains the system, reads back what it stored and notified, and
@@ -371,20 +371,30 @@ func (r *run) accountAlerts(ctx context.Context, rep *Report, faults []doneFault
 		d := DuplicateSMS{Phone: maskPhone(k.phone), Template: k.template, Code: k.code, Copies: len(cs), First: cs[0].At, Last: cs[len(cs)-1].At}
 		shard, known := shardOfPhone[k.phone]
 		if kill, ok := r.killBetween(shard, known, cs[0].At, cs[1].At, faults); ok {
-			d.ExplainedBy = kill
+			d.NearKill = kill
 		}
 		rep.Duplicates = append(rep.Duplicates, d)
 	}
 	slices.SortFunc(rep.Duplicates, func(a, b DuplicateSMS) int { return a.First.Compare(b.First) })
 	rep.OrderProblems = fakealiyun.OrderProblems(calls, tmplResolved)
+	for i := range r.alerting {
+		es, err := notify.ReadLog(filepath.Join(r.dir, fmt.Sprintf("alerting-%d", i), "notify", notify.LogFile))
+		if err != nil && len(es) == 0 {
+			continue // an instance that never sent has no log
+		}
+		for _, e := range es {
+			if e.Outcome == notify.OutcomeSent && e.Detail == notify.DetailConfirmed {
+				rep.Confirmed++
+			}
+		}
+	}
 	return nil
 }
 
 // killBetween finds an alerting instance's end (a kill the schedule made,
 // or an exit of its own) after the first copy of an SMS was taken by the
-// provider, within killExplained, and before the second copy: the crash
-// between the provider's answer and the outbox record that
-// docs/alerting.md documents. known says whether shard is the instance
+// provider, within killNear, and before the second copy: where to look
+// for a delivery in doubt that was sent again. known says whether shard is the instance
 // that sends to the number (else any instance counts).
 func (r *run) killBetween(shard int, known bool, first, second time.Time, faults []doneFault) (string, bool) {
 	for i, p := range r.alerting {
@@ -395,7 +405,7 @@ func (r *run) killBetween(shard int, known bool, first, second time.Time, faults
 		exits := slices.Clone(p.exits)
 		p.mu.Unlock()
 		for _, e := range exits {
-			if !e.At.Before(first) && e.At.Sub(first) <= killExplained && e.At.Before(second) {
+			if !e.At.Before(first) && e.At.Sub(first) <= killNear && e.At.Before(second) {
 				why := "exit"
 				for _, fd := range faults {
 					if (fd.Kind == AlertingKill || fd.Kind == AlertingKillAtSend) && fd.Target == p.name && !e.At.Before(fd.Start) && !e.At.After(fd.End) {

@@ -76,9 +76,11 @@
 // Mosquitto layout that waited in Mosquitto's queue while its gateway was
 // away is dated when Mosquitto delivers it (docs/wire.md, "Time"): it is
 // counted apart as dated at delivery when a gateway outage explains it, and
-// as re-dated otherwise. A second copy of an SMS is counted apart when an
-// alerting instance was killed while the provider took the first
-// (docs/alerting.md). Report.Failed is true on any loss, duplicate,
-// re-dated reading, missing notification, unexplained duplicate or hostile
-// act that got through.
+// as re-dated otherwise. Every second copy of an SMS is a duplicate, also
+// after an alerting instance was killed while the provider took the first:
+// the restarted instance asks the provider before it sends again
+// (docs/alerting.md, "Deliveries in doubt"); the report names a kill near
+// a duplicate, and counts the deliveries the provider confirmed.
+// Report.Failed is true on any loss, duplicate, re-dated reading, missing
+// or duplicate notification, or hostile act that got through.
 package chaos

@@ -148,34 +148,56 @@ func TestNotifySIGKILLInsideAGroup(t *testing.T) {
 
 // TestNotifySIGKILLAfterTheProviderAnswered: the provider takes the SMS
 // and the process dies before it learns so (and before its notification
-// log records it). After the restart the SMS goes out again: the one
-// documented duplicate, with the same code, and no other.
+// log records the answer). After the restart the service asks the
+// provider (QuerySendDetails by OutId), finds the SMS and does not send it
+// again. When the provider cannot be asked, the SMS goes out again: a
+// duplicate, counted, rather than an alarm lost.
 func TestNotifySIGKILLAfterTheProviderAnswered(t *testing.T) {
-	r := newNotifyRig(t, 203, criticalSteps)
-	var killed atomic.Bool
-	r.prov.SetBefore(func(c providerCall) {
-		if c.Action == "SendSms" && c.Template == "T_FIRING" && c.Phone == r.op && !killed.Swap(true) {
-			r.proc.kill()
-		}
-	})
-	r.smoke(1)
-	waitUntil(t, 30*time.Second, "the kill at the provider's answer", killed.Load)
-	r.proc.start()
-	got := r.prov.waitFor(2, 30*time.Second, sms("T_FIRING", r.op))
-	if len(got) != 2 || got[0].Params["code"] != got[1].Params["code"] {
-		t.Fatalf("want the SMS and its one duplicate with the same code; calls:\n%s", r.prov.dump())
+	for i, tc := range []struct {
+		name     string
+		askFails bool
+		want     int
+		result   string
+	}{
+		{"the provider is asked", false, 1, "confirmed"},
+		{"the provider cannot be asked", true, 2, "unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newNotifyRig(t, 203+i*10, criticalSteps)
+			var killed atomic.Bool
+			r.prov.SetBefore(func(c providerCall) {
+				if c.Action == "SendSms" && c.Template == "T_FIRING" && c.Phone == r.op && !killed.Swap(true) {
+					r.proc.kill()
+				}
+			})
+			r.prov.SetQueryFailing(tc.askFails)
+			r.smoke(1)
+			waitUntil(t, 30*time.Second, "the kill at the provider's answer", killed.Load)
+			r.proc.start()
+			waitUntil(t, 30*time.Second, "the delivery in doubt settled", func() bool {
+				return r.proc.metric("cw_alerting_notify_in_doubt_total", `result="`+tc.result+`"`) == 1
+			})
+			if tc.askFails {
+				if got := r.prov.waitFor(2, 30*time.Second, sms("T_FIRING", r.op)); len(got) != 2 || got[0].Params["code"] != got[1].Params["code"] {
+					t.Fatalf("want the SMS and its one duplicate with the same code; calls:\n%s", r.prov.dump())
+				}
+			}
+			r.resolve(func() { r.smoke(0) }, r.op)
+			r.want("firing to the operator", sms("T_FIRING", r.op), tc.want)
+			r.want("resolution to the operator", sms("T_RESOLVED", r.op), 1)
+			if r.prov.Queries() == 0 {
+				t.Error("the provider was never asked")
+			}
+			r.prov.checkOrder(t)
+		})
 	}
-	r.resolve(func() { r.smoke(0) }, r.op)
-	r.want("firing to the operator (one documented duplicate)", sms("T_FIRING", r.op), 2)
-	r.want("resolution to the operator", sms("T_RESOLVED", r.op), 1)
-	r.prov.checkOrder(t)
 }
 
 // TestNotifySIGKILLBetweenEscalationSteps: killed after the operator's SMS
 // and before the street step; then killed again as the street office's
-// provider answers. The street step comes at its time (once, plus the one
-// documented duplicate of the second kill), the county step once, and the
-// resolution reaches all three.
+// provider answers. The street step comes at its time, once (the second
+// kill's delivery is confirmed by the provider, not sent again), the
+// county step once, and the resolution reaches all three.
 func TestNotifySIGKILLBetweenEscalationSteps(t *testing.T) {
 	r := newNotifyRig(t, 204, criticalSteps)
 	start := time.Now()
@@ -208,7 +230,7 @@ func TestNotifySIGKILLBetweenEscalationSteps(t *testing.T) {
 	}
 	r.resolve(func() { r.smoke(0) }, r.op, streetPhone, countyPhone)
 	r.want("firing to the operator", sms("T_FIRING", r.op), 1)
-	r.want("street step (one documented duplicate)", sms("T_ESCALATION", streetPhone), 2)
+	r.want("street step", sms("T_ESCALATION", streetPhone), 1)
 	r.want("county step", sms("T_ESCALATION", countyPhone), 1)
 	for _, phone := range []string{r.op, streetPhone, countyPhone} {
 		r.want("resolution to "+phone, sms("T_RESOLVED", phone), 1)

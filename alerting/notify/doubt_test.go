@@ -116,7 +116,7 @@ func TestInDoubtAfterCrash(t *testing.T) {
 				}
 				found := false
 				for _, e := range es {
-					found = found || (e.Outcome == OutcomeSent && e.Channel == ChannelSMS && e.Detail == confirmedDetail && e.PhoneKey != "")
+					found = found || (e.Outcome == OutcomeSent && e.Channel == ChannelSMS && e.Detail == DetailConfirmed && e.PhoneKey != "")
 				}
 				if !found {
 					t.Errorf("no confirmed SMS delivery with its phone key in the log: %+v", es)

@@ -298,9 +298,9 @@ func (s sendStage) delivered(n *Notification, ch Channel, batch []Entry, now tim
 		"severity", n.Severity, "alerts", len(batch), "fallback", fallback, "confirmed_after_doubt", detail != "")
 }
 
-// confirmedDetail is the notification log's note on a delivery the
+// DetailConfirmed is the notification log's note on a delivery the
 // provider confirmed instead of being sent again.
-const confirmedDetail = "confirmed by the provider: taken before a crash or a lost answer, not sent again"
+const DetailConfirmed = "confirmed by the provider: taken before a crash or a lost answer, not sent again"
 
 // confirm asks the provider about the batch's entries in doubt on ch, one
 // question per message key: those it has are recorded as delivered; the
@@ -345,7 +345,7 @@ func (s sendStage) confirm(ctx context.Context, n *Notification, ch Channel, c C
 		rest = append(rest, e)
 	}
 	if len(confirmed) > 0 {
-		s.delivered(n, ch, confirmed, d.clock.Now(), confirmedDetail)
+		s.delivered(n, ch, confirmed, d.clock.Now(), DetailConfirmed)
 	}
 	return rest
 }
