@@ -76,7 +76,9 @@
 //     each record a JSON array of entries written at once (a delivery on
 //     one channel covers every alert of its message): sent (per channel;
 //     partial while a critical notice has channels to go), failed, dead,
-//     silenced, cancelled, unannounced, gone, exhausted, acked. It drives
+//     silenced, cancelled, unannounced, gone, exhausted, acked, and attempt
+//     (written before a message goes to a provider that can confirm what it
+//     took: the key it is given). It drives
 //     dedup across restarts, which channels of a pending notice are done,
 //     whether a recipient was told of an episode (before its resolution
 //     goes out), which numbers were sent an episode by SMS (replies), and
@@ -101,8 +103,12 @@
 // Every notice in the outbox whose final outcome the notification log does
 // not hold is sent, with its group's original deadline; escalations go on
 // from where the outbox says. A delivery is recorded (fsynced) before the
-// next is attempted, so a crash between a provider accepting a message and
-// its record can send that one message again after restart (SMS and voice
-// providers offer no idempotent send), and only that one: the documented
-// duplicate.
+// next is attempted. Providers offer no idempotent send: on a channel
+// whose provider can confirm what it took (Confirmer: Aliyun, Tencent
+// SMS), the attempt is recorded before it is made, and a delivery in doubt
+// (an attempt with no answer recorded: a crash, a lost answer) is asked
+// about before it is made again; what the provider took is recorded as
+// sent, not sent twice. Elsewhere, or when the provider cannot be asked,
+// the message is sent again: a possible duplicate, never a lost alarm
+// (cw_alerting_notify_in_doubt_total).
 package notify
