@@ -325,6 +325,9 @@ func (s sendStage) confirm(ctx context.Context, n *Notification, ch Channel, c C
 			actx, cancel := context.WithTimeout(ctx, d.cfg.Retry.AttemptTimeout)
 			a.ok, a.err = c.Confirm(actx, Message{Key: dt.Ref, Channel: ch, Kind: n.Kind, To: n.Recipient}, dt.At)
 			cancel()
+			if ctx.Err() != nil {
+				return nil // shutting down: still in doubt, asked again at the next start
+			}
 			asked[dt.Ref] = a
 			result := doubtNotTaken
 			switch {
