@@ -169,3 +169,58 @@ func TestInDoubtAfterLostAnswer(t *testing.T) {
 		t.Fatalf("after a refusal: %d SMS, provider asked %d times; want 1 and never", sms2.count(), conf2.asked)
 	}
 }
+
+// TestInDoubtGroupedMessage: one SMS covers three warnings; the process
+// dies as the provider takes it. After the restart the provider is asked
+// once (the message's key), all three are recorded as sent, and nothing is
+// sent again, also when a fourth warning joins the operator's queue.
+func TestInDoubtGroupedMessage(t *testing.T) {
+	dir, snap := t.TempDir(), filepath.Join(t.TempDir(), "notify")
+	clock := &fakeClock{now: t0}
+	sms, dt := &recorder{}, &recorder{}
+	cfg := testConfig(dir)
+	conf := &confirming{recorder: sms}
+	r := newRig(t, cfg, clock, sms, dt).withSMS(confirmingFunc(func(ctx context.Context, m Message) (bool, error) {
+		if err := os.CopyFS(snap, os.DirFS(dir)); err != nil {
+			t.Error(err)
+		}
+		return sms.Notify(ctx, m)
+	}, conf))
+	warn := func(what string) Alert {
+		a := co2w(StateFiring)
+		a.Fingerprint, a.What = "fp-"+what, what
+		return a
+	}
+	for _, what := range []string{"二氧化碳浓度过高", "温度过高", "甲醛超标"} {
+		r.handle(t, warn(what))
+	}
+	r.step(t, 30*time.Second)
+	if sms.count() != 1 || len(sms.sent[0].Alerts) != 3 {
+		t.Fatalf("want one SMS for three warnings, got %d", sms.count())
+	}
+
+	cfg.StateDir = snap
+	r2 := newRig(t, cfg, clock, sms, dt).withSMS(conf)
+	r2.step(t, 0)
+	if sms.count() != 1 || conf.asked != 1 {
+		t.Fatalf("after the restart: %d SMS, provider asked %d times; want 1 and once", sms.count(), conf.asked)
+	}
+	es, err := ReadLog(filepath.Join(snap, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirmed := 0
+	for _, e := range es {
+		if e.Outcome == OutcomeSent && e.Detail == DetailConfirmed {
+			confirmed++
+		}
+	}
+	if confirmed != 3 {
+		t.Fatalf("%d of the 3 grouped warnings recorded as confirmed", confirmed)
+	}
+	r2.handle(t, warn("湿度过低"))
+	r2.step(t, 30*time.Second)
+	if sms.count() != 2 || len(sms.sent[1].Alerts) != 1 || conf.asked != 1 {
+		t.Fatalf("the fourth warning: %d SMS (last covering %d alerts), asked %d times", sms.count(), len(sms.sent[len(sms.sent)-1].Alerts), conf.asked)
+	}
+}
