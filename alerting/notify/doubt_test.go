@@ -42,6 +42,42 @@ func confirmingFunc(f NotifierFunc, c *confirming) Notifier {
 	}{f, c}
 }
 
+// crashRig is a rig whose SMS provider copies the state directory as it
+// is when the provider takes a message (the disk a SIGKILL at that instant
+// leaves) to snap, then takes it, or, with took false, never gets it (its
+// answer times out). A rig started on snap (cfg.StateDir = snap) is the
+// instance after that crash.
+type crashRig struct {
+	*rig
+	sms  *recorder
+	conf *confirming
+	cfg  Config
+	snap string
+}
+
+func newCrashRig(t *testing.T, clock *fakeClock, took bool) *crashRig {
+	dir := t.TempDir()
+	c := &crashRig{sms: &recorder{}, cfg: testConfig(dir), snap: filepath.Join(t.TempDir(), "notify")}
+	c.conf = &confirming{recorder: c.sms}
+	c.rig = newRig(t, c.cfg, clock, c.sms, &recorder{}).withSMS(confirmingFunc(func(ctx context.Context, m Message) (bool, error) {
+		if err := os.CopyFS(c.snap, os.DirFS(dir)); err != nil {
+			t.Error(err)
+		}
+		if !took {
+			return true, timeout
+		}
+		return c.sms.Notify(ctx, m)
+	}, c.conf))
+	return c
+}
+
+// restart starts the instance after the crash, with the provider conf.
+func (c *crashRig) restart(t *testing.T) *rig {
+	cfg := c.cfg
+	cfg.StateDir = c.snap
+	return newRig(t, cfg, c.clock, c.sms, &recorder{}).withSMS(c.conf)
+}
+
 // withSMS makes n the rig's SMS provider.
 func (r *rig) withSMS(n Notifier) *rig {
 	r.notifier[ChannelSMS] = n
@@ -72,26 +108,13 @@ func TestInDoubtAfterCrash(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, snap := t.TempDir(), filepath.Join(t.TempDir(), "notify")
-			clock := &fakeClock{now: t0}
-			sms, dt := &recorder{}, &recorder{}
-			cfg := testConfig(dir)
-			conf := &confirming{recorder: sms}
-			r := newRig(t, cfg, clock, sms, dt).withSMS(confirmingFunc(func(ctx context.Context, m Message) (bool, error) {
-				if err := os.CopyFS(snap, os.DirFS(dir)); err != nil {
-					t.Error(err)
-				}
-				if !tc.took {
-					return true, timeout
-				}
-				return sms.Notify(ctx, m)
-			}, conf))
-			r.handle(t, co2(StateFiring))
-			r.step(t, 0)
+			c := newCrashRig(t, &fakeClock{now: t0}, tc.took)
+			sms, conf, snap := c.sms, c.conf, c.snap
+			c.handle(t, co2(StateFiring))
+			c.step(t, 0)
 
-			cfg.StateDir = snap
 			conf.err = tc.askErr
-			r2 := newRig(t, cfg, clock, sms, dt).withSMS(conf)
+			r2 := c.restart(t)
 			r2.step(t, 0)
 			r2.step(t, time.Minute)
 			if sms.count() != tc.wantSMS {
@@ -124,7 +147,7 @@ func TestInDoubtAfterCrash(t *testing.T) {
 			}
 			// Settled: another crash neither asks nor sends.
 			conf.asked = 0
-			r3 := newRig(t, cfg, clock, sms, dt).withSMS(conf)
+			r3 := c.restart(t)
 			r3.step(t, time.Minute)
 			if sms.count() != tc.wantSMS || conf.asked != 0 {
 				t.Fatalf("after a second restart: %d SMS, asked %d times", sms.count(), conf.asked)
@@ -175,37 +198,27 @@ func TestInDoubtAfterLostAnswer(t *testing.T) {
 // once (the message's key), all three are recorded as sent, and nothing is
 // sent again, also when a fourth warning joins the operator's queue.
 func TestInDoubtGroupedMessage(t *testing.T) {
-	dir, snap := t.TempDir(), filepath.Join(t.TempDir(), "notify")
-	clock := &fakeClock{now: t0}
-	sms, dt := &recorder{}, &recorder{}
-	cfg := testConfig(dir)
-	conf := &confirming{recorder: sms}
-	r := newRig(t, cfg, clock, sms, dt).withSMS(confirmingFunc(func(ctx context.Context, m Message) (bool, error) {
-		if err := os.CopyFS(snap, os.DirFS(dir)); err != nil {
-			t.Error(err)
-		}
-		return sms.Notify(ctx, m)
-	}, conf))
+	c := newCrashRig(t, &fakeClock{now: t0}, true)
+	sms, conf := c.sms, c.conf
 	warn := func(what string) Alert {
 		a := co2w(StateFiring)
 		a.Fingerprint, a.What = "fp-"+what, what
 		return a
 	}
 	for _, what := range []string{"二氧化碳浓度过高", "温度过高", "甲醛超标"} {
-		r.handle(t, warn(what))
+		c.handle(t, warn(what))
 	}
-	r.step(t, 30*time.Second)
+	c.step(t, 30*time.Second)
 	if sms.count() != 1 || len(sms.sent[0].Alerts) != 3 {
 		t.Fatalf("want one SMS for three warnings, got %d", sms.count())
 	}
 
-	cfg.StateDir = snap
-	r2 := newRig(t, cfg, clock, sms, dt).withSMS(conf)
+	r2 := c.restart(t)
 	r2.step(t, 0)
 	if sms.count() != 1 || conf.asked != 1 {
 		t.Fatalf("after the restart: %d SMS, provider asked %d times; want 1 and once", sms.count(), conf.asked)
 	}
-	es, err := ReadLog(filepath.Join(snap, LogFile))
+	es, err := ReadLog(filepath.Join(c.snap, LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}
