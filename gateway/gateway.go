@@ -115,6 +115,7 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: sources: %w", err)
 	}
 	g.m = newIngestMetrics(o.Registerer)
+	registerDiskFree(o.Registerer, cfg.Spool.Dir)
 	g.unreg = newUnregistered(g.m)
 	g.appendLog = decode.NewLimitedLogger(g.log, time.Minute)
 	g.gaps = newGapCollector(g.m.gaps)
@@ -147,6 +148,7 @@ func (g *Gateway) acquire() error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.up.sp = g.spool
+	g.warnSpoolRoom()
 	byID := make(map[string]*model.Device, len(g.fac.Devices))
 	for i := range g.fac.Devices {
 		byID[g.fac.Devices[i].ID] = &g.fac.Devices[i]

@@ -50,6 +50,9 @@ func main() {
 		for _, w := range cfg.Warnings() {
 			fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *path, w)
 		}
+		if w := cfg.SpoolRoomWarning(); w != "" {
+			fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *path, w)
+		}
 		fmt.Printf("%s: ok (facility %s, %d rooms, %d devices)\n", *path, fac.ID, len(fac.Rooms), len(fac.Devices))
 		cli.Exit("gateway", nil, false)
 	case "discover":
