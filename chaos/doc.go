@@ -51,7 +51,7 @@
 // SIGKILL (both layouts), a power cut under a power-cut build (SIGUSR1 now,
 // SIGUSR2 during or just after an fsync), the local broker restarted, a
 // collector or an alerting instance killed (also at the moment the
-// provider takes an SMS, the one documented duplicate), influxd stopped,
+// provider takes an SMS: a delivery in doubt), influxd stopped,
 // the centre's broker restarted and stopped for a while, a gateway's uplink
 // cut, the spool's disk filled, a flood of malformed messages on a local
 // broker, and a hostile facility on the centre's broker trying another

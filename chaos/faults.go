@@ -176,8 +176,9 @@ func (p *proc) lastExit() exitRecord {
 
 // killAtSend arms the provider: the first SMS to a facility the target
 // instance owns gets its instance killed with SIGKILL after the provider
-// took it and before it answers: after the restart the instance sends it
-// again, the one duplicate docs/alerting.md allows.
+// took it and before it answers: after the restart the instance must ask
+// the provider and not send it again (docs/alerting.md, "Deliveries in
+// doubt").
 func (r *run) killAtSend(ctx context.Context, f Fault) doneFault {
 	i := targetIndex(f.Target)
 	phones := map[string]bool{}

@@ -313,9 +313,8 @@ func Plan(seed int64, d time.Duration, targets []target) Schedule {
 	}
 	slices.SortFunc(s.Incidents, func(a, b Incident) int { return int(a.At - b.At) })
 
-	// The documented duplicate: an alerting instance killed while the
-	// provider takes an SMS, armed just before an incident of a facility
-	// it owns.
+	// A delivery in doubt: an alerting instance killed while the provider
+	// takes an SMS, armed just before an incident of a facility it owns.
 	shardOf := map[string]int{}
 	for _, t := range targets {
 		shardOf[t.ID] = t.Shard

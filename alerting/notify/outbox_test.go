@@ -137,8 +137,9 @@ func TestCrashBetweenEscalationSteps(t *testing.T) {
 }
 
 // TestCrashAfterProviderAnswered: the provider accepted the SMS and the
-// process died before the notification log recorded it. After the
-// restart the SMS goes out again, once: the one documented duplicate.
+// process died before the notification log recorded it. A provider that
+// cannot say what it took (no Confirmer) gets the SMS again after the
+// restart, once: the duplicate only such a provider can cause.
 func TestCrashAfterProviderAnswered(t *testing.T) {
 	dir := t.TempDir()
 	snap := filepath.Join(t.TempDir(), "notify")
