@@ -96,20 +96,30 @@ func TestGatewaySpoolFullDropsByPolicy(t *testing.T) {
 	central.Start()
 	startCollector(t, central.Addr(), inf, "collector-full", registryOf(t, fac))
 	where := fmt.Sprintf(`facility = '%s' AND time >= %dms`, facility, base)
-	wantTemps := int64(len(temps)) - int64(dropped)
-	if n := waitCount(t, inf, `SELECT count(value) FROM temperature WHERE `+where, wantTemps, 120*time.Second); n != wantTemps {
-		t.Fatalf("InfluxDB has %d temperatures, want %d (%d published, %d dropped)", n, wantTemps, len(temps), dropped)
+	// Every temperature ends stored or dropped. The count of dropped ones
+	// is read again with the stored ones: the spool at its limit may drop
+	// once more after the state above looked settled (seen on a fresh
+	// clone: one more segment, after the ninth gap entry was written,
+	// recorded by a tenth).
+	var stored int64
+	if !poll(120*time.Second, func() bool {
+		dropped = g.Status(model.GatewayOnline, false).Dropped
+		n, err := inf.Count(context.Background(), db, `SELECT count(value) FROM temperature WHERE `+where)
+		stored = n
+		return err == nil && n+int64(dropped) == int64(len(temps))
+	}) {
+		t.Fatalf("InfluxDB has %d temperatures, the gateway dropped %d: %d published", stored, dropped, len(temps))
 	}
 	if n := waitCount(t, inf, `SELECT count(value) FROM door WHERE `+where, int64(doorsSent), 30*time.Second); n != int64(doorsSent) {
 		t.Errorf("InfluxDB has %d door changes, want all %d: state readings must outlive periodic ones", n, doorsSent)
 	}
 
 	// Oldest first: the missing temperatures are exactly the oldest ones.
-	stored := pointTimes(t, inf, `SELECT value FROM temperature WHERE `+where)
+	storedAt := pointTimes(t, inf, `SELECT value FROM temperature WHERE `+where)
 	var missing []int64
 	missingDevs := map[string]bool{}
 	for _, ms := range temps {
-		if _, ok := stored[ms]; !ok {
+		if _, ok := storedAt[ms]; !ok {
 			missing = append(missing, ms)
 			missingDevs[fmt.Sprintf("dev-%d", (ms-base)%sensors)] = true
 		}
