@@ -104,9 +104,10 @@ type delivery struct {
 	// again).
 	notBefore map[Channel]time.Time
 	retryAt   time.Time
-	// doubt holds each channel's attempt that has no answer recorded
-	// (from the notification log after a restart): the provider is asked
-	// before the next attempt.
+	// doubt holds each channel's attempt that has no answer yet (read from
+	// the notification log after a restart, set by each attempt, cleared
+	// by an answer or by the provider's reply to the question): the
+	// provider is asked before the next attempt.
 	doubt    map[Channel]Doubt
 	inFlight bool // in the sender's hands: not cancelled under it
 	finished bool // reached a final outcome, recorded in the notification log

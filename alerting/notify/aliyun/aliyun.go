@@ -37,6 +37,9 @@ type Config struct {
 type Notifier struct {
 	cfg    Config
 	client *dysmsapi.Client
+	// Now is Confirm's clock, the last day it asks about; nil is
+	// notify.RealClock.
+	Now func() time.Time
 }
 
 // New builds the SDK client. The SDK's own retries stay off: SendSms is

@@ -31,12 +31,17 @@ var beijing = time.FixedZone("CST", 8*3600)
 var _ notify.Confirmer = (*Notifier)(nil)
 
 // Confirm asks QuerySendDetails whether an SMS with m.Key as its OutId went
-// to m.To.Phone on the days from since to now. The provider lists an SMS
-// as soon as it took it (status "waiting for the receipt"), so a message
-// taken just before a crash is found. One the carrier reported
+// to m.To.Phone on the days from since to now. The API reference lists a
+// message once taken, with status 1 ("waiting for the receipt"), so a
+// message taken just before a crash is found (the suite's fake provider
+// does so; not yet checked against the service). One the carrier reported
 // undeliverable counts as not taken: it is sent again.
 func (n *Notifier) Confirm(ctx context.Context, m notify.Message, since time.Time) (bool, error) {
-	now := time.Now().In(beijing)
+	clock := notify.RealClock{}.Now
+	if n.Now != nil {
+		clock = n.Now
+	}
+	now := clock().In(beijing)
 	day := since.In(beijing)
 	if oldest := now.AddDate(0, 0, -queryMaxDays+1); day.Before(oldest) {
 		day = oldest

@@ -111,6 +111,7 @@ func buildSMS(cfg Config, p string, o BuildOptions) (notify.Notifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("notify config: aliyun: %w", err)
 		}
+		n.Now = o.Clock.Now
 		return n, nil
 	case ProviderTencent:
 		n, err := tencent.New(cfg.Tencent)
